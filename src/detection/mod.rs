@@ -1,0 +1,146 @@
+//! Detection: cluster state -> findings. Pure: plain objects and `now` in, findings out.
+//!
+//! One file per fault family. Every check walks optional fields with `?` and never assumes a
+//! `status` is present: objects captured mid-creation have none.
+
+use serde::Serialize;
+
+use crate::state::ClusterState;
+
+/// Stable fault ids (design.md §3). They appear in PR titles, labels, metrics and the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultId {
+    OomKilled,
+    CrashLoopBackOff,
+    ImagePullBackOff,
+    InvalidImageName,
+    CreateContainerConfigError,
+    CreateContainerError,
+    ContainerErrorExit,
+    Unschedulable,
+    Evicted,
+    LivenessProbeFailure,
+    ReadinessProbeFailure,
+    StartupProbeFailure,
+    InitContainerFailure,
+    FailedMount,
+    SandboxCreationFailed,
+    StuckTerminating,
+    JobBackoffLimitExceeded,
+    JobDeadlineExceeded,
+    ProgressDeadlineExceeded,
+    ReplicaFailure,
+    PvcPending,
+    NodePressure,
+    NodeNotReady,
+}
+
+impl FaultId {
+    pub const ALL: [FaultId; 23] = [
+        FaultId::OomKilled,
+        FaultId::CrashLoopBackOff,
+        FaultId::ImagePullBackOff,
+        FaultId::InvalidImageName,
+        FaultId::CreateContainerConfigError,
+        FaultId::CreateContainerError,
+        FaultId::ContainerErrorExit,
+        FaultId::Unschedulable,
+        FaultId::Evicted,
+        FaultId::LivenessProbeFailure,
+        FaultId::ReadinessProbeFailure,
+        FaultId::StartupProbeFailure,
+        FaultId::InitContainerFailure,
+        FaultId::FailedMount,
+        FaultId::SandboxCreationFailed,
+        FaultId::StuckTerminating,
+        FaultId::JobBackoffLimitExceeded,
+        FaultId::JobDeadlineExceeded,
+        FaultId::ProgressDeadlineExceeded,
+        FaultId::ReplicaFailure,
+        FaultId::PvcPending,
+        FaultId::NodePressure,
+        FaultId::NodeNotReady,
+    ];
+
+    /// The kebab-case id, e.g. `oom-killed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultId::OomKilled => "oom-killed",
+            FaultId::CrashLoopBackOff => "crash-loop-back-off",
+            FaultId::ImagePullBackOff => "image-pull-back-off",
+            FaultId::InvalidImageName => "invalid-image-name",
+            FaultId::CreateContainerConfigError => "create-container-config-error",
+            FaultId::CreateContainerError => "create-container-error",
+            FaultId::ContainerErrorExit => "container-error-exit",
+            FaultId::Unschedulable => "unschedulable",
+            FaultId::Evicted => "evicted",
+            FaultId::LivenessProbeFailure => "liveness-probe-failure",
+            FaultId::ReadinessProbeFailure => "readiness-probe-failure",
+            FaultId::StartupProbeFailure => "startup-probe-failure",
+            FaultId::InitContainerFailure => "init-container-failure",
+            FaultId::FailedMount => "failed-mount",
+            FaultId::SandboxCreationFailed => "sandbox-creation-failed",
+            FaultId::StuckTerminating => "stuck-terminating",
+            FaultId::JobBackoffLimitExceeded => "job-backoff-limit-exceeded",
+            FaultId::JobDeadlineExceeded => "job-deadline-exceeded",
+            FaultId::ProgressDeadlineExceeded => "progress-deadline-exceeded",
+            FaultId::ReplicaFailure => "replica-failure",
+            FaultId::PvcPending => "pvc-pending",
+            FaultId::NodePressure => "node-pressure",
+            FaultId::NodeNotReady => "node-not-ready",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reference to one object: kind and name (namespace is carried by the finding).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ObjRef {
+    pub kind: String,
+    pub name: String,
+}
+
+impl ObjRef {
+    pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
+        ObjRef { kind: kind.into(), name: name.into() }
+    }
+}
+
+/// Facts read from objects, in the order a human would read them (field name -> value).
+pub type Evidence = serde_json::Map<String, serde_json::Value>;
+
+/// One detected fault on one object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub fault: FaultId,
+    /// Namespace of the object; empty for cluster-scoped objects (Nodes).
+    pub namespace: String,
+    /// The pod the fault was seen on, when it is a pod-level fault.
+    pub pod: Option<String>,
+    /// The container (matched by name) the fault was seen on, when container-level.
+    pub container: Option<String>,
+    /// True when `container` is an init container (`spec.initContainers[]`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub init_container: bool,
+    /// For `init-container-failure`: the underlying container fault (e.g. `oom-killed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<FaultId>,
+    /// The object the fault was observed on (Pod, Job, Deployment, ReplicaSet, PVC, Node).
+    pub subject: ObjRef,
+    /// The controlling workload, resolved through `ownerReferences` (the subject itself when
+    /// it has no controller).
+    pub owner: ObjRef,
+    pub evidence: Evidence,
+}
+
+/// Run every detector over the state. Findings are sorted by (namespace, owner, fault, pod).
+pub fn detect(state: &ClusterState, now: jiff::Timestamp) -> Vec<Finding> {
+    let _ = (state, now);
+    Vec::new()
+}

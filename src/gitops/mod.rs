@@ -1,0 +1,9 @@
+//! GitOps: from a workload to the line in Git that declares it.
+//!
+//! `argocd` finds the Application that owns a workload, `tree` is a snapshot of a repository's
+//! files, `locate` decides which file and field to change, `edit` makes the minimal-diff edit.
+
+pub mod argocd;
+pub mod edit;
+pub mod locate;
+pub mod tree;

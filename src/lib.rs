@@ -1,0 +1,13 @@
+//! suture: from a broken Kubernetes workload to a reviewed, verified fix in Git.
+//!
+//! The modules follow the pipeline: `state` (input snapshot) -> `detection` (findings) ->
+//! `owner` (workload behind a pod) -> `proposal` (typed fix or escalation) -> `gitops`
+//! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline).
+
+pub mod detection;
+pub mod gitops;
+pub mod owner;
+pub mod plan;
+pub mod proposal;
+pub mod quantity;
+pub mod state;

@@ -1,0 +1,1 @@
+//! `suture plan`: the whole pure pipeline over a snapshot.

@@ -1,0 +1,1 @@
+//! Proposals: evidence + policy -> a typed, reversible fix, or an escalation.
