@@ -108,7 +108,10 @@ pub struct ObjRef {
 
 impl ObjRef {
     pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
-        ObjRef { kind: kind.into(), name: name.into() }
+        ObjRef {
+            kind: kind.into(),
+            name: name.into(),
+        }
     }
 }
 

@@ -18,9 +18,15 @@ pub enum PathSeg {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum YamlOp {
     /// Set the value at `path` (creating missing mapping keys on the way).
-    Set { path: Vec<PathSeg>, value: serde_json::Value },
+    Set {
+        path: Vec<PathSeg>,
+        value: serde_json::Value,
+    },
     /// Append `value` to the sequence at `path` (creating the sequence if missing).
-    Append { path: Vec<PathSeg>, value: serde_json::Value },
+    Append {
+        path: Vec<PathSeg>,
+        value: serde_json::Value,
+    },
 }
 
 /// An edit of one file: ops on the document with index `document` (0 for single-document).

@@ -12,7 +12,10 @@ use super::tree::RepoTree;
 pub enum FieldTarget {
     /// A field under the container, e.g. `["resources", "limits", "memory"]` or
     /// `["startupProbe"]`. `value` is the full new value at that path.
-    Container { field: Vec<String>, value: serde_json::Value },
+    Container {
+        field: Vec<String>,
+        value: serde_json::Value,
+    },
     /// The container image, from `current` (the live image) to `desired` (a full reference).
     /// Written where the image is declared: manifest, Kustomize `images[]`, Helm values.
     Image { current: String, desired: String },
