@@ -4,10 +4,13 @@
 //! `owner` (workload behind a pod) -> `proposal` (typed fix or escalation) -> `gitops`
 //! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline).
 
+pub mod demo;
 pub mod detection;
 pub mod gitops;
+pub mod inputs;
 pub mod owner;
 pub mod plan;
 pub mod proposal;
 pub mod quantity;
+pub mod render;
 pub mod state;

@@ -1,1 +1,100 @@
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use suture::{demo, inputs, plan, render};
+
+/// suture: from a broken Kubernetes workload to a reviewed, verified fix in Git.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tell what is broken, what suture would change, where, and show the diff. Writes nothing.
+    Plan {
+        /// Kubernetes objects as `kubectl get -o yaml|json` writes them (file or directory).
+        #[arg(long = "state", required = true)]
+        state: Vec<PathBuf>,
+        /// `URL=DIR` maps an Application source repoURL to a checkout; `DIR` serves every source.
+        #[arg(long = "repo")]
+        repo: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Evaluation time for time-based faults (RFC 3339); default: now.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Plan the bundled scenario: a Deployment OOMKilled at 512Mi in a plain-directory Argo CD app.
+    Demo {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+fn print(plan: &plan::Plan, format: Format) {
+    match format {
+        Format::Text => print!("{}", render::text(plan)),
+        Format::Json => match serde_json::to_string_pretty(plan) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("error: cannot encode the plan: {e}"),
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Demo { format } => {
+            print(&demo::run(), format);
+            ExitCode::SUCCESS
+        }
+        Command::Plan {
+            state,
+            repo,
+            format,
+            now,
+        } => {
+            let now = match now.as_deref().map(str::parse::<jiff::Timestamp>) {
+                None => jiff::Timestamp::now(),
+                Some(Ok(t)) => t,
+                Some(Err(e)) => {
+                    eprintln!("error: --now: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let repos = match inputs::load_repos(&repo) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let (cluster, errors, warnings) = inputs::load_state(&state);
+            let mut result = plan::plan(&cluster, &repos, &plan::Settings::default(), now);
+            result.warnings.extend(warnings);
+            print(&result, format);
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            // Unreadable input is exit 2 (the plan of what was readable is still printed).
+            if errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
+        }
+    }
+}

@@ -1,1 +1,310 @@
-//! `suture plan`: the whole pure pipeline over a snapshot.
+//! `suture plan`: detection, proposals, Argo CD lookup, location and edits over one snapshot.
+//! Pure: the snapshot and repo trees come in, the plan goes out; nothing is written anywhere.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use crate::detection::{self, Finding, ObjRef};
+use crate::gitops::argocd::{self, Application, ArgoSettings, WorkloadId};
+use crate::gitops::edit;
+use crate::gitops::locate::{self, FileChange, LocateRequest};
+use crate::gitops::tree::RepoTree;
+use crate::proposal::{self, Draft, Escalation, History, Outcome, Policy, Rail};
+use crate::state::ClusterState;
+
+/// Which checkout serves which Application source.
+#[derive(Clone, Debug, Default)]
+pub struct Repos {
+    /// normalized repoURL -> checkout
+    pub by_url: BTreeMap<String, RepoTree>,
+    /// serves every source not mapped by URL (`--repo DIR`)
+    pub fallback: Option<RepoTree>,
+}
+
+impl Repos {
+    pub fn get(&self, url: &str) -> Option<&RepoTree> {
+        self.by_url
+            .get(&argocd::normalize_repo_url(url))
+            .or(self.fallback.as_ref())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppRef {
+    pub name: String,
+    pub namespace: String,
+}
+
+/// A located, edited proposal: the JSON contract of `suture plan --format json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Proposal {
+    #[serde(flatten)]
+    pub draft: Draft,
+    pub application: Option<AppRef>,
+    pub file: Option<String>,
+    pub diff: Option<String>,
+    /// Why `file`/`diff` are missing, when they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Every file the change writes, with its new text (not part of the JSON output).
+    #[serde(skip)]
+    pub files: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub findings: Vec<Finding>,
+    pub proposals: Vec<Proposal>,
+    pub escalations: Vec<Escalation>,
+    /// Input problems that did not stop the plan (undecodable objects, unreadable repos).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+pub struct Settings {
+    pub policy: Policy,
+    pub argo: ArgoSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            policy: Policy::default(),
+            argo: ArgoSettings::default(),
+        }
+    }
+}
+
+/// Compute the plan for `state` at `now`.
+pub fn plan(
+    state: &ClusterState,
+    repos: &Repos,
+    settings: &Settings,
+    now: jiff::Timestamp,
+) -> Plan {
+    let findings = detection::detect(state, now);
+    let mut out = Plan::default();
+    for (key, group) in proposal::group_findings(&findings, &settings.policy.cluster) {
+        match proposal::propose(&key, &group, state, &settings.policy, History::default()) {
+            Outcome::Propose(draft) => match place(*draft, state, repos, settings) {
+                Ok(p) => out.proposals.push(p),
+                Err(e) => out.escalations.push(e),
+            },
+            Outcome::Escalate(e) => out.escalations.push(e),
+        }
+    }
+    out.findings = findings;
+    out
+}
+
+/// API group of the workload kinds suture targets.
+fn group_of(kind: &str) -> &'static str {
+    match kind {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => "apps",
+        "Job" | "CronJob" => "batch",
+        "Rollout" => "argoproj.io",
+        _ => "",
+    }
+}
+
+/// The live metadata of a workload, for its Argo CD tracking annotation or label.
+pub fn live_meta(state: &ClusterState, namespace: &str, owner: &ObjRef) -> Option<ObjectMeta> {
+    let hit = |m: &ObjectMeta| {
+        m.name.as_deref() == Some(owner.name.as_str())
+            && m.namespace.as_deref().unwrap_or_default() == namespace
+    };
+    let meta = match owner.kind.as_str() {
+        "Deployment" => state
+            .deployments
+            .iter()
+            .map(|o| &o.metadata)
+            .find(|m| hit(m)),
+        "StatefulSet" => state
+            .stateful_sets
+            .iter()
+            .map(|o| &o.metadata)
+            .find(|m| hit(m)),
+        "DaemonSet" => state
+            .daemon_sets
+            .iter()
+            .map(|o| &o.metadata)
+            .find(|m| hit(m)),
+        "ReplicaSet" => state
+            .replica_sets
+            .iter()
+            .map(|o| &o.metadata)
+            .find(|m| hit(m)),
+        "Job" => state.jobs.iter().map(|o| &o.metadata).find(|m| hit(m)),
+        "CronJob" => state.cron_jobs.iter().map(|o| &o.metadata).find(|m| hit(m)),
+        "Rollout" => state.rollouts.iter().map(|o| &o.metadata).find(|m| hit(m)),
+        "Pod" => state.pods.iter().map(|o| &o.metadata).find(|m| hit(m)),
+        _ => None,
+    };
+    meta.cloned()
+}
+
+/// Find the owning Application, locate every write in Git, apply the edits and diff them.
+/// A value Git cannot hold (or suture may not edit) turns the draft into an escalation.
+fn place(
+    mut draft: Draft,
+    state: &ClusterState,
+    repos: &Repos,
+    settings: &Settings,
+) -> Result<Proposal, Escalation> {
+    let t = &draft.target;
+    let workload = WorkloadId {
+        group: group_of(&t.kind).to_string(),
+        kind: t.kind.clone(),
+        namespace: t.namespace.clone(),
+        name: t.name.clone(),
+    };
+    let owner = ObjRef::new(&t.kind, &t.name);
+    let meta = live_meta(state, &t.namespace, &owner).unwrap_or_default();
+    let unplaced = |mut draft: Draft, app: Option<&Application>, note: String| {
+        draft.rail = Rail::EscalateOnly;
+        Proposal {
+            draft,
+            application: app.map(app_ref),
+            file: None,
+            diff: None,
+            note: Some(note),
+            files: Vec::new(),
+        }
+    };
+    let Some(app) = argocd::find_application(&state.applications, &workload, &meta, &settings.argo)
+    else {
+        let note = format!(
+            "no Argo CD Application in the snapshot manages {} {}/{}",
+            t.kind, t.namespace, t.name
+        );
+        return Ok(unplaced(draft, None, note));
+    };
+    let repo_for = |url: &str| repos.get(url);
+    let mut changes: Vec<FileChange> = Vec::new();
+    let mut why = Vec::new();
+    for write in &draft.writes {
+        let req = LocateRequest {
+            workload: workload.clone(),
+            container: t.container.clone(),
+            init_container: t.init_container,
+            target: write.clone(),
+        };
+        match locate::locate(app, &state.applications, &repo_for, &req) {
+            Ok(located) => {
+                why.push(located.why);
+                changes.extend(located.changes);
+            }
+            Err(locate::LocateError::NoRepo(url)) => {
+                let note = format!("no checkout given for {url} (pass --repo {url}=DIR)");
+                return Ok(unplaced(draft, Some(app), note));
+            }
+            Err(e) => {
+                return Err(escalation(
+                    &draft,
+                    format!("cannot write the fix in Git: {e}"),
+                ));
+            }
+        }
+    }
+    let tree_url = app
+        .spec
+        .source
+        .as_ref()
+        .or(app.spec.sources.first())
+        .map(|s| s.repo_url.clone())
+        .unwrap_or_default();
+    let files = match apply_changes(&changes, |file| {
+        repos.get(&tree_url).and_then(|t| t.file(file))
+    }) {
+        Ok(files) => files,
+        Err(reason) => return Err(escalation(&draft, reason)),
+    };
+    let diff = files
+        .iter()
+        .map(|(path, old, new)| unified_diff(path, old.as_deref(), new))
+        .collect::<String>();
+    draft.basis = format!("{} Location: {}", draft.basis, why.join(" "));
+    Ok(Proposal {
+        application: Some(app_ref(app)),
+        file: files.first().map(|(p, _, _)| p.clone()),
+        diff: Some(diff),
+        note: None,
+        files: files.into_iter().map(|(p, _, new)| (p, new)).collect(),
+        draft,
+    })
+}
+
+fn app_ref(app: &Application) -> AppRef {
+    AppRef {
+        name: app.metadata.name.clone().unwrap_or_default(),
+        namespace: app.metadata.namespace.clone().unwrap_or_default(),
+    }
+}
+
+fn escalation(draft: &Draft, reason: String) -> Escalation {
+    let mut evidence = serde_json::Map::new();
+    evidence.insert(
+        "proposed_change".into(),
+        serde_json::to_value(&draft.change).unwrap_or_default(),
+    );
+    evidence.insert("basis".into(), draft.basis.clone().into());
+    Escalation {
+        key: draft.key.clone(),
+        fault: draft.fault,
+        reason,
+        evidence,
+    }
+}
+
+type Written = Vec<(String, Option<String>, String)>;
+
+/// Apply file changes in order; several edits of one file compose. Returns (path, old, new).
+pub fn apply_changes<'a>(
+    changes: &[FileChange],
+    read: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Written, String> {
+    let mut out: Written = Vec::new();
+    for change in changes {
+        match change {
+            FileChange::Create { file, content } => {
+                if read(file).is_some() || out.iter().any(|(p, _, _)| p == file) {
+                    return Err(format!("refusing to overwrite existing file {file}"));
+                }
+                out.push((file.clone(), None, content.clone()));
+            }
+            FileChange::Edit { file, edit: e } => {
+                let slot = out.iter().position(|(p, _, _)| p == file);
+                let current = match slot {
+                    Some(i) => out[i].2.clone(),
+                    None => read(file)
+                        .ok_or_else(|| format!("{file} is not in the repository"))?
+                        .to_string(),
+                };
+                let new = edit::apply(&current, e)
+                    .map_err(|err| format!("cannot edit {file} safely: {err}"))?;
+                match slot {
+                    Some(i) => out[i].2 = new,
+                    None => out.push((file.clone(), Some(current), new)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A `git diff`-style unified diff of one file.
+pub fn unified_diff(path: &str, old: Option<&str>, new: &str) -> String {
+    let before = old.unwrap_or("");
+    let diff = similar::TextDiff::from_lines(before, new);
+    let old_header = if old.is_some() {
+        format!("a/{path}")
+    } else {
+        "/dev/null".to_string()
+    };
+    diff.unified_diff()
+        .context_radius(3)
+        .header(&old_header, &format!("b/{path}"))
+        .to_string()
+}

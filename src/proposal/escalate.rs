@@ -1,0 +1,154 @@
+//! Escalation reasons: for every fault suture does not fix, one sentence a human can act on,
+//! built from the evidence (the missing key, the insufficient resource, the taint).
+
+use super::Ctx;
+use crate::detection::FaultId;
+
+fn ev(ctx: &Ctx, key: &str) -> String {
+    ctx.all
+        .iter()
+        .find_map(|f| f.evidence.get(key))
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
+}
+
+fn with(detail: String, fallback: &str) -> String {
+    if detail.trim().is_empty() {
+        fallback.to_string()
+    } else {
+        detail
+    }
+}
+
+/// The reason a fault is escalated rather than fixed.
+pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
+    let f = ctx.finding;
+    let container = f.container.clone().unwrap_or_default();
+    let message = ev(ctx, "message");
+    let subject = format!("{} {}/{}", f.subject.kind, f.namespace, f.subject.name);
+    match fault {
+        FaultId::CreateContainerConfigError => {
+            let (kind, name, key) = (
+                ev(ctx, "missing_kind"),
+                ev(ctx, "missing_name"),
+                ev(ctx, "missing_key"),
+            );
+            let missing = match (kind.is_empty(), key.is_empty()) {
+                (false, false) => format!("key {key} in {kind} {name}"),
+                (false, true) => format!("{kind} {name}"),
+                _ => with(message.clone(), "a ConfigMap or Secret"),
+            };
+            format!(
+                "container {container} cannot start: it references {missing}, which does not exist. suture never creates ConfigMaps or Secrets: create it or fix the reference ({message})"
+            )
+        }
+        FaultId::ContainerErrorExit => format!(
+            "container {container} exits with code {} ({}), restart count {}: an application error, not a resource or rollout problem suture can fix; see its logs",
+            ev(ctx, "exit_code"),
+            with(ev(ctx, "reason"), "Error"),
+            ev(ctx, "restart_count")
+        ),
+        FaultId::Unschedulable => format!(
+            "{subject} cannot be scheduled: {}. Free or add capacity, or fix taints/affinity; suture does not lower requests on its own",
+            with(message, "no scheduler message")
+        ),
+        FaultId::ReadinessProbeFailure => format!(
+            "container {container} runs but fails its readiness probe ({}): it receives no traffic; this is an application or dependency problem, not restarts to tune away",
+            with(message, "no probe message")
+        ),
+        FaultId::FailedMount => format!(
+            "{subject} cannot mount its volumes: {}. Check the volume, PVC, Secret or CSI driver it names",
+            with(message, "no event message")
+        ),
+        FaultId::SandboxCreationFailed => format!(
+            "{subject}: the runtime could not create the pod sandbox ({}); a node or CNI problem",
+            with(message, "no event message")
+        ),
+        FaultId::StuckTerminating => format!(
+            "{subject} has been terminating since {} (finalizers: {}); suture never force-deletes",
+            ev(ctx, "deletion_timestamp"),
+            with(ev(ctx, "finalizers"), "none")
+        ),
+        FaultId::JobBackoffLimitExceeded => format!(
+            "Job {}/{} failed after reaching its backoff limit ({}); failing pods: {}",
+            f.namespace,
+            f.subject.name,
+            with(message, "BackoffLimitExceeded"),
+            with(ev(ctx, "failed_pods"), "none recorded")
+        ),
+        FaultId::JobDeadlineExceeded => format!(
+            "Job {}/{} exceeded its activeDeadlineSeconds ({}); a longer deadline or a faster job is a human decision",
+            f.namespace,
+            f.subject.name,
+            with(message, "DeadlineExceeded")
+        ),
+        FaultId::ReplicaFailure => format!(
+            "ReplicaSet {}/{} cannot create pods: {}. Check quota and admission policies",
+            f.namespace,
+            f.subject.name,
+            with(message, "FailedCreate")
+        ),
+        FaultId::PvcPending => format!(
+            "PersistentVolumeClaim {}/{} is Pending: {}. Check the StorageClass and provisioner",
+            f.namespace,
+            f.subject.name,
+            with(message, "no binding event")
+        ),
+        FaultId::NodePressure => format!(
+            "Node {} reports {}: workload fixes for pods evicted by it are suppressed; free the node or add capacity",
+            f.subject.name,
+            with(ev(ctx, "conditions"), "pressure")
+        ),
+        FaultId::NodeNotReady => format!(
+            "Node {} is not Ready ({}); pods on it are not fixed by suture until it recovers",
+            f.subject.name,
+            with(message, "no condition message")
+        ),
+        other => format!("{other} on {subject}: {}", with(message, "see evidence")),
+    }
+}
+
+/// Pods on a NotReady node, and pods evicted by a node under pressure, are the node's fault:
+/// changing the workload would not help.
+pub(super) fn suppressed_by_node(ctx: &Ctx) -> Option<String> {
+    let f = ctx.finding;
+    if matches!(f.fault, FaultId::NodePressure | FaultId::NodeNotReady) {
+        return None;
+    }
+    let pod_name = f.pod.as_deref()?;
+    let pod = ctx.state.pods.iter().find(|p| {
+        p.metadata.name.as_deref() == Some(pod_name)
+            && p.metadata.namespace.as_deref().unwrap_or_default() == f.namespace
+    })?;
+    let node_name = pod.spec.as_ref()?.node_name.as_deref()?;
+    let node = ctx
+        .state
+        .nodes
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some(node_name))?;
+    let conditions = node.status.as_ref()?.conditions.as_deref()?;
+    let ready = conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.status.as_str());
+    if ready.is_some_and(|s| s != "True") {
+        return Some(format!(
+            "pod {pod_name} runs on node {node_name}, which is not Ready: the node is at fault, not the workload"
+        ));
+    }
+    let pressure: Vec<&str> = conditions
+        .iter()
+        .filter(|c| c.status == "True" && c.type_.ends_with("Pressure"))
+        .map(|c| c.type_.as_str())
+        .collect();
+    if f.fault == FaultId::Evicted && !pressure.is_empty() {
+        return Some(format!(
+            "pod {pod_name} was evicted by node {node_name}, which still reports {}: the node is at fault; free it or add capacity",
+            pressure.join(", ")
+        ));
+    }
+    None
+}
