@@ -320,3 +320,6 @@ impl Draft {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

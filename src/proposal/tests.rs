@@ -1,0 +1,318 @@
+//! Proposal tests: findings built by hand over real object shapes, so each primitive's
+//! arithmetic and refusals are checked independently of detection.
+
+use super::*;
+use crate::detection::{FaultId, Finding, ObjRef};
+
+fn deployment(limit: Option<&str>, request: Option<&str>) -> String {
+    let mut res = String::new();
+    if let Some(r) = request {
+        res.push_str(&format!("            requests: {{memory: \"{r}\"}}\n"));
+    }
+    if let Some(l) = limit {
+        res.push_str(&format!("            limits: {{memory: \"{l}\"}}\n"));
+    }
+    let resources = if res.is_empty() {
+        String::new()
+    } else {
+        format!("          resources:\n{res}")
+    };
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: shop, uid: d1}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n        - name: sidecar\n          image: envoy:1\n          resources: {{limits: {{memory: 64Mi}}}}\n        - name: app\n          image: shop/web:2\n{resources}"
+    )
+}
+
+fn finding(fault: FaultId, container: &str) -> Finding {
+    let mut evidence = Evidence::new();
+    evidence.insert("restart_count".into(), 4.into());
+    Finding {
+        fault,
+        namespace: "shop".into(),
+        pod: Some("web-abc-1".into()),
+        container: Some(container.into()),
+        init_container: false,
+        cause: None,
+        subject: ObjRef::new("Pod", "web-abc-1"),
+        owner: ObjRef::new("Deployment", "web"),
+        evidence,
+    }
+}
+
+fn run(state_yaml: &str, f: &Finding, history: History) -> Outcome {
+    let state = ClusterState::from_text(state_yaml).unwrap();
+    let key = incident_key("default", &f.namespace, &f.owner, f.fault);
+    propose(&key, &[f], &state, &Policy::default(), history)
+}
+
+fn draft(o: Outcome) -> Draft {
+    match o {
+        Outcome::Propose(d) => *d,
+        Outcome::Escalate(e) => panic!("escalated: {}", e.reason),
+    }
+}
+
+fn reason(o: Outcome) -> String {
+    match o {
+        Outcome::Escalate(e) => e.reason,
+        Outcome::Propose(d) => panic!("proposed: {}", d.title()),
+    }
+}
+
+#[test]
+fn oom_at_512mi_proposes_640mi_like_the_worked_example() {
+    let d = draft(run(
+        &deployment(Some("512Mi"), Some("256Mi")),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert_eq!(d.primitive, Primitive::RaiseMemoryLimit);
+    assert_eq!(d.change.from, "512Mi");
+    assert_eq!(d.change.to, "640Mi");
+    assert_eq!(
+        d.change.field,
+        "spec.template.spec.containers[name=app].resources.limits.memory"
+    );
+    assert_eq!(
+        d.target.container, "app",
+        "matched by name, not the first container"
+    );
+    assert!(d.also.is_empty(), "Burstable: the request stays");
+    assert!(
+        d.basis.contains("614.4Mi") && d.basis.contains("612Mi"),
+        "{}",
+        d.basis
+    );
+    assert_eq!(d.rollback.changes[0].to, "512Mi");
+    assert_eq!(
+        d.title(),
+        "fix(shop/web): raise memory limit 512Mi -> 640Mi"
+    );
+    assert_eq!(d.key, "default/shop/Deployment/web/oom-killed");
+}
+
+#[test]
+fn larger_limits_follow_the_ratio_and_keep_unit_style() {
+    for (old, new) in [
+        ("1Gi", "1280Mi"),
+        ("2Gi", "2496Mi"),
+        ("0.5Gi", "640Mi"),
+        ("512M", "640Mi"),
+        ("5Gi", "6Gi"),
+    ] {
+        let d = draft(run(
+            &deployment(Some(old), None),
+            &finding(FaultId::OomKilled, "app"),
+            History::default(),
+        ));
+        assert_eq!(d.change.to, new, "from {old}");
+    }
+}
+
+#[test]
+fn guaranteed_qos_raises_request_with_limit() {
+    let d = draft(run(
+        &deployment(Some("512Mi"), Some("512Mi")),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert_eq!(d.also.len(), 1);
+    assert_eq!(
+        d.also[0].field,
+        "spec.template.spec.containers[name=app].resources.requests.memory"
+    );
+    assert_eq!(d.also[0].to, "640Mi");
+    assert_eq!(d.writes.len(), 2);
+    assert_eq!(d.rollback.changes.len(), 2);
+}
+
+#[test]
+fn no_limit_escalates_naming_the_container() {
+    let r = reason(run(
+        &deployment(None, Some("256Mi")),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert!(r.contains("container app has no memory limit"), "{r}");
+}
+
+#[test]
+fn over_the_double_cap_escalates() {
+    // 64Mi -> max(76.8Mi, 164Mi) -> 192Mi, over 2 x 64Mi = 128Mi.
+    let r = reason(run(
+        &deployment(Some("64Mi"), None),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert!(r.contains("192Mi") && r.contains("128Mi"), "{r}");
+}
+
+#[test]
+fn limit_range_max_caps_the_bump() {
+    let text = format!(
+        "{}---\napiVersion: v1\nkind: LimitRange\nmetadata: {{name: caps, namespace: shop}}\nspec:\n  limits:\n  - type: Container\n    max: {{memory: 600Mi}}\n",
+        deployment(Some("512Mi"), None)
+    );
+    let r = reason(run(
+        &text,
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert!(r.contains("LimitRange shop/caps max memory"), "{r}");
+}
+
+#[test]
+fn third_bump_is_refused_as_a_probable_leak() {
+    let r = reason(run(
+        &deployment(Some("640Mi"), None),
+        &finding(FaultId::OomKilled, "app"),
+        History { prior_bumps: 2 },
+    ));
+    assert!(r.contains("probable leak"), "{r}");
+    let second = draft(run(
+        &deployment(Some("640Mi"), None),
+        &finding(FaultId::OomKilled, "app"),
+        History { prior_bumps: 1 },
+    ));
+    assert!(second.confidence.est < 0.8);
+}
+
+#[test]
+fn unknown_units_escalate_with_the_value() {
+    let r = reason(run(
+        &deployment(Some("512MB"), None),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert!(r.contains("\"512MB\" is not a Kubernetes quantity"), "{r}");
+}
+
+#[test]
+fn missing_owner_escalates_instead_of_guessing() {
+    let r = reason(run(
+        "apiVersion: v1\nkind: List\nitems: []\n",
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert!(r.contains("not in the snapshot"), "{r}");
+}
+
+/// A Deployment at revision 2 (image `tag2`) whose pods fail, and revision 1 (`tag1`).
+fn rollout(prev_available: i32) -> String {
+    let rs = |rev: i32, hash: &str, tag: &str, available: i32| {
+        format!(
+            "---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-{hash}\n  namespace: shop\n  labels: {{pod-template-hash: {hash}}}\n  annotations: {{deployment.kubernetes.io/revision: \"{rev}\"}}\n  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: d1, controller: true}}]\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    spec:\n      containers:\n        - {{name: sidecar, image: \"envoy:1\"}}\n        - {{name: app, image: \"shop/web:{tag}\"}}\nstatus: {{replicas: {available}, availableReplicas: {available}}}\n"
+        )
+    };
+    let pod = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web-bbb-1\n  namespace: shop\n  labels: {pod-template-hash: bbb}\nspec:\n  containers: [{name: app, image: \"shop/web:tag2\"}]\n";
+    format!(
+        "{}{}{}{pod}",
+        deployment(Some("512Mi"), None),
+        rs(1, "aaa", "tag1", prev_available),
+        rs(2, "bbb", "tag2", 0)
+    )
+}
+
+fn pull_finding(kind: &str) -> Finding {
+    let mut f = finding(FaultId::ImagePullBackOff, "app");
+    f.pod = Some("web-bbb-1".into());
+    f.evidence.insert("pull_error".into(), kind.into());
+    f.evidence
+        .insert("message".into(), "manifest unknown".into());
+    f
+}
+
+#[test]
+fn missing_tag_reverts_to_the_healthy_previous_image() {
+    let d = draft(run(
+        &rollout(2),
+        &pull_finding("not-found"),
+        History::default(),
+    ));
+    assert_eq!(d.primitive, Primitive::RevertImage);
+    assert_eq!(
+        (d.change.from.as_str(), d.change.to.as_str()),
+        (Some("shop/web:tag2"), Some("shop/web:tag1"))
+    );
+    assert!(
+        d.basis
+            .contains("revision 1 (ReplicaSet web-aaa) still has 2 available"),
+        "{}",
+        d.basis
+    );
+    assert_eq!(d.rollback.changes[0].to, "shop/web:tag2");
+}
+
+#[test]
+fn no_healthy_previous_revision_escalates() {
+    let r = reason(run(
+        &rollout(0),
+        &pull_finding("not-found"),
+        History::default(),
+    ));
+    assert!(r.contains("no previous revision"), "{r}");
+}
+
+#[test]
+fn registry_auth_errors_escalate() {
+    let r = reason(run(
+        &rollout(2),
+        &pull_finding("unauthorized"),
+        History::default(),
+    ));
+    assert!(r.contains("access or registry problem"), "{r}");
+}
+
+fn probe_deployment(startup: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: shop}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    spec:\n      containers:\n        - name: app\n          image: shop/web:2\n          livenessProbe: {{httpGet: {{path: /healthz, port: 8080}}, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3}}\n{startup}"
+    )
+}
+
+#[test]
+fn startup_kills_get_a_startup_probe_covering_the_observed_start() {
+    let mut f = finding(FaultId::LivenessProbeFailure, "app");
+    f.evidence.insert("during_startup".into(), true.into());
+    f.evidence
+        .insert("observed_start_seconds".into(), 80.into());
+    let d = draft(run(&probe_deployment(""), &f, History::default()));
+    assert_eq!(d.primitive, Primitive::TuneProbe);
+    // 80s x 1.5 = 120s at a 10s period: failureThreshold 12.
+    assert_eq!(d.change.to["failureThreshold"], 12);
+    assert_eq!(d.change.to["httpGet"]["path"], "/healthz");
+    assert!(d.change.from.is_null());
+    assert_eq!(d.title(), "fix(shop/web): add a startup probe to app");
+}
+
+#[test]
+fn an_existing_startup_probe_gets_a_higher_threshold() {
+    let mut f = finding(FaultId::StartupProbeFailure, "app");
+    f.evidence
+        .insert("observed_start_seconds".into(), 60.into());
+    let startup = "          startupProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 5, failureThreshold: 12}\n";
+    let d = draft(run(&probe_deployment(startup), &f, History::default()));
+    // budget 60s, needed 90s at a 5s period: 18.
+    assert_eq!(
+        (d.change.from.clone(), d.change.to.clone()),
+        (12.into(), 18.into())
+    );
+}
+
+#[test]
+fn liveness_kills_after_startup_escalate() {
+    let mut f = finding(FaultId::LivenessProbeFailure, "app");
+    f.evidence.insert("during_startup".into(), false.into());
+    let r = reason(run(&probe_deployment(""), &f, History::default()));
+    assert!(r.contains("after it had started"), "{r}");
+}
+
+#[test]
+fn many_pods_of_one_workload_group_into_one_incident() {
+    let a = finding(FaultId::OomKilled, "app");
+    let mut b = a.clone();
+    b.pod = Some("web-abc-2".into());
+    let c = finding(FaultId::CrashLoopBackOff, "app");
+    let findings = [a, b, c];
+    let groups = group_findings(&findings, "default");
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0].1.len(), 2);
+}
