@@ -1,0 +1,209 @@
+//! The `suture` binary as a user runs it: `demo`, and `plan` over files on disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn suture(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_suture"))
+        .args(args)
+        .output()
+        .expect("suture runs")
+}
+
+fn scenario(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/oom")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The changed lines of a unified diff (without the `---`/`+++` headers).
+fn changed_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect()
+}
+
+#[test]
+fn demo_proposes_the_640mi_bump_with_a_one_line_diff() {
+    let out = suture(&["demo", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = json(&out);
+    let proposals = plan["proposals"].as_array().unwrap();
+    assert_eq!(
+        proposals.len(),
+        1,
+        "two OOMKilled pods of one Deployment give one proposal"
+    );
+    let p = &proposals[0];
+    assert_eq!(
+        p["key"],
+        "default/payments/Deployment/checkout-api/oom-killed"
+    );
+    assert_eq!(p["primitive"], "raise-memory-limit");
+    assert_eq!(p["target"]["container"], "api");
+    assert_eq!(p["change"]["from"], "512Mi");
+    assert_eq!(p["change"]["to"], "640Mi");
+    assert_eq!(p["application"]["name"], "checkout-api");
+    assert_eq!(p["file"], "apps/checkout-api/deployment.yaml");
+    let diff = p["diff"].as_str().unwrap();
+    assert_eq!(
+        changed_lines(diff),
+        [
+            "-              memory: 512Mi # sized for the 2025 catalogue",
+            "+              memory: 640Mi # sized for the 2025 catalogue"
+        ],
+        "{diff}"
+    );
+    assert_eq!(p["rail"], "pull-request");
+    assert!(p["confidence"]["est"].as_f64().unwrap() > 0.0);
+    assert!(plan["escalations"].as_array().unwrap().is_empty());
+    let findings = plan["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["fault"] == "oom-killed" && f["owner"]["kind"] == "Deployment")
+    );
+}
+
+#[test]
+fn demo_text_reads_like_a_pull_request_preview() {
+    let out = suture(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fix(payments/checkout-api): raise memory limit 512Mi -> 640Mi"),
+        "{text}"
+    );
+    assert!(text.contains("est. 80%"), "{text}");
+}
+
+#[test]
+fn plan_reads_state_and_maps_the_repo_url() {
+    // Mapped with a different spelling of the same URL: case of the host, no `.git`, a slash.
+    let repo = format!(
+        "HTTPS://Git.Example.com/platform/gitops/={}",
+        scenario("repo")
+    );
+    let out = suture(&[
+        "plan",
+        "--state",
+        &scenario("cluster.yaml"),
+        "--repo",
+        &repo,
+        "--format",
+        "json",
+        "--now",
+        "2026-11-23T08:45:00Z",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = json(&out);
+    assert_eq!(
+        plan["proposals"][0]["file"],
+        "apps/checkout-api/deployment.yaml"
+    );
+}
+
+#[test]
+fn plan_without_a_checkout_still_proposes_but_says_where_it_stopped() {
+    let out = suture(&[
+        "plan",
+        "--state",
+        &scenario("cluster.yaml"),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let p = &json(&out)["proposals"][0];
+    assert_eq!(p["change"]["to"], "640Mi");
+    assert!(p["diff"].is_null());
+    assert!(p["note"].as_str().unwrap().contains("--repo"), "{p}");
+}
+
+fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn unreadable_state_names_the_file_exits_2_and_plans_the_rest() {
+    let (_dir, bad) = temp_file(
+        "broken.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: [unclosed\n",
+    );
+    let out = suture(&[
+        "plan",
+        "--state",
+        &scenario("cluster.yaml"),
+        "--state",
+        bad.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("broken.yaml") && stderr.contains("invalid YAML"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json(&out)["proposals"].as_array().unwrap().len(),
+        1,
+        "the readable file is still planned"
+    );
+}
+
+#[test]
+fn missing_path_is_exit_2() {
+    let out = suture(&["plan", "--state", "/nonexistent/state.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/state.yaml"));
+}
+
+#[test]
+fn objects_that_do_not_decode_are_warnings_not_failures() {
+    let (_dir, odd) = temp_file(
+        "odd.json",
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":3}}"#,
+    );
+    let out = suture(&["plan", "--state", odd.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let warnings = json(&out)["warnings"].to_string();
+    assert!(warnings.contains("Pod x"), "{warnings}");
+}
+
+#[test]
+fn bad_now_is_a_clear_error() {
+    let out = suture(&[
+        "plan",
+        "--state",
+        &scenario("cluster.yaml"),
+        "--now",
+        "yesterday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
+}

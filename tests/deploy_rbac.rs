@@ -1,0 +1,59 @@
+//! suture's own RBAC in `deploy/` is least-privilege: it can read what detection needs and
+//! patch only Argo CD Applications; never delete, escalate, bind, or use wildcards.
+
+#[test]
+fn rbac_grants_no_delete_no_wildcards_and_patches_only_applications() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).unwrap();
+    let docs = suture::state::parse_objects(&text).unwrap();
+    let mut patch_targets = Vec::new();
+    let mut rules_seen = 0;
+    for doc in &docs {
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            rules_seen += 1;
+            let strings = |k: &str| -> Vec<String> {
+                rule[k]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect()
+            };
+            let (verbs, resources, groups) =
+                (strings("verbs"), strings("resources"), strings("apiGroups"));
+            for forbidden in [
+                "*",
+                "delete",
+                "deletecollection",
+                "escalate",
+                "bind",
+                "impersonate",
+                "create",
+            ] {
+                assert!(
+                    !verbs.iter().any(|v| v == forbidden),
+                    "verb {forbidden} in {rule}"
+                );
+            }
+            assert!(
+                !resources.iter().chain(&groups).any(|v| v == "*"),
+                "wildcard in {rule}"
+            );
+            assert!(
+                !resources
+                    .iter()
+                    .any(|r| r == "secrets" || r == "configmaps"),
+                "{rule}"
+            );
+            if verbs.iter().any(|v| v == "patch" || v == "update") {
+                patch_targets.extend(
+                    resources
+                        .iter()
+                        .map(|r| format!("{}/{r}", groups.join(","))),
+                );
+            }
+        }
+    }
+    assert!(rules_seen >= 5);
+    assert_eq!(patch_targets, ["argoproj.io/applications"]);
+}
