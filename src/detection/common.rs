@@ -107,10 +107,12 @@ impl<'a> PodCtx<'a> {
         self.events
             .iter()
             .copied()
-            .filter(|e| match e.field_path.as_deref() {
-                Some(path) => path == field,
-                None => e.message.starts_with(&prefix),
-            })
+            .filter(
+                |e| match e.field_path.as_deref().filter(|p| !p.is_empty()) {
+                    Some(path) => path == field,
+                    None => e.message.starts_with(&prefix),
+                },
+            )
             .collect()
     }
 
@@ -153,12 +155,13 @@ pub fn object_finding(
     }
 }
 
-/// `text` cut to [`MAX_MESSAGE_CHARS`] characters (on a character boundary).
+/// `text` cut to at most [`MAX_MESSAGE_CHARS`] characters, ending in `...` when cut.
 pub fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
+    if text.chars().count() <= MAX_MESSAGE_CHARS {
+        return text.to_string();
     }
+    let kept: String = text.chars().take(MAX_MESSAGE_CHARS - 3).collect();
+    format!("{kept}...")
 }
 
 pub fn put(ev: &mut Evidence, key: &str, value: impl Into<Value>) {
@@ -233,7 +236,8 @@ mod tests {
     fn truncate_respects_char_boundaries() {
         let long = "é".repeat(600);
         let cut = truncate(&long);
-        assert_eq!(cut.chars().count(), MAX_MESSAGE_CHARS + 3);
+        assert_eq!(cut.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(cut.ends_with("é..."));
         assert_eq!(truncate("short"), "short");
     }
 }

@@ -19,6 +19,8 @@ mod container;
 mod fixture_tests;
 mod nodes;
 mod probes;
+#[cfg(test)]
+mod robustness_tests;
 mod sandbox;
 mod scheduling;
 #[cfg(test)]
@@ -179,7 +181,9 @@ pub fn detect(state: &ClusterState, now: jiff::Timestamp) -> Vec<Finding> {
     for pod in &state.pods {
         detect_pod(&PodCtx::new(state, &events, pod), now, &mut out);
     }
-    workloads::progress_deadline(state, &out.clone(), &mut out);
+    // Needs the pod findings: it reports what the new ReplicaSet's pods fail with.
+    let deployments = workloads::progress_deadline(state, &out);
+    out.extend(deployments);
     workloads::jobs(state, &mut out);
     workloads::replica_failure(state, &mut out);
     out.extend(volumes::pvc_pending(state, &events));

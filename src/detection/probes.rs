@@ -188,7 +188,7 @@ fn put_timing(
             .or_else(|| ctx.pod.spec.as_ref()?.termination_grace_period_seconds)
             .unwrap_or(30);
         let during = match (uptime, window) {
-            (Some(up), Some(w)) => serde_json::Value::Bool(up <= w + grace),
+            (Some(up), Some(w)) => serde_json::Value::Bool(up <= w.saturating_add(grace)),
             _ => serde_json::Value::Null,
         };
         put(ev, "during_startup", during);

@@ -26,7 +26,7 @@ pub fn stuck_terminating(ctx: &PodCtx, now: jiff::Timestamp) -> Option<Finding> 
         },
     };
     let terminating_for = now.duration_since(deleted).as_secs();
-    if terminating_for <= grace + STUCK_MARGIN_SECONDS {
+    if terminating_for <= grace.saturating_add(STUCK_MARGIN_SECONDS) {
         return None;
     }
     let mut ev = Evidence::new();

@@ -23,20 +23,26 @@ pub fn failed_mount(ctx: &PodCtx) -> Option<Finding> {
     Some(ctx.finding(FaultId::FailedMount, None, ev))
 }
 
-/// Still being set up: phase `Pending`, or a container waiting in `ContainerCreating` /
-/// `PodInitializing`.
+/// Still being set up: phase `Pending` and every container (init ones included) waiting in
+/// `ContainerCreating`/`PodInitializing`, or no container statuses yet. Once any container
+/// got further (running, pulling, crashing), the sandbox and volumes exist.
 pub fn not_started(ctx: &PodCtx) -> bool {
     let Some(status) = ctx.status() else {
         return false;
     };
-    let creating = status
+    let setting_up = |c: &k8s_openapi::api::core::v1::ContainerStatus| {
+        let reason = c
+            .state
+            .as_ref()
+            .and_then(|s| s.waiting.as_ref()?.reason.as_deref());
+        matches!(reason, Some("ContainerCreating" | "PodInitializing"))
+    };
+    let mut all = status
         .container_statuses
         .iter()
         .flatten()
-        .chain(status.init_container_statuses.iter().flatten())
-        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
-        .any(|r| r == "ContainerCreating" || r == "PodInitializing");
-    creating || status.phase.as_deref() == Some("Pending")
+        .chain(status.init_container_statuses.iter().flatten());
+    status.phase.as_deref() == Some("Pending") && all.all(setting_up)
 }
 
 /// The text between the quotes after `prefix`, e.g. `config` in `for volume "config" : ...`.
@@ -119,6 +125,14 @@ mod tests {
             .replace("phase: Pending", "phase: Running")
             .replace("waiting: {reason: ContainerCreating}", "running: {}");
         assert!(run(&running).is_empty());
+        // A container that reached the image pull had its volumes mounted: old events only.
+        let pulling = yaml.replace(
+            "waiting: {reason: ContainerCreating}",
+            "waiting: {reason: ImagePullBackOff}",
+        );
+        let found = run(&pulling);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].fault, FaultId::ImagePullBackOff);
     }
 
     #[test]

@@ -94,7 +94,8 @@ fn failing_pods(
 
 /// Deployment condition `Progressing=False` with reason `ProgressDeadlineExceeded`, with the
 /// new and previous ReplicaSets compared (revision, images, availability, failing pods).
-pub fn progress_deadline(state: &ClusterState, pod_findings: &[Finding], out: &mut Vec<Finding>) {
+pub fn progress_deadline(state: &ClusterState, pod_findings: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
     for deploy in &state.deployments {
         let conditions = deploy.status.as_ref().and_then(|s| s.conditions.as_ref());
         let stuck = conditions.into_iter().flatten().find(|c| {
@@ -157,6 +158,7 @@ pub fn progress_deadline(state: &ClusterState, pod_findings: &[Finding], out: &m
             ev,
         ));
     }
+    out
 }
 
 fn revision(rs: &ReplicaSet) -> i64 {
