@@ -209,7 +209,10 @@ impl TrackingId {
     /// True when the id names `w` itself. A ReplicaSet carries its Deployment's id (annotations
     /// are copied), so an id is only trusted on the object it names.
     pub fn names(&self, w: &WorkloadId) -> bool {
-        self.group == w.group && self.kind == w.kind && self.namespace == w.namespace && self.name == w.name
+        self.group == w.group
+            && self.kind == w.kind
+            && self.namespace == w.namespace
+            && self.name == w.name
     }
 }
 
@@ -219,7 +222,9 @@ impl TrackingId {
 pub fn instance_name(app: &Application, settings: &ArgoSettings) -> String {
     let name = app.metadata.name.clone().unwrap_or_default();
     match app.metadata.namespace.as_deref() {
-        Some(ns) if !ns.is_empty() && ns != settings.control_plane_namespace => format!("{ns}_{name}"),
+        Some(ns) if !ns.is_empty() && ns != settings.control_plane_namespace => {
+            format!("{ns}_{name}")
+        }
         _ => name,
     }
 }
@@ -230,7 +235,8 @@ fn by_instance<'a>(
     instance: &str,
     settings: &ArgoSettings,
 ) -> Option<&'a Application> {
-    apps.iter().find(|a| a.metadata.name.is_some() && instance_name(a, settings) == instance)
+    apps.iter()
+        .find(|a| a.metadata.name.is_some() && instance_name(a, settings) == instance)
 }
 
 /// True when the app's `status.resources[]` lists `w`.
@@ -254,7 +260,10 @@ pub fn find_application<'a>(
     meta: &ObjectMeta,
     settings: &ArgoSettings,
 ) -> Option<&'a Application> {
-    let annotation = meta.annotations.as_ref().and_then(|a| a.get(TRACKING_ANNOTATION));
+    let annotation = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(TRACKING_ANNOTATION));
     if let Some(id) = annotation.and_then(|v| TrackingId::parse(v))
         && id.names(workload)
         && let Some(app) = by_instance(apps, &id.app, settings)
@@ -263,7 +272,10 @@ pub fn find_application<'a>(
     }
     // The label can also come from a Helm chart's own `app.kubernetes.io/instance` label copied
     // from the pod template: trust it only if the app's known resources do not contradict it.
-    let label = meta.labels.as_ref().and_then(|l| l.get(&settings.instance_label_key));
+    let label = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(&settings.instance_label_key));
     if let Some(app) = label.and_then(|v| by_instance(apps, v, settings)) {
         let known = app.status.as_ref().is_some_and(|s| !s.resources.is_empty());
         if !known || lists(app, workload) {

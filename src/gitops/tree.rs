@@ -34,7 +34,8 @@ impl RepoTree {
     }
 
     pub fn insert_symlink(&mut self, path: impl Into<String>, target: impl Into<String>) {
-        self.entries.insert(path.into(), Entry::Symlink(target.into()));
+        self.entries
+            .insert(path.into(), Entry::Symlink(target.into()));
     }
 
     /// Load a checkout from disk, skipping `.git`. Only text files are kept (UTF-8, at most
@@ -53,7 +54,11 @@ impl RepoTree {
                 if name == ".git" {
                     continue;
                 }
-                let key = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+                let key = if prefix.is_empty() {
+                    name
+                } else {
+                    format!("{prefix}/{name}")
+                };
                 let file_type = entry.file_type()?;
                 if file_type.is_symlink() {
                     if let Some(target) = std::fs::read_link(entry.path())?.to_str() {
@@ -61,10 +66,11 @@ impl RepoTree {
                     }
                 } else if file_type.is_dir() {
                     dirs.push((entry.path(), key));
-                } else if file_type.is_file() && entry.metadata()?.len() <= MAX_FILE_BYTES {
-                    if let Ok(text) = String::from_utf8(std::fs::read(entry.path())?) {
-                        tree.insert_file(key, text);
-                    }
+                } else if file_type.is_file()
+                    && entry.metadata()?.len() <= MAX_FILE_BYTES
+                    && let Ok(text) = String::from_utf8(std::fs::read(entry.path())?)
+                {
+                    tree.insert_file(key, text);
                 }
             }
         }
@@ -88,26 +94,50 @@ mod tests {
         std::fs::write(root.join("app/sub/deploy.yaml"), "kind: Deployment\n")?;
         std::fs::write(root.join("app/_helpers.tpl"), "{{ define \"x\" }}{{ end }}")?;
         std::fs::write(root.join("app/blob.bin"), [0xff, 0xfe, 0x00])?;
-        std::fs::write(root.join("app/huge.yaml"), vec![b'a'; MAX_FILE_BYTES as usize + 1])?;
+        std::fs::write(
+            root.join("app/huge.yaml"),
+            vec![b'a'; MAX_FILE_BYTES as usize + 1],
+        )?;
         std::fs::write(root.join(".git/HEAD"), "ref: refs/heads/main\n")?;
         std::os::unix::fs::symlink("../../etc", root.join("app/escape"))?;
         std::os::unix::fs::symlink("sub", root.join("app/inside"))?;
         let tree = RepoTree::load(root)?;
         let keys: Vec<&str> = tree.entries.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["app/_helpers.tpl", "app/escape", "app/inside", "app/sub/deploy.yaml"]);
+        assert_eq!(
+            keys,
+            [
+                "app/_helpers.tpl",
+                "app/escape",
+                "app/inside",
+                "app/sub/deploy.yaml"
+            ]
+        );
         assert_eq!(tree.file("app/sub/deploy.yaml"), Some("kind: Deployment\n"));
-        assert_eq!(tree.entries.get("app/escape"), Some(&Entry::Symlink("../../etc".into())));
+        assert_eq!(
+            tree.entries.get("app/escape"),
+            Some(&Entry::Symlink("../../etc".into()))
+        );
         assert_eq!(tree.file("app/inside"), None);
         Ok(())
     }
 
     #[test]
     fn loads_the_fixture_repos() -> std::io::Result<()> {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitops-repos/argocd-example-apps");
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/gitops-repos/argocd-example-apps"
+        );
         let tree = RepoTree::load(Path::new(root))?;
-        assert!(tree.file("guestbook/guestbook-ui-deployment.yaml").is_some());
+        assert!(
+            tree.file("guestbook/guestbook-ui-deployment.yaml")
+                .is_some()
+        );
         assert!(tree.file("helm-guestbook/templates/_helpers.tpl").is_some());
-        assert!(tree.entries.keys().all(|k| !k.starts_with('/') && !k.contains('\\')));
+        assert!(
+            tree.entries
+                .keys()
+                .all(|k| !k.starts_with('/') && !k.contains('\\'))
+        );
         Ok(())
     }
 }

@@ -30,10 +30,18 @@ pub(crate) fn objects(docs: &[Value]) -> Vec<Obj<'_>> {
         match items {
             Some(items) if str_at(value, &["kind"]).is_some_and(|k| k.ends_with("List")) => {
                 for (i, item) in items.iter().enumerate() {
-                    out.push(Obj { doc, prefix: vec![PathSeg::Key("items".into()), PathSeg::Index(i)], value: item });
+                    out.push(Obj {
+                        doc,
+                        prefix: vec![PathSeg::Key("items".into()), PathSeg::Index(i)],
+                        value: item,
+                    });
                 }
             }
-            _ => out.push(Obj { doc, prefix: Vec::new(), value }),
+            _ => out.push(Obj {
+                doc,
+                prefix: Vec::new(),
+                value,
+            }),
         }
     }
     out
@@ -83,9 +91,16 @@ pub(crate) fn keys(keys: &[&str]) -> Vec<PathSeg> {
 /// Path from the object root to the requested container (`containers[name=c]`).
 pub(crate) fn container_path(req: &LocateRequest) -> Vec<PathSeg> {
     let mut path = keys(pod_spec_keys(&req.workload.kind));
-    let list = if req.init_container { "initContainers" } else { "containers" };
+    let list = if req.init_container {
+        "initContainers"
+    } else {
+        "containers"
+    };
     path.push(PathSeg::Key(list.into()));
-    path.push(PathSeg::Match { key: "name".into(), value: req.container.clone() });
+    path.push(PathSeg::Match {
+        key: "name".into(),
+        value: req.container.clone(),
+    });
     path
 }
 
@@ -117,9 +132,10 @@ pub(crate) fn get<'v>(v: &'v Value, path: &[PathSeg]) -> Option<&'v Value> {
     path.iter().try_fold(v, |v, seg| match seg {
         PathSeg::Key(k) => v.get(k.as_str()),
         PathSeg::Index(i) => v.get(*i),
-        PathSeg::Match { key, value } => {
-            v.as_array()?.iter().find(|item| item.get(key.as_str()).and_then(Value::as_str) == Some(value.as_str()))
-        }
+        PathSeg::Match { key, value } => v
+            .as_array()?
+            .iter()
+            .find(|item| item.get(key.as_str()).and_then(Value::as_str) == Some(value.as_str())),
     })
 }
 
@@ -166,7 +182,10 @@ mod tests {
         assert_eq!(image_name("reg:5000/a/nginx:1.2"), "reg:5000/a/nginx");
         assert_eq!(image_name("reg:5000/a/nginx"), "reg:5000/a/nginx");
         assert_eq!(image_name("a/b:1@sha256:ab"), "a/b");
-        assert_eq!(image_tag_digest("a/b:1@sha256:ab"), (Some("1"), Some("sha256:ab")));
+        assert_eq!(
+            image_tag_digest("a/b:1@sha256:ab"),
+            (Some("1"), Some("sha256:ab"))
+        );
         assert_eq!(image_tag_digest("reg:5000/b"), (None, None));
     }
 
@@ -176,7 +195,10 @@ mod tests {
         let docs = parse_docs("x.yaml", text).unwrap_or_default();
         let objs = objects(&docs);
         assert_eq!(objs.len(), 2);
-        assert_eq!(objs[0].prefix, vec![PathSeg::Key("items".into()), PathSeg::Index(0)]);
+        assert_eq!(
+            objs[0].prefix,
+            vec![PathSeg::Key("items".into()), PathSeg::Index(0)]
+        );
         assert_eq!((objs[1].doc, kind(objs[1].value)), (1, Some("Service")));
         assert!(parse_docs("x.yaml", "a: [").is_none());
     }

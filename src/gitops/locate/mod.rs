@@ -28,7 +28,10 @@ use super::tree::RepoTree;
 pub enum FieldTarget {
     /// A field under the container, e.g. `["resources", "limits", "memory"]` or
     /// `["startupProbe"]`. `value` is the full new value at that path.
-    Container { field: Vec<String>, value: serde_json::Value },
+    Container {
+        field: Vec<String>,
+        value: serde_json::Value,
+    },
     /// The container image, from `current` (the live image) to `desired` (a full reference).
     /// Written where the image is declared: manifest, Kustomize `images[]`, Helm values.
     Image { current: String, desired: String },
@@ -87,9 +90,17 @@ pub fn locate<'a>(
 ) -> Result<Located, LocateError> {
     let sources = app_sources(app);
     if sources.is_empty() {
-        return Err(LocateError::NotFound(format!("Application {} has no source", app_label(app))));
+        return Err(LocateError::NotFound(format!(
+            "Application {} has no source",
+            app_label(app)
+        )));
     }
-    let ctx = Ctx { app, all_apps, repo_for, req };
+    let ctx = Ctx {
+        app,
+        all_apps,
+        repo_for,
+        req,
+    };
     // Multi-source: the first source that declares the workload is the one to edit.
     let mut misses = Vec::new();
     for (index, source) in sources.iter().enumerate() {
@@ -123,7 +134,13 @@ impl<'a> Ctx<'_, 'a> {
 
     /// The destination namespace: where objects without `metadata.namespace` land.
     pub fn dest_namespace(&self) -> Option<&str> {
-        self.app.spec.destination.as_ref()?.namespace.as_deref().filter(|ns| !ns.is_empty())
+        self.app
+            .spec
+            .destination
+            .as_ref()?
+            .namespace
+            .as_deref()
+            .filter(|ns| !ns.is_empty())
     }
 }
 
@@ -159,9 +176,15 @@ pub(crate) fn same_repo(a: &str, b: &str) -> bool {
 
 /// The config management tool of a source, as Argo CD decides it: an explicit block wins,
 /// else `Chart.yaml` means Helm, a kustomization means Kustomize, anything else a directory.
-fn locate_source(ctx: &Ctx<'_, '_>, index: usize, source: &ApplicationSource) -> Result<Located, LocateError> {
+fn locate_source(
+    ctx: &Ctx<'_, '_>,
+    index: usize,
+    source: &ApplicationSource,
+) -> Result<Located, LocateError> {
     if source.plugin.is_some() {
-        return Err(LocateError::Unsupported("config management plugin sources are rendered by the plugin".into()));
+        return Err(LocateError::Unsupported(
+            "config management plugin sources are rendered by the plugin".into(),
+        ));
     }
     if source.chart.is_some() {
         return helm::locate_chart_repo(ctx, index, source);
@@ -185,7 +208,14 @@ fn locate_source(ctx: &Ctx<'_, '_>, index: usize, source: &ApplicationSource) ->
     } else {
         Tool::Directory
     };
-    let src = SourceCtx { index, source, tree, app_dir, layers, effective };
+    let src = SourceCtx {
+        index,
+        source,
+        tree,
+        app_dir,
+        layers,
+        effective,
+    };
     match kind {
         Tool::Helm => helm::locate(ctx, &src),
         Tool::Kustomize => kustomize::locate(ctx, &src),

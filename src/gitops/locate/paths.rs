@@ -32,13 +32,19 @@ pub(crate) fn join(base: &str, rel: &str) -> Result<String, LocateError> {
 /// resources), which is outside the repository.
 pub(crate) fn join_relative(base: &str, rel: &str) -> Result<String, LocateError> {
     if rel.starts_with('/') {
-        return Err(LocateError::Refused(format!("absolute path {rel} points outside the repository")));
+        return Err(LocateError::Refused(format!(
+            "absolute path {rel} points outside the repository"
+        )));
     }
     join(base, rel)
 }
 
 pub(crate) fn child(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 pub(crate) fn file_name(path: &str) -> &str {
@@ -117,11 +123,17 @@ pub(crate) fn check_symlinks_under(tree: &RepoTree, dir: &str) -> Result<(), Loc
 }
 
 pub(crate) fn is_under(path: &str, dir: &str) -> bool {
-    dir.is_empty() || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The text of the file at `path` (symlinks resolved) and its real path; `None` if absent.
-pub(crate) fn read<'t>(tree: &'t RepoTree, path: &str) -> Result<Option<(String, &'t str)>, LocateError> {
+pub(crate) fn read<'t>(
+    tree: &'t RepoTree,
+    path: &str,
+) -> Result<Option<(String, &'t str)>, LocateError> {
     let real = canonical(tree, path)?;
     Ok(tree.file(&real).map(|text| (real, text)))
 }
@@ -134,7 +146,11 @@ pub(crate) fn list(tree: &RepoTree, dir: &str, recurse: bool) -> Vec<String> {
         if !is_under(path, dir) {
             continue;
         }
-        let rel = if dir.is_empty() { path.as_str() } else { &path[dir.len() + 1..] };
+        let rel = if dir.is_empty() {
+            path.as_str()
+        } else {
+            &path[dir.len() + 1..]
+        };
         if recurse || !rel.contains('/') {
             out.push(rel.to_string());
         }
@@ -145,7 +161,10 @@ pub(crate) fn list(tree: &RepoTree, dir: &str, recurse: bool) -> Vec<String> {
 /// True when `dir` holds any entry (a directory in the snapshot).
 pub(crate) fn is_dir(tree: &RepoTree, dir: &str) -> bool {
     let prefix = format!("{dir}/");
-    tree.entries.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
+    tree.entries
+        .range(prefix.clone()..)
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(&prefix))
 }
 
 #[cfg(test)]
@@ -157,15 +176,24 @@ mod tests {
         assert_eq!(join("a/b", "../c/./d.yaml"), Ok("a/c/d.yaml".into()));
         assert_eq!(join("a/b", "/x.yaml"), Ok("x.yaml".into()));
         assert_eq!(join("", "."), Ok(String::new()));
-        assert!(matches!(join("a", "../../etc/passwd"), Err(LocateError::Refused(_))));
+        assert!(matches!(
+            join("a", "../../etc/passwd"),
+            Err(LocateError::Refused(_))
+        ));
         assert!(matches!(join("", ".."), Err(LocateError::Refused(_))));
-        assert!(matches!(join_relative("a", "/etc/passwd"), Err(LocateError::Refused(_))));
+        assert!(matches!(
+            join_relative("a", "/etc/passwd"),
+            Err(LocateError::Refused(_))
+        ));
     }
 
     #[test]
     fn relative_paths_between_dirs() {
         assert_eq!(relative_to("overlays/dev", "overlays/dev/p.yaml"), "p.yaml");
-        assert_eq!(relative_to("overlays/dev", "bases/x.yaml"), "../../bases/x.yaml");
+        assert_eq!(
+            relative_to("overlays/dev", "bases/x.yaml"),
+            "../../bases/x.yaml"
+        );
         assert_eq!(relative_to("", "a/b.yaml"), "a/b.yaml");
     }
 
@@ -178,11 +206,25 @@ mod tests {
         tree.insert_symlink("app/abs", "/etc");
         tree.insert_symlink("loop/a", "b");
         tree.insert_symlink("loop/b", "a");
-        assert_eq!(canonical(&tree, "app/link/deploy.yaml"), Ok("real/deploy.yaml".into()));
-        assert!(matches!(read(&tree, "app/link/deploy.yaml"), Ok(Some((p, _))) if p == "real/deploy.yaml"));
-        assert!(matches!(canonical(&tree, "app/escape/x"), Err(LocateError::Refused(_))));
-        assert!(matches!(canonical(&tree, "app/abs"), Err(LocateError::Refused(_))));
-        assert!(matches!(canonical(&tree, "loop/a"), Err(LocateError::Refused(_))));
+        assert_eq!(
+            canonical(&tree, "app/link/deploy.yaml"),
+            Ok("real/deploy.yaml".into())
+        );
+        assert!(
+            matches!(read(&tree, "app/link/deploy.yaml"), Ok(Some((p, _))) if p == "real/deploy.yaml")
+        );
+        assert!(matches!(
+            canonical(&tree, "app/escape/x"),
+            Err(LocateError::Refused(_))
+        ));
+        assert!(matches!(
+            canonical(&tree, "app/abs"),
+            Err(LocateError::Refused(_))
+        ));
+        assert!(matches!(
+            canonical(&tree, "loop/a"),
+            Err(LocateError::Refused(_))
+        ));
         assert!(check_symlinks_under(&tree, "real").is_ok());
         assert!(check_symlinks_under(&tree, "app").is_err());
         assert!(is_dir(&tree, "real") && !is_dir(&tree, "rea"));

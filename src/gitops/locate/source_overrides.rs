@@ -35,7 +35,10 @@ impl Layers {
         source: &ApplicationSource,
         app: &Application,
     ) -> Result<Layers, LocateError> {
-        let mut layers = vec![Layer { origin: Origin::App, src: serde_json::to_value(source).unwrap_or(Value::Null) }];
+        let mut layers = vec![Layer {
+            origin: Origin::App,
+            src: serde_json::to_value(source).unwrap_or(Value::Null),
+        }];
         for name in override_names(app) {
             let Some((real, text)) = paths::read(tree, &paths::child(app_dir, &name))? else {
                 continue;
@@ -43,7 +46,10 @@ impl Layers {
             let src = serde_saphyr::from_str::<Value>(text)
                 .map_err(|e| LocateError::Refused(format!("{real} is not valid YAML: {e}")))?;
             if src.is_object() {
-                layers.push(Layer { origin: Origin::File(real), src });
+                layers.push(Layer {
+                    origin: Origin::File(real),
+                    src,
+                });
             }
         }
         Ok(Layers(layers))
@@ -56,9 +62,13 @@ impl Layers {
         for layer in self.0.iter().skip(1) {
             json_patch::merge(&mut merged, &layer.src);
         }
-        let base: ApplicationSource =
-            self.0.first().and_then(|l| serde_json::from_value(l.src.clone()).ok()).unwrap_or_default();
-        let mut out: ApplicationSource = serde_json::from_value(merged).unwrap_or_else(|_| base.clone());
+        let base: ApplicationSource = self
+            .0
+            .first()
+            .and_then(|l| serde_json::from_value(l.src.clone()).ok())
+            .unwrap_or_default();
+        let mut out: ApplicationSource =
+            serde_json::from_value(merged).unwrap_or_else(|_| base.clone());
         out.repo_url = base.repo_url;
         out.path = base.path;
         out.chart = base.chart;
@@ -84,7 +94,12 @@ fn override_names(app: &Application) -> Vec<String> {
     let mut names = vec![".argocd-source.yaml".to_string()];
     if let Some(name) = app.metadata.name.as_deref() {
         names.push(format!(".argocd-source-{name}.yaml"));
-        if let Some(ns) = app.metadata.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        if let Some(ns) = app
+            .metadata
+            .namespace
+            .as_deref()
+            .filter(|ns| !ns.is_empty())
+        {
             names.push(format!(".argocd-source-{ns}_{name}.yaml"));
         }
     }
@@ -113,9 +128,18 @@ mod tests {
         ))
         .unwrap_or_default();
         let mut tree = RepoTree::default();
-        tree.insert_file("app/.argocd-source.yaml", "helm:\n  parameters:\n  - {name: b, value: '2'}\n");
-        tree.insert_file("app/.argocd-source-web.yaml", "helm:\n  valueFiles: [v2.yaml]\npath: elsewhere\n");
-        tree.insert_file("app/.argocd-source-other.yaml", "helm:\n  valueFiles: [nope.yaml]\n");
+        tree.insert_file(
+            "app/.argocd-source.yaml",
+            "helm:\n  parameters:\n  - {name: b, value: '2'}\n",
+        );
+        tree.insert_file(
+            "app/.argocd-source-web.yaml",
+            "helm:\n  valueFiles: [v2.yaml]\npath: elsewhere\n",
+        );
+        tree.insert_file(
+            "app/.argocd-source-other.yaml",
+            "helm:\n  valueFiles: [nope.yaml]\n",
+        );
         let source = app.spec.source.clone().unwrap_or_default();
         let layers = Layers::load(&tree, "app", &source, &app).expect("layers");
         assert_eq!(layers.0.len(), 3);
@@ -125,7 +149,10 @@ mod tests {
         assert_eq!(helm.parameters[0].name, "b");
         assert_eq!(helm.value_files, ["v2.yaml"]);
         assert_eq!(eff.path.as_deref(), Some("app"));
-        let params = [PathSeg::Key("helm".into()), PathSeg::Key("parameters".into())];
+        let params = [
+            PathSeg::Key("helm".into()),
+            PathSeg::Key("parameters".into()),
+        ];
         let (layer, _) = layers.last(&params).expect("parameters layer");
         assert_eq!(layer.origin, Origin::File("app/.argocd-source.yaml".into()));
     }

@@ -10,7 +10,10 @@ pub(crate) const EXAMPLE_APPS: &str = "https://github.com/argoproj/argocd-exampl
 pub(crate) const PODINFO: &str = "https://github.com/stefanprodan/podinfo";
 
 fn load(name: &str) -> RepoTree {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitops-repos/");
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/gitops-repos/"
+    );
     RepoTree::load(&Path::new(root).join(name)).unwrap_or_default()
 }
 
@@ -32,7 +35,13 @@ pub(crate) fn app(yaml: &str) -> Application {
 }
 
 /// A minimal single-source Application.
-pub(crate) fn simple_app(name: &str, repo: &str, path: &str, dest_ns: &str, extra: &str) -> Application {
+pub(crate) fn simple_app(
+    name: &str,
+    repo: &str,
+    path: &str,
+    dest_ns: &str,
+    extra: &str,
+) -> Application {
     app(&format!(
         "metadata: {{name: {name}, namespace: argocd}}\nspec:\n  destination: {{server: https://kubernetes.default.svc, namespace: {dest_ns}}}\n  source:\n    repoURL: {repo}\n    path: {path}\n    targetRevision: HEAD\n{extra}"
     ))
@@ -45,10 +54,21 @@ pub(crate) fn workload(kind: &str, ns: &str, name: &str) -> WorkloadId {
         "Rollout" => "argoproj.io",
         _ => "apps",
     };
-    WorkloadId { group: group.into(), kind: kind.into(), namespace: ns.into(), name: name.into() }
+    WorkloadId {
+        group: group.into(),
+        kind: kind.into(),
+        namespace: ns.into(),
+        name: name.into(),
+    }
 }
 
-pub(crate) fn memory(kind: &str, ns: &str, name: &str, container: &str, value: &str) -> LocateRequest {
+pub(crate) fn memory(
+    kind: &str,
+    ns: &str,
+    name: &str,
+    container: &str,
+    value: &str,
+) -> LocateRequest {
     LocateRequest {
         workload: workload(kind, ns, name),
         container: container.into(),
@@ -60,12 +80,22 @@ pub(crate) fn memory(kind: &str, ns: &str, name: &str, container: &str, value: &
     }
 }
 
-pub(crate) fn image(kind: &str, ns: &str, name: &str, container: &str, current: &str, desired: &str) -> LocateRequest {
+pub(crate) fn image(
+    kind: &str,
+    ns: &str,
+    name: &str,
+    container: &str,
+    current: &str,
+    desired: &str,
+) -> LocateRequest {
     LocateRequest {
         workload: workload(kind, ns, name),
         container: container.into(),
         init_container: false,
-        target: FieldTarget::Image { current: current.into(), desired: desired.into() },
+        target: FieldTarget::Image {
+            current: current.into(),
+            desired: desired.into(),
+        },
     }
 }
 
@@ -76,7 +106,12 @@ pub(crate) fn run(
     repos: &[(&str, &RepoTree)],
     req: &LocateRequest,
 ) -> Result<Located, LocateError> {
-    let lookup = |url: &str| repos.iter().find(|(u, _)| same_repo(u, url)).map(|(_, t)| *t);
+    let lookup = |url: &str| {
+        repos
+            .iter()
+            .find(|(u, _)| same_repo(u, url))
+            .map(|(_, t)| *t)
+    };
     locate(app, all, &lookup, req)
 }
 
@@ -85,7 +120,10 @@ pub(crate) fn k(s: &str) -> PathSeg {
 }
 
 pub(crate) fn m(value: &str) -> PathSeg {
-    PathSeg::Match { key: "name".into(), value: value.into() }
+    PathSeg::Match {
+        key: "name".into(),
+        value: value.into(),
+    }
 }
 
 pub(crate) fn keys(path: &str) -> Vec<PathSeg> {

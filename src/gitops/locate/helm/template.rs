@@ -13,11 +13,20 @@ pub(crate) enum Feed {
     /// The whole field comes from this values key.
     Key(Vec<String>),
     /// `image:` assembled from a repository key and a tag key.
-    Image { repository: Option<Vec<String>>, tag: Vec<String>, app_version_default: bool },
+    Image {
+        repository: Option<Vec<String>>,
+        tag: Vec<String>,
+        app_version_default: bool,
+    },
 }
 
 /// The feed of the requested field and the template it was read from.
-pub(crate) fn find(tree: &RepoTree, chart_dir: &str, req: &LocateRequest, field: &[String]) -> Result<(Feed, String), LocateError> {
+pub(crate) fn find(
+    tree: &RepoTree,
+    chart_dir: &str,
+    req: &LocateRequest,
+    field: &[String],
+) -> Result<(Feed, String), LocateError> {
     let templates = paths::child(chart_dir, "templates");
     let mut best: Option<(usize, String, Vec<String>)> = None;
     for rel in paths::list(tree, &templates, true) {
@@ -26,7 +35,9 @@ pub(crate) fn find(tree: &RepoTree, chart_dir: &str, req: &LocateRequest, field:
             continue;
         }
         let file = paths::child(&templates, &rel);
-        let Some((real, text)) = paths::read(tree, &file)? else { continue };
+        let Some((real, text)) = paths::read(tree, &file)? else {
+            continue;
+        };
         for chunk in split_docs(text) {
             if let Some(score) = doc_score(&chunk, req)
                 && best.as_ref().is_none_or(|b| score > b.0)
@@ -42,13 +53,25 @@ pub(crate) fn find(tree: &RepoTree, chart_dir: &str, req: &LocateRequest, field:
             w.kind, w.name, req.container
         )));
     };
-    let list = if req.init_container { "initContainers" } else { "containers" };
-    let (start, end) = container_block(&lines, list, &req.container)
-        .ok_or_else(|| LocateError::NotFound(format!("{file}: no {list} entry matching {}", req.container)))?;
+    let list = if req.init_container {
+        "initContainers"
+    } else {
+        "containers"
+    };
+    let (start, end) = container_block(&lines, list, &req.container).ok_or_else(|| {
+        LocateError::NotFound(format!(
+            "{file}: no {list} entry matching {}",
+            req.container
+        ))
+    })?;
     let key_indent = item_key_indent(&lines, start);
     let feed = if field == ["image"] {
-        let line = find_key(&lines, start, end, key_indent, "image")
-            .ok_or_else(|| LocateError::NotFound(format!("{file}: container {} has no image line", req.container)))?;
+        let line = find_key(&lines, start, end, key_indent, "image").ok_or_else(|| {
+            LocateError::NotFound(format!(
+                "{file}: container {} has no image line",
+                req.container
+            ))
+        })?;
         image_feed(&lines, line)
     } else {
         resolve(&lines, start, end, key_indent, field)
@@ -88,7 +111,10 @@ fn is_structural(line: &str) -> bool {
 /// How well a template document matches the workload (None: not at all). Literal name parts
 /// count, so `{{ fullname }}-redis` beats `{{ fullname }}` for `podinfo-redis`.
 fn doc_score(lines: &[String], req: &LocateRequest) -> Option<usize> {
-    let kind = lines.iter().find_map(|l| l.strip_prefix("kind:")).map(|k| unquote(k.trim()))?;
+    let kind = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("kind:"))
+        .map(|k| unquote(k.trim()))?;
     if kind != req.workload.kind {
         return None;
     }
@@ -96,14 +122,24 @@ fn doc_score(lines: &[String], req: &LocateRequest) -> Option<usize> {
     let name = lines[meta + 1..]
         .iter()
         .take_while(|l| !is_structural(l) || indent(l) > 0)
-        .find_map(|l| (indent(l) == 2).then(|| l.trim().strip_prefix("name:")).flatten())
+        .find_map(|l| {
+            (indent(l) == 2)
+                .then(|| l.trim().strip_prefix("name:"))
+                .flatten()
+        })
         .map(|n| unquote(n.trim()).to_string())
         .unwrap_or_else(|| "{{}}".into());
     let name_score = pattern_score(&name, &req.workload.name)?;
-    let list = if req.init_container { "initContainers" } else { "containers" };
+    let list = if req.init_container {
+        "initContainers"
+    } else {
+        "containers"
+    };
     let (start, _) = container_block(lines, list, &req.container)?;
     let container = lines[start].trim().trim_start_matches('-').trim();
-    let container_score = container.strip_prefix("name:").map_or(Some(0), |n| pattern_score(unquote(n.trim()), &req.container))?;
+    let container_score = container.strip_prefix("name:").map_or(Some(0), |n| {
+        pattern_score(unquote(n.trim()), &req.container)
+    })?;
     Some(1 + name_score + container_score)
 }
 
@@ -123,7 +159,9 @@ fn pattern_score(pattern: &str, name: &str) -> Option<usize> {
         if tokens.last() != Some(&None) {
             tokens.push(None);
         }
-        rest = rest[open..].find("}}").map_or("", |close| &rest[open + close + 2..]);
+        rest = rest[open..]
+            .find("}}")
+            .map_or("", |close| &rest[open + close + 2..]);
     }
     if !rest.is_empty() {
         tokens.push(Some(rest));
@@ -141,13 +179,17 @@ fn glob_match(tokens: &[Option<&str>], name: &str) -> bool {
     match tokens.split_first() {
         None => name.is_empty(),
         Some((Some(lit), rest)) => name.strip_prefix(lit).is_some_and(|n| glob_match(rest, n)),
-        Some((None, rest)) => (0..=name.len()).filter(|&i| name.is_char_boundary(i)).any(|i| glob_match(rest, &name[i..])),
+        Some((None, rest)) => (0..=name.len())
+            .filter(|&i| name.is_char_boundary(i))
+            .any(|i| glob_match(rest, &name[i..])),
     }
 }
 
 /// Lines [start, end) of the container item matching `container` under `list:`.
 fn container_block(lines: &[String], list: &str, container: &str) -> Option<(usize, usize)> {
-    let header = lines.iter().position(|l| l.trim_end().trim_start() == format!("{list}:"))?;
+    let header = lines
+        .iter()
+        .position(|l| l.trim_end().trim_start() == format!("{list}:"))?;
     let base = indent(&lines[header]);
     let mut items: Vec<usize> = Vec::new();
     let mut i = header + 1;
@@ -156,7 +198,10 @@ fn container_block(lines: &[String], list: &str, container: &str) -> Option<(usi
         if is_structural(l) && indent(l) <= base && !l.trim_start().starts_with('-') {
             break;
         }
-        if is_structural(l) && l.trim_start().starts_with("- ") && (items.is_empty() || indent(l) == indent(&lines[items[0]])) {
+        if is_structural(l)
+            && l.trim_start().starts_with("- ")
+            && (items.is_empty() || indent(l) == indent(&lines[items[0]]))
+        {
             items.push(i);
         }
         i += 1;
@@ -169,11 +214,18 @@ fn container_block(lines: &[String], list: &str, container: &str) -> Option<(usi
         .collect();
     let name_of = |&(s, e): &(usize, usize)| {
         let key_indent = item_key_indent(lines, s);
-        find_key(lines, s, e, key_indent, "name").and_then(|l| value_of(&lines[l], "name")).map(|v| unquote(v.trim()).to_string())
+        find_key(lines, s, e, key_indent, "name")
+            .and_then(|l| value_of(&lines[l], "name"))
+            .map(|v| unquote(v.trim()).to_string())
     };
     blocks
         .iter()
-        .filter_map(|b| Some((pattern_score(&name_of(b).unwrap_or_else(|| "{{}}".into()), container)?, *b)))
+        .filter_map(|b| {
+            Some((
+                pattern_score(&name_of(b).unwrap_or_else(|| "{{}}".into()), container)?,
+                *b,
+            ))
+        })
         .max_by_key(|(score, _)| *score)
         .map(|(_, b)| b)
 }
@@ -195,7 +247,11 @@ fn value_of<'l>(line: &'l str, key: &str) -> Option<&'l str> {
 fn find_key(lines: &[String], start: usize, end: usize, at: usize, key: &str) -> Option<usize> {
     (start..end.min(lines.len())).find(|&i| {
         let l = &lines[i];
-        let col = if i == start { item_key_indent(lines, i) } else { indent(l) };
+        let col = if i == start {
+            item_key_indent(lines, i)
+        } else {
+            indent(l)
+        };
         col == at && value_of(l, key).is_some() && is_structural(l)
     })
 }
@@ -215,12 +271,21 @@ fn resolve(lines: &[String], start: usize, end: usize, at: usize, path: &[String
         return None;
     }
     // The child block: following lines deeper than this key (template lines in any column).
-    let key_col = if line == start { item_key_indent(lines, line) } else { indent(&lines[line]) };
-    let child_end = (line + 1..end).find(|&i| is_structural(&lines[i]) && indent(&lines[i]) <= key_col).unwrap_or(end);
-    let child_at = (line + 1..child_end).find(|&i| is_structural(&lines[i])).map(|i| indent(&lines[i]));
+    let key_col = if line == start {
+        item_key_indent(lines, line)
+    } else {
+        indent(&lines[line])
+    };
+    let child_end = (line + 1..end)
+        .find(|&i| is_structural(&lines[i]) && indent(&lines[i]) <= key_col)
+        .unwrap_or(end);
+    let child_at = (line + 1..child_end)
+        .find(|&i| is_structural(&lines[i]))
+        .map(|i| indent(&lines[i]));
     match child_at {
         Some(child_at) if !rest.is_empty() => resolve(lines, line + 1, child_end, child_at, rest),
-        _ => block_ref(lines, line + 1, child_end, key_col + 1).map(|key| Feed::Key(append(key, rest))),
+        _ => block_ref(lines, line + 1, child_end, key_col + 1)
+            .map(|key| Feed::Key(append(key, rest))),
     }
 }
 
@@ -235,7 +300,11 @@ fn block_ref(lines: &[String], start: usize, end: usize, min_col: usize) -> Opti
         let l = &lines[i];
         let t = l.trim();
         let candidate = t.contains("toYaml") && (!is_structural(l) || indent(l) >= min_col);
-        if candidate { values_ref(t, lines, i) } else { None }
+        if candidate {
+            values_ref(t, lines, i)
+        } else {
+            None
+        }
     })
 }
 
@@ -245,21 +314,37 @@ fn values_ref(text: &str, lines: &[String], line: usize) -> Option<Vec<String>> 
         return Some(key);
     }
     let action = text.split("{{").nth(1)?;
-    let dot_alone = action.split_whitespace().any(|w| w == "." || w.starts_with("(."));
+    let dot_alone = action
+        .split_whitespace()
+        .any(|w| w == "." || w.starts_with("(."));
     if !dot_alone {
         return None;
     }
     // The nearest `with .Values.x` above: `toYaml .` then means `.Values.x`.
     (0..line).rev().find_map(|i| {
         let l = &lines[i];
-        l.contains("with").then(|| l.split("with").nth(1).and_then(|w| dotted_after(w, ".Values."))).flatten()
+        l.contains("with")
+            .then(|| {
+                l.split("with")
+                    .nth(1)
+                    .and_then(|w| dotted_after(w, ".Values."))
+            })
+            .flatten()
     })
 }
 
 fn dotted_after(text: &str, marker: &str) -> Option<Vec<String>> {
     let at = text.find(marker)? + marker.len();
-    let key: String = text[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
-    let parts: Vec<String> = key.trim_end_matches('.').split('.').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let key: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+        .collect();
+    let parts: Vec<String> = key
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     (!parts.is_empty()).then_some(parts)
 }
 
@@ -274,15 +359,22 @@ fn image_feed(lines: &[String], line: usize) -> Option<Feed> {
         actions.push((rest[..open].to_string(), rest[open + 2..close].to_string()));
         rest = &rest[close + 2..];
     }
-    let refs: Vec<Option<Vec<String>>> = actions.iter().map(|(_, a)| values_ref(&format!("{{{{{a}}}}}"), lines, line)).collect();
+    let refs: Vec<Option<Vec<String>>> = actions
+        .iter()
+        .map(|(_, a)| values_ref(&format!("{{{{{a}}}}}"), lines, line))
+        .collect();
     let tag_at = actions.iter().rposition(|(lit, _)| lit.ends_with(':'));
     match tag_at {
         Some(t) => Some(Feed::Image {
-            repository: t.checked_sub(1).and_then(|r| refs.get(r).cloned().flatten()),
+            repository: t
+                .checked_sub(1)
+                .and_then(|r| refs.get(r).cloned().flatten()),
             tag: refs.get(t).cloned().flatten()?,
             app_version_default: actions[t].1.contains(".Chart.AppVersion"),
         }),
-        None if actions.len() == 1 && rest.is_empty() && actions[0].0.is_empty() => refs[0].clone().map(Feed::Key),
+        None if actions.len() == 1 && rest.is_empty() && actions[0].0.is_empty() => {
+            refs[0].clone().map(Feed::Key)
+        }
         None => None,
     }
 }
@@ -294,17 +386,28 @@ mod tests {
     #[test]
     fn name_patterns() {
         assert_eq!(pattern_score("{{ template \"x\" . }}", "anything"), Some(0));
-        assert_eq!(pattern_score("{{ template \"x\" . }}-redis", "podinfo-redis"), Some(6));
-        assert_eq!(pattern_score("{{ template \"x\" . }}-redis", "podinfo"), None);
+        assert_eq!(
+            pattern_score("{{ template \"x\" . }}-redis", "podinfo-redis"),
+            Some(6)
+        );
+        assert_eq!(
+            pattern_score("{{ template \"x\" . }}-redis", "podinfo"),
+            None
+        );
         assert_eq!(pattern_score("web", "web"), Some(3));
         assert_eq!(pattern_score("web", "api"), None);
-        assert_eq!(pattern_score("pre-{{ .Release.Name }}-x", "pre-rel-x"), Some(6));
+        assert_eq!(
+            pattern_score("pre-{{ .Release.Name }}-x", "pre-rel-x"),
+            Some(6)
+        );
     }
 
     #[test]
     fn image_feeds() {
         let lines = |s: &str| vec![s.to_string()];
-        let l = lines("          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"");
+        let l = lines(
+            "          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"",
+        );
         assert_eq!(
             image_feed(&l, 0),
             Some(Feed::Image {

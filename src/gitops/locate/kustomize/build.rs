@@ -13,10 +13,14 @@ use crate::gitops::tree::RepoTree;
 /// Deeper than any real overlay stack; stops cycles that `visiting` would miss.
 const MAX_DEPTH: usize = 32;
 
-pub(crate) const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub(crate) const KUSTOMIZATION_NAMES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The kustomization file of `dir`, if any: (real path, text).
-pub(crate) fn kustomization_file<'t>(tree: &'t RepoTree, dir: &str) -> Result<Option<(String, &'t str)>, LocateError> {
+pub(crate) fn kustomization_file<'t>(
+    tree: &'t RepoTree,
+    dir: &str,
+) -> Result<Option<(String, &'t str)>, LocateError> {
     for name in KUSTOMIZATION_NAMES {
         if let Some(found) = paths::read(tree, &paths::child(dir, name))? {
             return Ok(Some(found));
@@ -41,7 +45,10 @@ impl Layer {
     }
 
     pub fn list(&self, key: &str) -> &[Value] {
-        self.k.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+        self.k
+            .get(key)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -81,7 +88,9 @@ impl Build {
         visiting: &mut Vec<String>,
     ) -> Result<usize, LocateError> {
         if visiting.len() > MAX_DEPTH || visiting.iter().any(|d| d == dir) {
-            return Err(LocateError::Refused(format!("kustomization cycle through {dir}")));
+            return Err(LocateError::Refused(format!(
+                "kustomization cycle through {dir}"
+            )));
         }
         let Some((file, text)) = kustomization_file(tree, dir)? else {
             return Err(LocateError::NotFound(format!("no kustomization in {dir}")));
@@ -90,12 +99,22 @@ impl Build {
             .map_err(|e| LocateError::Refused(format!("{file} is not valid YAML: {e}")))?;
         let index = self.layers.len();
         self.files.insert(file.clone());
-        self.layers.push(Layer { dir: dir.to_string(), file, k, components: Vec::new() });
+        self.layers.push(Layer {
+            dir: dir.to_string(),
+            file,
+            k,
+            components: Vec::new(),
+        });
         visiting.push(dir.to_string());
         let mut chain = vec![index];
         chain.extend_from_slice(outer);
         let strings = |layer: &Layer, key: &str| -> Vec<String> {
-            layer.list(key).iter().filter_map(Value::as_str).map(str::to_string).collect()
+            layer
+                .list(key)
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
         };
         let mut entries = strings(&self.layers[index], "resources");
         entries.extend(strings(&self.layers[index], "bases"));
@@ -104,7 +123,8 @@ impl Build {
         }
         for entry in strings(&self.layers[index], "components") {
             if is_remote(&entry) {
-                self.notes.push(format!("remote component {entry} not followed"));
+                self.notes
+                    .push(format!("remote component {entry} not followed"));
                 continue;
             }
             let path = paths::canonical(tree, &paths::join_relative(dir, &entry)?)?;
@@ -116,7 +136,10 @@ impl Build {
             self.files.insert(path);
         }
         if !self.layers[index].list("helmCharts").is_empty() {
-            self.notes.push(format!("{} inflates Helm charts, which are not read", self.layers[index].file));
+            self.notes.push(format!(
+                "{} inflates Helm charts, which are not read",
+                self.layers[index].file
+            ));
         }
         visiting.pop();
         Ok(index)
@@ -131,16 +154,23 @@ impl Build {
         visiting: &mut Vec<String>,
     ) -> Result<(), LocateError> {
         if is_remote(entry) {
-            self.notes.push(format!("remote resource {entry} not followed"));
+            self.notes
+                .push(format!("remote resource {entry} not followed"));
             return Ok(());
         }
         let path = paths::canonical(tree, &paths::join_relative(dir, entry)?)?;
         if let Some(text) = tree.file(&path) {
             self.files.insert(path.clone());
-            let docs =
-                parse_docs(&path, text).ok_or_else(|| LocateError::Refused(format!("{path} is not valid YAML")))?;
+            let docs = parse_docs(&path, text)
+                .ok_or_else(|| LocateError::Refused(format!("{path} is not valid YAML")))?;
             for Obj { doc, prefix, value } in objects(&docs) {
-                self.resources.push(Res { file: path.clone(), doc, prefix, obj: value.clone(), chain: chain.to_vec() });
+                self.resources.push(Res {
+                    file: path.clone(),
+                    doc,
+                    prefix,
+                    obj: value.clone(),
+                    chain: chain.to_vec(),
+                });
             }
         } else if paths::is_dir(tree, &path) {
             self.layer(tree, &path, chain, visiting)?;
@@ -153,17 +183,31 @@ impl Build {
 
 /// Remote bases (`github.com/org/repo//dir?ref=v1`, URLs): fetched by kustomize, not in this repo.
 fn is_remote(entry: &str) -> bool {
-    entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@") || entry.contains("?ref=")
+    entry.contains("://")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("git@")
+        || entry.contains("?ref=")
 }
 
 /// Files named by a layer's patch fields.
 fn patch_files(layer: &Layer) -> Vec<String> {
     let mut out = Vec::new();
     for key in ["patches", "patchesJson6902"] {
-        out.extend(layer.list(key).iter().filter_map(|p| p.get("path").and_then(Value::as_str)).map(str::to_string));
+        out.extend(
+            layer
+                .list(key)
+                .iter()
+                .filter_map(|p| p.get("path").and_then(Value::as_str))
+                .map(str::to_string),
+        );
     }
     out.extend(
-        layer.list("patchesStrategicMerge").iter().filter_map(Value::as_str).filter(|s| is_path_like(s)).map(str::to_string),
+        layer
+            .list("patchesStrategicMerge")
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| is_path_like(s))
+            .map(str::to_string),
     );
     out
 }
@@ -190,8 +234,12 @@ pub(crate) fn names(build: &Build, res: &Res, top: &Overrides) -> Vec<String> {
         let layer = &build.layers[li];
         let (p, s) = if li == 0 {
             (
-                top.name_prefix.as_deref().unwrap_or(layer.str("namePrefix")),
-                top.name_suffix.as_deref().unwrap_or(layer.str("nameSuffix")),
+                top.name_prefix
+                    .as_deref()
+                    .unwrap_or(layer.str("namePrefix")),
+                top.name_suffix
+                    .as_deref()
+                    .unwrap_or(layer.str("nameSuffix")),
             )
         } else {
             (layer.str("namePrefix"), layer.str("nameSuffix"))
@@ -206,7 +254,11 @@ pub(crate) fn names(build: &Build, res: &Res, top: &Overrides) -> Vec<String> {
 pub(crate) fn namespace<'b>(build: &'b Build, res: &'b Res, top: &'b Overrides) -> Option<&'b str> {
     for &li in res.chain.iter().rev() {
         let layer = &build.layers[li];
-        let ns = if li == 0 { top.namespace.as_deref().unwrap_or(layer.str("namespace")) } else { layer.str("namespace") };
+        let ns = if li == 0 {
+            top.namespace.as_deref().unwrap_or(layer.str("namespace"))
+        } else {
+            layer.str("namespace")
+        };
         if !ns.is_empty() {
             return Some(ns);
         }

@@ -7,12 +7,16 @@ use serde_json::{Value, json};
 use super::super::app_manifest;
 use super::super::manifest::{self, field_path, image_name, image_tag_digest, parse_docs};
 use super::super::source_overrides::{Origin, describe};
-use super::super::{FileChange, Located, LocateError, paths};
+use super::super::{FileChange, LocateError, Located, paths};
 use super::patches::{PatchLoc, Setter};
 use super::{Plan, edit};
 use crate::gitops::edit::{PathSeg, YamlEdit, YamlOp};
 
-pub(crate) fn locate(plan: &Plan<'_, '_, '_>, current: &str, desired: &str) -> Result<Located, LocateError> {
+pub(crate) fn locate(
+    plan: &Plan<'_, '_, '_>,
+    current: &str,
+    desired: &str,
+) -> Result<Located, LocateError> {
     let req = plan.ctx.req;
     let field = field_path(req);
     let setters = plan.setters(&field)?;
@@ -20,7 +24,9 @@ pub(crate) fn locate(plan: &Plan<'_, '_, '_>, current: &str, desired: &str) -> R
     let (d_tag, d_digest) = image_tag_digest(desired);
     let d_name = image_name(desired);
     if d_tag.is_none() && d_digest.is_none() {
-        return Err(LocateError::Refused(format!("desired image {desired} has neither tag nor digest")));
+        return Err(LocateError::Refused(format!(
+            "desired image {desired} has neither tag nor digest"
+        )));
     }
 
     // Follow the name through each layer's `images` entries, innermost first.
@@ -40,9 +46,17 @@ pub(crate) fn locate(plan: &Plan<'_, '_, '_>, current: &str, desired: &str) -> R
         }
     }
 
-    let argo_path = [PathSeg::Key("kustomize".into()), PathSeg::Key("images".into())];
+    let argo_path = [
+        PathSeg::Key("kustomize".into()),
+        PathSeg::Key("images".into()),
+    ];
     if let Some((layer, list)) = plan.src.layers.last(&argo_path) {
-        for (i, s) in list.as_array().map_or(&[][..], Vec::as_slice).iter().enumerate() {
+        for (i, s) in list
+            .as_array()
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .enumerate()
+        {
             let Some(s) = s.as_str() else { continue };
             let (n, has_eq) = match s.split_once('=') {
                 Some((n, _)) => (n, true),
@@ -51,20 +65,36 @@ pub(crate) fn locate(plan: &Plan<'_, '_, '_>, current: &str, desired: &str) -> R
             if n != name {
                 continue;
             }
-            let value = Value::String(if has_eq || d_name != n { format!("{n}={desired}") } else { desired.to_string() });
+            let value = Value::String(if has_eq || d_name != n {
+                format!("{n}={desired}")
+            } else {
+                desired.to_string()
+            });
             let place = format!("kustomize.images[{i}]");
-            let rel = vec![argo_path[0].clone(), argo_path[1].clone(), PathSeg::Index(i)];
+            let rel = vec![
+                argo_path[0].clone(),
+                argo_path[1].clone(),
+                PathSeg::Index(i),
+            ];
             return match &layer.origin {
                 Origin::File(file) => Ok(plan.located(
                     vec![edit(file, 0, rel, value)],
-                    format!("{} in {file} overrides the image of {}; it is changed there.", place, what(plan)),
+                    format!(
+                        "{} in {file} overrides the image of {}; it is changed there.",
+                        place,
+                        what(plan)
+                    ),
                 )),
                 Origin::App => app_manifest::edit_or_not_in_git(
                     plan.ctx,
                     plan.src,
                     &rel,
                     value,
-                    &format!("the image of {} is set by {}", what(plan), describe(&Origin::App, plan.ctx.app, &place)),
+                    &format!(
+                        "the image of {} is set by {}",
+                        what(plan),
+                        describe(&Origin::App, plan.ctx.app, &place)
+                    ),
                 ),
             };
         }
@@ -78,7 +108,10 @@ pub(crate) fn locate(plan: &Plan<'_, '_, '_>, current: &str, desired: &str) -> R
     }
 
     let shared = match setters.last() {
-        Some(Setter { loc: PatchLoc::File { file, .. }, layer }) => *layer != Some(0) && plan.reach.who(file).is_some(),
+        Some(Setter {
+            loc: PatchLoc::File { file, .. },
+            layer,
+        }) => *layer != Some(0) && plan.reach.who(file).is_some(),
         Some(_) => true,
         None => plan.res.chain.len() > 1 && plan.reach.who(&plan.res.file).is_some(),
     };
@@ -94,7 +127,13 @@ pub(crate) fn locate(plan: &Plan<'_, '_, '_>, current: &str, desired: &str) -> R
         None => entry["newTag"] = json!(d_tag),
     }
     let overlay = &plan.build.layers[0];
-    let append = YamlEdit { document: 0, op: YamlOp::Append { path: vec![PathSeg::Key("images".into())], value: entry } };
+    let append = YamlEdit {
+        document: 0,
+        op: YamlOp::Append {
+            path: vec![PathSeg::Key("images".into())],
+            value: entry,
+        },
+    };
     Ok(plan.located(
         vec![FileChange::Edit { file: overlay.file.clone(), edit: append }],
         format!(
@@ -106,15 +145,31 @@ pub(crate) fn locate(plan: &Plan<'_, '_, '_>, current: &str, desired: &str) -> R
 }
 
 /// Change a kustomization's `images[]` entry to the desired image.
-fn images_entry(plan: &Plan<'_, '_, '_>, l: usize, entry_name: &str, entry: &Value, desired: &str) -> Result<Located, LocateError> {
+fn images_entry(
+    plan: &Plan<'_, '_, '_>,
+    l: usize,
+    entry_name: &str,
+    entry: &Value,
+    desired: &str,
+) -> Result<Located, LocateError> {
     let file = &plan.build.layers[l].file;
     let (d_tag, d_digest) = image_tag_digest(desired);
     let d_name = image_name(desired);
     let at = |key: &str| {
-        vec![PathSeg::Key("images".into()), PathSeg::Match { key: "name".into(), value: entry_name.into() }, PathSeg::Key(key.into())]
+        vec![
+            PathSeg::Key("images".into()),
+            PathSeg::Match {
+                key: "name".into(),
+                value: entry_name.into(),
+            },
+            PathSeg::Key(key.into()),
+        ]
     };
     let mut changes = Vec::new();
-    let effective_name = entry.get("newName").and_then(Value::as_str).unwrap_or(entry_name);
+    let effective_name = entry
+        .get("newName")
+        .and_then(Value::as_str)
+        .unwrap_or(entry_name);
     if d_name != effective_name {
         changes.push(edit(file, 0, at("newName"), json!(d_name)));
     }
@@ -138,13 +193,20 @@ fn written_image(plan: &Plan<'_, '_, '_>, setter: Option<&Setter>) -> Option<Str
         Some(PatchLoc::File { file, doc, path }) => {
             let (real, text) = paths::read(plan.src.tree, file).ok()??;
             let docs = parse_docs(&real, text)?;
-            manifest::get(docs.get(*doc)?, path)?.as_str().map(str::to_string)
+            manifest::get(docs.get(*doc)?, path)?
+                .as_str()
+                .map(str::to_string)
         }
-        _ => manifest::get(&plan.res.obj, &field_path(req))?.as_str().map(str::to_string),
+        _ => manifest::get(&plan.res.obj, &field_path(req))?
+            .as_str()
+            .map(str::to_string),
     }
 }
 
 fn what(plan: &Plan<'_, '_, '_>) -> String {
     let req = plan.ctx.req;
-    format!("{} {} container {}", req.workload.kind, req.workload.name, req.container)
+    format!(
+        "{} {} container {}",
+        req.workload.kind, req.workload.name, req.container
+    )
 }

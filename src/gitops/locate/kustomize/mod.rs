@@ -13,20 +13,30 @@ use serde_json::{Value, json};
 
 use super::manifest::{self, concat, container_path, field_keys, field_path, field_value};
 use super::source_overrides::{Origin, describe};
-use super::{Ctx, FileChange, Located, LocateError, SourceCtx, app_label, app_sources, paths, same_app, same_repo};
+use super::{
+    Ctx, FileChange, LocateError, Located, SourceCtx, app_label, app_sources, paths, same_app,
+    same_repo,
+};
 use crate::gitops::edit::{PathSeg, YamlEdit, YamlOp};
 use crate::gitops::tree::RepoTree;
 pub(crate) use build::kustomization_file;
 use build::{Build, Overrides, Res};
 use patches::{PatchLoc, Query, Setter};
 
-pub(crate) fn locate<'a>(ctx: &Ctx<'_, 'a>, src: &SourceCtx<'_, 'a>) -> Result<Located, LocateError> {
+pub(crate) fn locate<'a>(
+    ctx: &Ctx<'_, 'a>,
+    src: &SourceCtx<'_, 'a>,
+) -> Result<Located, LocateError> {
     let req = ctx.req;
     let w = &req.workload;
     let build = Build::of(src.tree, &src.app_dir)?;
     let k = src.effective.kustomize.clone().unwrap_or(Value::Null);
     let text = |key: &str| k.get(key).and_then(Value::as_str).map(str::to_string);
-    let top = Overrides { name_prefix: text("namePrefix"), name_suffix: text("nameSuffix"), namespace: text("namespace") };
+    let top = Overrides {
+        name_prefix: text("namePrefix"),
+        name_suffix: text("nameSuffix"),
+        namespace: text("namespace"),
+    };
     let found: Vec<(&Res, Vec<String>)> = build
         .resources
         .iter()
@@ -34,13 +44,20 @@ pub(crate) fn locate<'a>(ctx: &Ctx<'_, 'a>, src: &SourceCtx<'_, 'a>) -> Result<L
         .map(|r| (r, build::names(&build, r, &top)))
         .filter(|(r, names)| {
             names.last() == Some(&w.name)
-                && build::namespace(&build, r, &top).or(ctx.dest_namespace()).is_none_or(|ns| ns == w.namespace)
+                && build::namespace(&build, r, &top)
+                    .or(ctx.dest_namespace())
+                    .is_none_or(|ns| ns == w.namespace)
         })
         .collect();
     let (res, names) = match found.as_slice() {
         [one] => (one.0, &one.1),
         [] => {
-            let mut why = format!("no {} named {} in the Kustomize build of {}", w.kind, w.name, shown(&src.app_dir));
+            let mut why = format!(
+                "no {} named {} in the Kustomize build of {}",
+                w.kind,
+                w.name,
+                shown(&src.app_dir)
+            );
             if !build.notes.is_empty() {
                 why.push_str(&format!(" ({})", build.notes.join("; ")));
             }
@@ -48,14 +65,26 @@ pub(crate) fn locate<'a>(ctx: &Ctx<'_, 'a>, src: &SourceCtx<'_, 'a>) -> Result<L
         }
         many => {
             let files: Vec<&str> = many.iter().map(|(r, _)| r.file.as_str()).collect();
-            return Err(LocateError::Refused(format!("{} {} is built twice ({})", w.kind, w.name, files.join(", "))));
+            return Err(LocateError::Refused(format!(
+                "{} {} is built twice ({})",
+                w.kind,
+                w.name,
+                files.join(", ")
+            )));
         }
     };
     if manifest::get(&res.obj, &container_path(req)).is_none() {
         return Err(super::directory::no_container(req, &res.file));
     }
     let reach = Reach::new(ctx, src);
-    let plan = Plan { ctx, src, build: &build, res, names, reach: &reach };
+    let plan = Plan {
+        ctx,
+        src,
+        build: &build,
+        res,
+        names,
+        reach: &reach,
+    };
     match &req.target {
         super::FieldTarget::Image { current, desired } => images::locate(&plan, current, desired),
         super::FieldTarget::Container { .. } => plan.field(&field_path(req), field_value(req)),
@@ -76,7 +105,11 @@ impl Plan<'_, '_, '_> {
     /// Patches setting `field` (a path from the object root), in application order.
     fn setters(&self, field: &[PathSeg]) -> Result<Vec<Setter>, LocateError> {
         let req = self.ctx.req;
-        let list = if req.init_container { "initContainers" } else { "containers" };
+        let list = if req.init_container {
+            "initContainers"
+        } else {
+            "containers"
+        };
         // The JSON pointer only covers container fields (the path after the container).
         let keys: Vec<String> = field
             .iter()
@@ -92,8 +125,15 @@ impl Plan<'_, '_, '_> {
             field,
             pointer: patches::pointer(self.res, &req.workload.kind, list, &req.container, &keys),
         };
-        let argo_path = [PathSeg::Key("kustomize".into()), PathSeg::Key("patches".into())];
-        let argo = self.src.layers.last(&argo_path).map(|(l, v)| (&l.origin, v));
+        let argo_path = [
+            PathSeg::Key("kustomize".into()),
+            PathSeg::Key("patches".into()),
+        ];
+        let argo = self
+            .src
+            .layers
+            .last(&argo_path)
+            .map(|(l, v)| (&l.origin, v));
         patches::setters(self.src.tree, self.build, &q, argo)
     }
 
@@ -119,28 +159,54 @@ impl Plan<'_, '_, '_> {
     }
 
     /// No patch sets the field: change the resource, unless another app deploys that file.
-    fn in_resource(&self, field: &[PathSeg], value: Value, what: &str) -> Result<Located, LocateError> {
+    fn in_resource(
+        &self,
+        field: &[PathSeg],
+        value: Value,
+        what: &str,
+    ) -> Result<Located, LocateError> {
         let res = self.res;
         let direct = res.chain.len() == 1;
         match self.reach.who(&res.file) {
-            Some(other) if !direct => self.new_patch(field, value, &format!("base {} (also deployed by Application {other})", res.file)),
+            Some(other) if !direct => self.new_patch(
+                field,
+                value,
+                &format!("base {} (also deployed by Application {other})", res.file),
+            ),
             other => {
-                let mut why = format!("{} declares {what} and no Kustomize patch overrides it; it is changed there.", res.file);
+                let mut why = format!(
+                    "{} declares {what} and no Kustomize patch overrides it; it is changed there.",
+                    res.file
+                );
                 if let Some(other) = other {
-                    why.push_str(&format!(" Note: Application {other} also builds this directory."));
+                    why.push_str(&format!(
+                        " Note: Application {other} also builds this directory."
+                    ));
                 }
-                Ok(self.located(vec![edit(&res.file, res.doc, concat(&res.prefix, field), value)], why))
+                Ok(self.located(
+                    vec![edit(&res.file, res.doc, concat(&res.prefix, field), value)],
+                    why,
+                ))
             }
         }
     }
 
     /// A new strategic merge patch in the app's overlay, listed in its `patches`.
-    fn new_patch(&self, field: &[PathSeg], value: Value, shared: &str) -> Result<Located, LocateError> {
+    fn new_patch(
+        &self,
+        field: &[PathSeg],
+        value: Value,
+        shared: &str,
+    ) -> Result<Located, LocateError> {
         let overlay = &self.build.layers[0];
         let res = self.res;
         let kind = manifest::kind(&res.obj).unwrap_or_default();
         // The name as the overlay sees it (before its own prefix); kustomize matches it.
-        let name = self.names.get(res.chain.len().saturating_sub(1)).cloned().unwrap_or_default();
+        let name = self
+            .names
+            .get(res.chain.len().saturating_sub(1))
+            .cloned()
+            .unwrap_or_default();
         let mut patch = json!({
             "apiVersion": manifest::str_at(&res.obj, &["apiVersion"]).unwrap_or("apps/v1"),
             "kind": kind,
@@ -151,7 +217,13 @@ impl Plan<'_, '_, '_> {
             .map_err(|e| LocateError::Refused(format!("cannot render the new patch: {e}")))?;
         let file = self.free_name(&format!("suture-{}-{name}", kind.to_ascii_lowercase()));
         let entry = json!({"path": paths::relative_to(&overlay.dir, &file)});
-        let append = YamlEdit { document: 0, op: YamlOp::Append { path: vec![PathSeg::Key("patches".into())], value: entry } };
+        let append = YamlEdit {
+            document: 0,
+            op: YamlOp::Append {
+                path: vec![PathSeg::Key("patches".into())],
+                value: entry,
+            },
+        };
         Ok(self.located(
             vec![FileChange::Create { file: file.clone(), content }, FileChange::Edit { file: overlay.file.clone(), edit: append }],
             format!(
@@ -165,7 +237,13 @@ impl Plan<'_, '_, '_> {
     fn free_name(&self, stem: &str) -> String {
         let dir = &self.build.layers[0].dir;
         (1..)
-            .map(|i| if i == 1 { format!("{stem}.yaml") } else { format!("{stem}-{i}.yaml") })
+            .map(|i| {
+                if i == 1 {
+                    format!("{stem}.yaml")
+                } else {
+                    format!("{stem}-{i}.yaml")
+                }
+            })
             .map(|f| paths::child(dir, &f))
             .find(|f| !self.src.tree.entries.contains_key(f))
             .unwrap_or_else(|| paths::child(dir, &format!("{stem}.yaml")))
@@ -174,21 +252,35 @@ impl Plan<'_, '_, '_> {
     fn what(&self, field: &[PathSeg]) -> String {
         let req = self.ctx.req;
         let keys = field_keys(req);
-        let shown_field = if field.ends_with(&keys.iter().cloned().map(PathSeg::Key).collect::<Vec<_>>()) {
-            manifest::dotted(&keys)
-        } else {
-            crate::gitops::edit::path_to_string(field)
-        };
-        format!("{} {} container {} {shown_field}", req.workload.kind, req.workload.name, req.container)
+        let shown_field =
+            if field.ends_with(&keys.iter().cloned().map(PathSeg::Key).collect::<Vec<_>>()) {
+                manifest::dotted(&keys)
+            } else {
+                crate::gitops::edit::path_to_string(field)
+            };
+        format!(
+            "{} {} container {} {shown_field}",
+            req.workload.kind, req.workload.name, req.container
+        )
     }
 
     fn located(&self, changes: Vec<FileChange>, why: String) -> Located {
-        Located { repo_url: self.src.source.repo_url.clone(), changes, why }
+        Located {
+            repo_url: self.src.source.repo_url.clone(),
+            changes,
+            why,
+        }
     }
 }
 
 fn edit(file: &str, doc: usize, path: Vec<PathSeg>, value: Value) -> FileChange {
-    FileChange::Edit { file: file.to_string(), edit: YamlEdit { document: doc, op: YamlOp::Set { path, value } } }
+    FileChange::Edit {
+        file: file.to_string(),
+        edit: YamlEdit {
+            document: doc,
+            op: YamlOp::Set { path, value },
+        },
+    }
 }
 
 /// A patch in Argo CD's `kustomize.patches` is an inline string: never edited automatically.
@@ -243,8 +335,12 @@ impl Reach {
                 if !same_repo(&s.repo_url, &src.source.repo_url) || s.chart.is_some() {
                     continue;
                 }
-                let Some(dir) = s.path.as_deref().and_then(|p| paths::join("", p).ok()) else { continue };
-                let Ok(dir) = paths::canonical(src.tree, &dir) else { continue };
+                let Some(dir) = s.path.as_deref().and_then(|p| paths::join("", p).ok()) else {
+                    continue;
+                };
+                let Ok(dir) = paths::canonical(src.tree, &dir) else {
+                    continue;
+                };
                 out.push((app_label(other), reached(src.tree, &dir)));
             }
         }
@@ -253,7 +349,10 @@ impl Reach {
 
     /// The first other Application that deploys `file`.
     pub fn who(&self, file: &str) -> Option<&str> {
-        self.0.iter().find(|(_, files)| files.contains(file)).map(|(app, _)| app.as_str())
+        self.0
+            .iter()
+            .find(|(_, files)| files.contains(file))
+            .map(|(app, _)| app.as_str())
     }
 }
 
@@ -265,7 +364,10 @@ fn reached(tree: &RepoTree, dir: &str) -> BTreeSet<String> {
     {
         return build.files;
     }
-    paths::list(tree, dir, true).into_iter().map(|rel| paths::child(dir, &rel)).collect()
+    paths::list(tree, dir, true)
+        .into_iter()
+        .map(|rel| paths::child(dir, &rel))
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,7 +15,11 @@ use crate::gitops::tree::RepoTree;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum PatchLoc {
     /// A patch file; the field is at `path` in document `doc`.
-    File { file: String, doc: usize, path: Vec<PathSeg> },
+    File {
+        file: String,
+        doc: usize,
+        path: Vec<PathSeg>,
+    },
     /// A patch written as a string inside a kustomization (`place` says where).
     Inline { place: String },
     /// A patch in the Application's (or an override file's) `kustomize.patches`.
@@ -54,28 +58,56 @@ pub(crate) fn setters(
         layer_setters(tree, layer, li, q, &mut out)?;
     }
     if let Some((origin, patches)) = argo {
-        for (index, p) in patches.as_array().map_or(&[][..], Vec::as_slice).iter().enumerate() {
-            let body = p.get("patch").and_then(Value::as_str).and_then(|s| parse_docs("inline.yaml", s));
+        for (index, p) in patches
+            .as_array()
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .enumerate()
+        {
+            let body = p
+                .get("patch")
+                .and_then(Value::as_str)
+                .and_then(|s| parse_docs("inline.yaml", s));
             if let Some(docs) = body
                 && !sets(&docs, p.get("target"), q).is_empty()
             {
-                out.push(Setter { loc: PatchLoc::Argo { origin: origin.clone(), index }, layer: None });
+                out.push(Setter {
+                    loc: PatchLoc::Argo {
+                        origin: origin.clone(),
+                        index,
+                    },
+                    layer: None,
+                });
             }
         }
     }
     Ok(out)
 }
 
-fn layer_setters(tree: &RepoTree, layer: &Layer, li: usize, q: &Query<'_>, out: &mut Vec<Setter>) -> Result<(), LocateError> {
-    let mut found = |loc: PatchLoc| out.push(Setter { loc, layer: Some(li) });
+fn layer_setters(
+    tree: &RepoTree,
+    layer: &Layer,
+    li: usize,
+    q: &Query<'_>,
+    out: &mut Vec<Setter>,
+) -> Result<(), LocateError> {
+    let mut found = |loc: PatchLoc| {
+        out.push(Setter {
+            loc,
+            layer: Some(li),
+        })
+    };
     for (i, entry) in layer.list("patchesStrategicMerge").iter().enumerate() {
         let Some(s) = entry.as_str() else { continue };
         if is_path_like(s) {
             for (file, doc, path) in file_sets(tree, &layer.dir, s, None, q)? {
                 found(PatchLoc::File { file, doc, path });
             }
-        } else if parse_docs("inline.yaml", s).is_some_and(|docs| !sets(&docs, None, q).is_empty()) {
-            found(PatchLoc::Inline { place: format!("inline patchesStrategicMerge[{i}] in {}", layer.file) });
+        } else if parse_docs("inline.yaml", s).is_some_and(|docs| !sets(&docs, None, q).is_empty())
+        {
+            found(PatchLoc::Inline {
+                place: format!("inline patchesStrategicMerge[{i}] in {}", layer.file),
+            });
         }
     }
     for key in ["patches", "patchesJson6902"] {
@@ -86,9 +118,12 @@ fn layer_setters(tree: &RepoTree, layer: &Layer, li: usize, q: &Query<'_>, out: 
                     found(PatchLoc::File { file, doc, path });
                 }
             } else if let Some(s) = entry.get("patch").and_then(Value::as_str)
-                && parse_docs("inline.yaml", s).is_some_and(|docs| !sets(&docs, target, q).is_empty())
+                && parse_docs("inline.yaml", s)
+                    .is_some_and(|docs| !sets(&docs, target, q).is_empty())
             {
-                found(PatchLoc::Inline { place: format!("inline {key}[{i}].patch in {}", layer.file) });
+                found(PatchLoc::Inline {
+                    place: format!("inline {key}[{i}].patch in {}", layer.file),
+                });
             }
         }
     }
@@ -107,8 +142,12 @@ fn file_sets(
     let Some((real, text)) = paths::read(tree, &path)? else {
         return Ok(Vec::new());
     };
-    let docs = parse_docs(&real, text).ok_or_else(|| LocateError::Refused(format!("patch {real} is not valid YAML")))?;
-    Ok(sets(&docs, target, q).into_iter().map(|(doc, p)| (real.clone(), doc, p)).collect())
+    let docs = parse_docs(&real, text)
+        .ok_or_else(|| LocateError::Refused(format!("patch {real} is not valid YAML")))?;
+    Ok(sets(&docs, target, q)
+        .into_iter()
+        .map(|(doc, p)| (real.clone(), doc, p))
+        .collect())
 }
 
 /// (document, path) of each patch document setting the field: a strategic merge patch naming
@@ -138,11 +177,15 @@ fn sets(docs: &[Value], target: Option<&Value>, q: &Query<'_>) -> Vec<(usize, Ve
 
 /// Paths in an op list (`[k].value...`) of ops that write the field or a parent of it.
 fn json6902_sets(ops: &[Value], q: &Query<'_>) -> Vec<Vec<PathSeg>> {
-    let Some(pointer) = q.pointer.as_deref() else { return Vec::new() };
+    let Some(pointer) = q.pointer.as_deref() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for (k, op) in ops.iter().enumerate() {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
-        let Some(at) = op.get("path").and_then(Value::as_str) else { continue };
+        let Some(at) = op.get("path").and_then(Value::as_str) else {
+            continue;
+        };
         if !matches!(kind, "add" | "replace") {
             continue;
         }
@@ -154,10 +197,14 @@ fn json6902_sets(ops: &[Value], q: &Query<'_>) -> Vec<Vec<PathSeg>> {
             continue;
         };
         let mut path = vec![PathSeg::Index(k), PathSeg::Key("value".into())];
-        path.extend(rest.split('/').filter(|s| !s.is_empty()).map(|s| match s.parse::<usize>() {
-            Ok(i) => PathSeg::Index(i),
-            Err(_) => PathSeg::Key(s.replace("~1", "/").replace("~0", "~")),
-        }));
+        path.extend(
+            rest.split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| match s.parse::<usize>() {
+                    Ok(i) => PathSeg::Index(i),
+                    Err(_) => PathSeg::Key(s.replace("~1", "/").replace("~0", "~")),
+                }),
+        );
         if manifest::get(&Value::Array(ops.to_vec()), &path).is_some() {
             out.push(path);
         }
@@ -174,7 +221,10 @@ fn target_matches(t: &Value, q: &Query<'_>) -> bool {
         field(k).is_none_or(|sel| {
             sel.split(',').all(|kv| {
                 let (key, val) = kv.split_once('=').unwrap_or((kv, ""));
-                obj.get("metadata").and_then(|m| m.get(meta)).and_then(|m| m.get(key.trim())).and_then(Value::as_str)
+                obj.get("metadata")
+                    .and_then(|m| m.get(meta))
+                    .and_then(|m| m.get(key.trim()))
+                    .and_then(Value::as_str)
                     == Some(val.trim())
             })
         })
@@ -188,13 +238,23 @@ fn target_matches(t: &Value, q: &Query<'_>) -> bool {
 }
 
 /// The JSON pointer of the field, with the container's index in the base resource.
-pub(crate) fn pointer(res: &Res, kind: &str, list: &str, container: &str, field: &[String]) -> Option<String> {
+pub(crate) fn pointer(
+    res: &Res,
+    kind: &str,
+    list: &str,
+    container: &str,
+    field: &[String],
+) -> Option<String> {
     let spec = manifest::pod_spec_keys(kind);
     let mut v = &res.obj;
     for k in spec {
         v = v.get(k)?;
     }
-    let index = v.get(list)?.as_array()?.iter().position(|c| c.get("name").and_then(Value::as_str) == Some(container))?;
+    let index = v
+        .get(list)?
+        .as_array()?
+        .iter()
+        .position(|c| c.get("name").and_then(Value::as_str) == Some(container))?;
     let mut p = String::new();
     for k in spec.iter().copied().chain([list]) {
         p.push('/');

@@ -6,8 +6,20 @@ use crate::gitops::edit::{PathSeg, YamlOp};
 
 fn guestbook_apps() -> Vec<Application> {
     vec![
-        simple_app("kustomize-guestbook", EXAMPLE_APPS, "kustomize-guestbook", "kustomize-guestbook", ""),
-        simple_app("pre-post-sync", EXAMPLE_APPS, "pre-post-sync", "pre-post-sync", ""),
+        simple_app(
+            "kustomize-guestbook",
+            EXAMPLE_APPS,
+            "kustomize-guestbook",
+            "kustomize-guestbook",
+            "",
+        ),
+        simple_app(
+            "pre-post-sync",
+            EXAMPLE_APPS,
+            "pre-post-sync",
+            "pre-post-sync",
+            "",
+        ),
     ]
 }
 
@@ -15,22 +27,52 @@ fn guestbook_apps() -> Vec<Application> {
 fn name_prefix_is_part_of_the_live_name() {
     let apps = guestbook_apps();
     let repos = [(EXAMPLE_APPS, example_apps())];
-    let req = memory("Deployment", "kustomize-guestbook", "kustomize-guestbook-ui", "guestbook-ui", "640Mi");
+    let req = memory(
+        "Deployment",
+        "kustomize-guestbook",
+        "kustomize-guestbook-ui",
+        "guestbook-ui",
+        "640Mi",
+    );
     let got = run(&apps[0], &apps[..1], &repos, &req).expect("located");
     let (file, doc, path, _) = only_set(&got);
-    assert_eq!((file, doc), ("kustomize-guestbook/guestbook-ui-deployment.yaml", 0));
-    assert_eq!(path, container_field("guestbook-ui", "resources.limits.memory").as_slice());
+    assert_eq!(
+        (file, doc),
+        ("kustomize-guestbook/guestbook-ui-deployment.yaml", 0)
+    );
+    assert_eq!(
+        path,
+        container_field("guestbook-ui", "resources.limits.memory").as_slice()
+    );
     // The unprefixed name is not what runs.
-    let req = memory("Deployment", "kustomize-guestbook", "guestbook-ui", "guestbook-ui", "640Mi");
-    assert!(matches!(run(&apps[0], &apps[..1], &repos, &req), Err(LocateError::NotFound(_))));
+    let req = memory(
+        "Deployment",
+        "kustomize-guestbook",
+        "guestbook-ui",
+        "guestbook-ui",
+        "640Mi",
+    );
+    assert!(matches!(
+        run(&apps[0], &apps[..1], &repos, &req),
+        Err(LocateError::NotFound(_))
+    ));
 }
 
 #[test]
 fn own_directory_used_as_a_base_elsewhere_is_edited_with_a_note() {
     let apps = guestbook_apps();
-    let req = memory("Deployment", "kustomize-guestbook", "kustomize-guestbook-ui", "guestbook-ui", "640Mi");
+    let req = memory(
+        "Deployment",
+        "kustomize-guestbook",
+        "kustomize-guestbook-ui",
+        "guestbook-ui",
+        "640Mi",
+    );
     let got = run(&apps[0], &apps, &[(EXAMPLE_APPS, example_apps())], &req).expect("located");
-    assert_eq!(only_set(&got).0, "kustomize-guestbook/guestbook-ui-deployment.yaml");
+    assert_eq!(
+        only_set(&got).0,
+        "kustomize-guestbook/guestbook-ui-deployment.yaml"
+    );
     assert!(got.why.contains("argocd/pre-post-sync"), "{}", got.why);
 }
 
@@ -39,23 +81,52 @@ fn shared_base_gets_a_new_overlay_patch() {
     let apps = guestbook_apps();
     let repos = [(EXAMPLE_APPS, example_apps())];
     // Prefixes stack: pre-post-sync- + kustomize- + guestbook-ui; legacy `bases:` is followed.
-    let req = memory("Deployment", "pre-post-sync", "pre-post-sync-kustomize-guestbook-ui", "guestbook-ui", "640Mi");
+    let req = memory(
+        "Deployment",
+        "pre-post-sync",
+        "pre-post-sync-kustomize-guestbook-ui",
+        "guestbook-ui",
+        "640Mi",
+    );
     let got = run(&apps[1], &apps, &repos, &req).expect("located");
     assert_eq!(got.changes.len(), 2, "{got:#?}");
-    let FileChange::Create { file, content } = &got.changes[0] else { panic!("{got:#?}") };
-    assert_eq!(file, "pre-post-sync/suture-deployment-kustomize-guestbook-ui.yaml");
+    let FileChange::Create { file, content } = &got.changes[0] else {
+        panic!("{got:#?}")
+    };
+    assert_eq!(
+        file,
+        "pre-post-sync/suture-deployment-kustomize-guestbook-ui.yaml"
+    );
     let patch: Value = serde_saphyr::from_str(content).expect("patch parses");
     assert_eq!(patch["metadata"]["name"], "kustomize-guestbook-ui");
     assert_eq!(patch["kind"], "Deployment");
     assert_eq!(patch["apiVersion"], "apps/v1");
-    assert_eq!(patch["spec"]["template"]["spec"]["containers"][0], json!({"name": "guestbook-ui", "resources": {"limits": {"memory": "640Mi"}}}));
-    let FileChange::Edit { file, edit } = &got.changes[1] else { panic!("{got:#?}") };
+    assert_eq!(
+        patch["spec"]["template"]["spec"]["containers"][0],
+        json!({"name": "guestbook-ui", "resources": {"limits": {"memory": "640Mi"}}})
+    );
+    let FileChange::Edit { file, edit } = &got.changes[1] else {
+        panic!("{got:#?}")
+    };
     assert_eq!(file, "pre-post-sync/kustomization.yaml");
-    assert_eq!(edit.op, YamlOp::Append { path: vec![k("patches")], value: json!({"path": "suture-deployment-kustomize-guestbook-ui.yaml"}) });
-    assert!(got.why.contains("argocd/kustomize-guestbook"), "{}", got.why);
+    assert_eq!(
+        edit.op,
+        YamlOp::Append {
+            path: vec![k("patches")],
+            value: json!({"path": "suture-deployment-kustomize-guestbook-ui.yaml"})
+        }
+    );
+    assert!(
+        got.why.contains("argocd/kustomize-guestbook"),
+        "{}",
+        got.why
+    );
     // Without the other app the base is this app's alone: edited in place.
     let alone = run(&apps[1], &apps[1..], &repos, &req).expect("alone");
-    assert_eq!(only_set(&alone).0, "kustomize-guestbook/guestbook-ui-deployment.yaml");
+    assert_eq!(
+        only_set(&alone).0,
+        "kustomize-guestbook/guestbook-ui-deployment.yaml"
+    );
 }
 
 #[test]
@@ -65,7 +136,10 @@ fn sock_shop_documents_behind_a_leading_separator() {
     let got = run(&app, &[], &[(EXAMPLE_APPS, example_apps())], &req).expect("located");
     let (file, doc, path, _) = only_set(&got);
     assert_eq!((file, doc), ("sock-shop/base/carts-dep.yaml", 0));
-    assert_eq!(path, container_field("carts", "resources.limits.memory").as_slice());
+    assert_eq!(
+        path,
+        container_field("carts", "resources.limits.memory").as_slice()
+    );
 }
 
 #[test]
@@ -79,7 +153,15 @@ fn podinfo_kustomize_directory() {
 fn podinfo_envs() -> Vec<Application> {
     ["dev", "staging", "production"]
         .iter()
-        .map(|env| simple_app(&format!("webapp-{env}"), PODINFO, &format!("deploy/overlays/{env}"), env, ""))
+        .map(|env| {
+            simple_app(
+                &format!("webapp-{env}"),
+                PODINFO,
+                &format!("deploy/overlays/{env}"),
+                env,
+                "",
+            )
+        })
         .collect()
 }
 
@@ -89,18 +171,42 @@ fn podinfo_overlays_share_bases() {
     let repos = [(PODINFO, podinfo())];
     let req = memory("Deployment", "dev", "frontend", "frontend", "192Mi");
     let got = run(&apps[0], &apps, &repos, &req).expect("located");
-    let FileChange::Create { file, content } = &got.changes[0] else { panic!("{got:#?}") };
+    let FileChange::Create { file, content } = &got.changes[0] else {
+        panic!("{got:#?}")
+    };
     assert_eq!(file, "deploy/overlays/dev/suture-deployment-frontend.yaml");
     assert!(content.contains("192Mi"), "{content}");
-    let FileChange::Edit { file, .. } = &got.changes[1] else { panic!("{got:#?}") };
+    let FileChange::Edit { file, .. } = &got.changes[1] else {
+        panic!("{got:#?}")
+    };
     assert_eq!(file, "deploy/overlays/dev/kustomization.yaml");
     // The overlay's namespace applies: the same Deployment in staging belongs to staging.
-    assert!(matches!(run(&apps[0], &apps, &repos, &memory("Deployment", "staging", "frontend", "frontend", "1Gi")), Err(LocateError::NotFound(_))));
+    assert!(matches!(
+        run(
+            &apps[0],
+            &apps,
+            &repos,
+            &memory("Deployment", "staging", "frontend", "frontend", "1Gi")
+        ),
+        Err(LocateError::NotFound(_))
+    ));
     // A CronJob in a shared base: the new patch follows the jobTemplate.
-    let got = run(&apps[2], &apps, &repos, &memory("CronJob", "production", "backup-daily", "backup", "64Mi")).expect("cronjob");
-    let FileChange::Create { content, .. } = &got.changes[0] else { panic!("{got:#?}") };
+    let got = run(
+        &apps[2],
+        &apps,
+        &repos,
+        &memory("CronJob", "production", "backup-daily", "backup", "64Mi"),
+    )
+    .expect("cronjob");
+    let FileChange::Create { content, .. } = &got.changes[0] else {
+        panic!("{got:#?}")
+    };
     let patch: Value = serde_saphyr::from_str(content).expect("patch parses");
-    assert_eq!(patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "64Mi");
+    assert_eq!(
+        patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+            ["memory"],
+        "64Mi"
+    );
     // Only one app: the base is edited.
     let got = run(&apps[0], &apps[..1], &repos, &req).expect("alone");
     assert_eq!(only_set(&got).0, "deploy/bases/frontend/deployment.yaml");
@@ -109,18 +215,35 @@ fn podinfo_overlays_share_bases() {
 #[test]
 fn podinfo_shared_base_image_goes_to_overlay_images() {
     let apps = podinfo_envs();
-    let req = image("Deployment", "dev", "frontend", "frontend", "ghcr.io/stefanprodan/podinfo:6.14.1", "ghcr.io/stefanprodan/podinfo:6.14.0");
+    let req = image(
+        "Deployment",
+        "dev",
+        "frontend",
+        "frontend",
+        "ghcr.io/stefanprodan/podinfo:6.14.1",
+        "ghcr.io/stefanprodan/podinfo:6.14.0",
+    );
     let got = run(&apps[0], &apps, &[(PODINFO, podinfo())], &req).expect("located");
     assert_eq!(got.changes.len(), 1);
-    let FileChange::Edit { file, edit } = &got.changes[0] else { panic!("{got:#?}") };
+    let FileChange::Edit { file, edit } = &got.changes[0] else {
+        panic!("{got:#?}")
+    };
     assert_eq!(file, "deploy/overlays/dev/kustomization.yaml");
-    assert_eq!(edit.op, YamlOp::Append { path: vec![k("images")], value: json!({"name": "ghcr.io/stefanprodan/podinfo", "newTag": "6.14.0"}) });
+    assert_eq!(
+        edit.op,
+        YamlOp::Append {
+            path: vec![k("images")],
+            value: json!({"name": "ghcr.io/stefanprodan/podinfo", "newTag": "6.14.0"})
+        }
+    );
 }
 
 const REPO: &str = "https://git.example.com/team/deploy";
 
 fn deploy(name: &str) -> String {
-    format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: registry.example.com/web:1.0\n        resources:\n          limits:\n            memory: 256Mi\n")
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: registry.example.com/web:1.0\n        resources:\n          limits:\n            memory: 256Mi\n"
+    )
 }
 
 fn overlay_tree(kustomization: &str) -> RepoTree {
@@ -147,10 +270,15 @@ fn prod(extra: &str) -> Application {
 #[test]
 fn the_last_patch_setting_the_field_wins() {
     let req = memory("Deployment", "prod", "prod-web", "web", "1Gi");
-    let t = overlay_tree("namePrefix: prod-\nresources:\n- ../../base\npatches:\n- path: memory.yaml\n- path: cpu.yaml\n");
+    let t = overlay_tree(
+        "namePrefix: prod-\nresources:\n- ../../base\npatches:\n- path: memory.yaml\n- path: cpu.yaml\n",
+    );
     let got = run(&prod(""), &[], &[(REPO, &t)], &req).expect("smp");
     assert_eq!(only_set(&got).0, "envs/prod/memory.yaml");
-    assert_eq!(only_set(&got).2, container_field("web", "resources.limits.memory").as_slice());
+    assert_eq!(
+        only_set(&got).2,
+        container_field("web", "resources.limits.memory").as_slice()
+    );
     // A JSON 6902 patch after it (legacy field, target by base name) wins.
     let t = overlay_tree(concat!(
         "namePrefix: prod-\nresources:\n- ../../base\npatchesStrategicMerge:\n- memory.yaml\n",
@@ -168,7 +296,12 @@ fn inline_patches_are_refused_with_a_reason() {
         "resources:\n- ../../base\npatches:\n- path: memory.yaml\n",
         "- target: {kind: Deployment, name: web}\n  patch: |-\n    - op: replace\n      path: /spec/template/spec/containers/0/resources/limits/memory\n      value: 1Gi\n"
     ));
-    let got = run(&prod(""), &[], &[(REPO, &t)], &memory("Deployment", "prod", "web", "web", "2Gi"));
+    let got = run(
+        &prod(""),
+        &[],
+        &[(REPO, &t)],
+        &memory("Deployment", "prod", "web", "web", "2Gi"),
+    );
     assert!(matches!(got, Err(LocateError::Refused(r)) if r.contains("inline patches[1].patch")));
 }
 
@@ -178,24 +311,61 @@ fn application_level_kustomize_settings() {
     let repos = [(REPO, &t)];
     // Argo CD's namePrefix replaces the overlay's.
     let app = prod("    kustomize:\n      namePrefix: argo-\n");
-    assert!(run(&app, &[], &repos, &memory("Deployment", "prod", "argo-web", "web", "1Gi")).is_ok());
+    assert!(
+        run(
+            &app,
+            &[],
+            &repos,
+            &memory("Deployment", "prod", "argo-web", "web", "1Gi")
+        )
+        .is_ok()
+    );
     // A patch on the Application is not in Git.
-    let app = prod("    kustomize:\n      patches:\n      - target: {kind: Deployment, name: web}\n        patch: |-\n          - op: replace\n            path: /spec/template/spec/containers/0/resources/limits/memory\n            value: 1Gi\n");
-    assert!(matches!(run(&app, &[], &repos, &memory("Deployment", "prod", "web", "web", "2Gi")), Err(LocateError::NotInGit(_))));
+    let app = prod(
+        "    kustomize:\n      patches:\n      - target: {kind: Deployment, name: web}\n        patch: |-\n          - op: replace\n            path: /spec/template/spec/containers/0/resources/limits/memory\n            value: 1Gi\n",
+    );
+    assert!(matches!(
+        run(
+            &app,
+            &[],
+            &repos,
+            &memory("Deployment", "prod", "web", "web", "2Gi")
+        ),
+        Err(LocateError::NotInGit(_))
+    ));
 }
 
 #[test]
 fn images_entries_and_overrides() {
-    let req = image("Deployment", "prod", "web", "web", "registry.example.com/web:2.0", "registry.example.com/web:1.9");
+    let req = image(
+        "Deployment",
+        "prod",
+        "web",
+        "web",
+        "registry.example.com/web:2.0",
+        "registry.example.com/web:1.9",
+    );
     // An overlay images entry: newTag.
-    let t = overlay_tree("resources:\n- ../../base\nimages:\n- name: registry.example.com/web\n  newTag: '2.0'\n");
+    let t = overlay_tree(
+        "resources:\n- ../../base\nimages:\n- name: registry.example.com/web\n  newTag: '2.0'\n",
+    );
     let got = run(&prod(""), &[], &[(REPO, &t)], &req).expect("images entry");
     let (file, _, path, value) = only_set(&got);
     assert_eq!(file, "envs/prod/kustomization.yaml");
-    assert_eq!(path, [k("images"), m("registry.example.com/web"), k("newTag")]);
+    assert_eq!(
+        path,
+        [k("images"), m("registry.example.com/web"), k("newTag")]
+    );
     assert_eq!(value, "1.9");
     // A digest is written as digest.
-    let req_digest = image("Deployment", "prod", "web", "web", "x", "registry.example.com/web@sha256:abc");
+    let req_digest = image(
+        "Deployment",
+        "prod",
+        "web",
+        "web",
+        "x",
+        "registry.example.com/web@sha256:abc",
+    );
     let got = run(&prod(""), &[], &[(REPO, &t)], &req_digest).expect("digest");
     assert_eq!(only_set(&got).2.last(), Some(&k("digest")));
     // No images entry, base not shared: the manifest's image.
@@ -205,15 +375,23 @@ fn images_entries_and_overrides() {
     assert_eq!(only_set(&got).2, container_field("web", "image").as_slice());
     // `.argocd-source.yaml` overrides win and are edited.
     let mut over = t.clone();
-    over.insert_file("envs/prod/.argocd-source.yaml", "kustomize:\n  images:\n  - registry.example.com/web:2.0\n");
+    over.insert_file(
+        "envs/prod/.argocd-source.yaml",
+        "kustomize:\n  images:\n  - registry.example.com/web:2.0\n",
+    );
     let got = run(&prod(""), &[], &[(REPO, &over)], &req).expect("override");
     let (file, _, path, value) = only_set(&got);
     assert_eq!(file, "envs/prod/.argocd-source.yaml");
     assert_eq!(path, [k("kustomize"), k("images"), PathSeg::Index(0)]);
     assert_eq!(value, "registry.example.com/web:1.9");
     // The same override on a live Application that is not in Git.
-    let app = prod("    kustomize:\n      images: ['registry.example.com/web=registry.example.com/web:2.0']\n");
-    assert!(matches!(run(&app, &[], &[(REPO, &t)], &req), Err(LocateError::NotInGit(_))));
+    let app = prod(
+        "    kustomize:\n      images: ['registry.example.com/web=registry.example.com/web:2.0']\n",
+    );
+    assert!(matches!(
+        run(&app, &[], &[(REPO, &t)], &req),
+        Err(LocateError::NotInGit(_))
+    ));
 }
 
 #[test]
@@ -222,11 +400,27 @@ fn app_of_apps_manifest_in_git_is_edited() {
     let manifest = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web-prod\n  namespace: argocd\nspec:\n  destination: {namespace: prod}\n  source:\n    repoURL: https://git.example.com/team/deploy\n    path: envs/prod\n    kustomize:\n      images:\n      - registry.example.com/web:2.0\n";
     t.insert_file("apps/web-prod.yaml", manifest);
     let app = prod("    kustomize:\n      images: ['registry.example.com/web:2.0']\n");
-    let req = image("Deployment", "prod", "web", "web", "registry.example.com/web:2.0", "registry.example.com/web:1.9");
+    let req = image(
+        "Deployment",
+        "prod",
+        "web",
+        "web",
+        "registry.example.com/web:2.0",
+        "registry.example.com/web:1.9",
+    );
     let got = run(&app, &[], &[(REPO, &t)], &req).expect("app manifest");
     let (file, _, path, value) = only_set(&got);
     assert_eq!(file, "apps/web-prod.yaml");
-    assert_eq!(path, [k("spec"), k("source"), k("kustomize"), k("images"), PathSeg::Index(0)]);
+    assert_eq!(
+        path,
+        [
+            k("spec"),
+            k("source"),
+            k("kustomize"),
+            k("images"),
+            PathSeg::Index(0)
+        ]
+    );
     assert_eq!(value, "registry.example.com/web:1.9");
 }
 
@@ -234,15 +428,27 @@ fn app_of_apps_manifest_in_git_is_edited() {
 fn escapes_are_refused() {
     let t = overlay_tree("resources:\n- ../../../outside\n");
     let req = memory("Deployment", "prod", "web", "web", "1Gi");
-    assert!(matches!(run(&prod(""), &[], &[(REPO, &t)], &req), Err(LocateError::Refused(_))));
+    assert!(matches!(
+        run(&prod(""), &[], &[(REPO, &t)], &req),
+        Err(LocateError::Refused(_))
+    ));
     let mut t = overlay_tree("resources:\n- linked.yaml\n");
     t.insert_symlink("envs/prod/linked.yaml", "/etc/passwd");
-    assert!(matches!(run(&prod(""), &[], &[(REPO, &t)], &req), Err(LocateError::Refused(_))));
+    assert!(matches!(
+        run(&prod(""), &[], &[(REPO, &t)], &req),
+        Err(LocateError::Refused(_))
+    ));
     let t = overlay_tree("resources:\n- /etc/passwd\n");
-    assert!(matches!(run(&prod(""), &[], &[(REPO, &t)], &req), Err(LocateError::Refused(_))));
+    assert!(matches!(
+        run(&prod(""), &[], &[(REPO, &t)], &req),
+        Err(LocateError::Refused(_))
+    ));
     let mut cyc = RepoTree::default();
     cyc.insert_file("a/kustomization.yaml", "resources: [../b]\n");
     cyc.insert_file("b/kustomization.yaml", "resources: [../a]\n");
     let app = simple_app("cyc", REPO, "a", "prod", "");
-    assert!(matches!(run(&app, &[], &[(REPO, &cyc)], &req), Err(LocateError::Refused(_))));
+    assert!(matches!(
+        run(&app, &[], &[(REPO, &cyc)], &req),
+        Err(LocateError::Refused(_))
+    ));
 }
