@@ -6,13 +6,69 @@ use super::{FieldTarget, LocateRequest};
 use crate::gitops::argocd::WorkloadId;
 use crate::gitops::edit::PathSeg;
 
-/// Documents of a YAML stream, in the order `serde_saphyr::from_multiple` yields them (empty
-/// documents skipped): a document index below refers to this order. JSON files are one document.
+/// Documents of a YAML stream, indexed as the edit module counts them: every document of the
+/// stream, an empty one (`---` with nothing after it) included as `null`. serde-saphyr skips
+/// empty documents, so the stream is also split at its markers and the two readings must agree;
+/// if they do not, serde-saphyr's own order is used. JSON files are one document.
 pub(crate) fn parse_docs(path: &str, text: &str) -> Option<Vec<Value>> {
     if path.ends_with(".json") {
         return serde_json::from_str::<Value>(text).ok().map(|v| vec![v]);
     }
-    serde_saphyr::from_multiple::<Value>(text).ok()
+    let all = serde_saphyr::from_multiple::<Value>(text).ok()?;
+    let split: Option<Vec<Value>> = split_stream(text)
+        .iter()
+        .map(|chunk| {
+            if has_content(chunk) {
+                serde_saphyr::from_str::<Value>(chunk).ok()
+            } else {
+                Some(Value::Null)
+            }
+        })
+        .collect();
+    if let Some(split) = split {
+        let non_null: Vec<&Value> = split.iter().filter(|v| !v.is_null()).collect();
+        if non_null.len() == all.len() && non_null.iter().zip(&all).all(|(a, b)| *a == b) {
+            return Some(split);
+        }
+    }
+    Some(all)
+}
+
+/// The stream's documents as text: an explicit document (after `---`) always counts, a bare
+/// one (before the first `---` or after `...`) only when it has content.
+fn split_stream(text: &str) -> Vec<String> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    let mut explicit = false;
+    let flush = |current: &mut String, explicit: bool, docs: &mut Vec<String>| {
+        if explicit || has_content(current) {
+            docs.push(std::mem::take(current));
+        }
+        current.clear();
+    };
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t") {
+            flush(&mut current, explicit, &mut docs);
+            explicit = true;
+            current.push_str(&line[3..]);
+        } else if bare == "..." || bare.starts_with("... ") {
+            flush(&mut current, explicit, &mut docs);
+            explicit = false;
+        } else {
+            current.push_str(line);
+        }
+    }
+    flush(&mut current, explicit, &mut docs);
+    docs
+}
+
+/// Anything besides blank lines, comments and directives.
+fn has_content(chunk: &str) -> bool {
+    chunk.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#') && !l.starts_with('%')
+    })
 }
 
 /// One Kubernetes object found in a file: document index, path of the object inside the
@@ -25,7 +81,7 @@ pub(crate) struct Obj<'v> {
 
 pub(crate) fn objects(docs: &[Value]) -> Vec<Obj<'_>> {
     let mut out = Vec::new();
-    for (doc, value) in docs.iter().enumerate() {
+    for (doc, value) in docs.iter().enumerate().filter(|(_, v)| !v.is_null()) {
         let items = value.get("items").and_then(Value::as_array);
         match items {
             Some(items) if str_at(value, &["kind"]).is_some_and(|k| k.ends_with("List")) => {
@@ -174,6 +230,7 @@ pub(crate) fn image_tag_digest(image: &str) -> (Option<&str>, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn image_parts() {
@@ -201,5 +258,21 @@ mod tests {
         );
         assert_eq!((objs[1].doc, kind(objs[1].value)), (1, Some("Service")));
         assert!(parse_docs("x.yaml", "a: [").is_none());
+    }
+
+    #[test]
+    fn document_indices_count_empty_documents() {
+        let docs = |t: &str| parse_docs("x.yaml", t).unwrap_or_default();
+        assert_eq!(
+            docs("a: 1\n---\n---\na: 2\n"),
+            [json!({"a": 1}), Value::Null, json!({"a": 2})]
+        );
+        assert_eq!(
+            docs("# c\n---\na: 1\n...\n# between\n---\na: 2\n---\n"),
+            [json!({"a": 1}), json!({"a": 2}), Value::Null]
+        );
+        assert_eq!(docs("%YAML 1.2\n--- |\n  text\n"), [json!("text\n")]);
+        assert_eq!(docs("a: 1\n").len(), 1);
+        assert_eq!(docs("key: |\n  ---\n  x\n"), [json!({"key": "---\nx\n"})]);
     }
 }

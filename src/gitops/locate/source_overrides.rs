@@ -156,4 +156,28 @@ mod tests {
         let (layer, _) = layers.last(&params).expect("parameters layer");
         assert_eq!(layer.origin, Origin::File("app/.argocd-source.yaml".into()));
     }
+
+    #[test]
+    fn apps_in_any_namespace_read_ns_underscore_name_files() {
+        let app: Application = serde_saphyr::from_str(
+            "metadata: {name: web, namespace: team-a}\nspec:\n  source: {repoURL: r, path: app}\n",
+        )
+        .unwrap_or_default();
+        let mut tree = RepoTree::default();
+        tree.insert_file(
+            "app/.argocd-source-team-a_web.yaml",
+            "helm:\n  valueFiles: [team-a.yaml]\n",
+        );
+        let source = app.spec.source.clone().unwrap_or_default();
+        let layers = Layers::load(&tree, "app", &source, &app).expect("layers");
+        assert_eq!(
+            layers.effective().helm.unwrap_or_default().value_files,
+            ["team-a.yaml"]
+        );
+        tree.insert_file("app/.argocd-source.yaml", "helm: [not, a, map");
+        assert!(matches!(
+            Layers::load(&tree, "app", &source, &app),
+            Err(LocateError::Refused(_))
+        ));
+    }
 }

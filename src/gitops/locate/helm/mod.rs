@@ -241,14 +241,11 @@ fn write<'a>(
         };
         let docs = parse_docs(&real, text)
             .ok_or_else(|| LocateError::Refused(format!("value file {real} is not valid YAML")))?;
-        if docs
-            .first()
-            .and_then(|d| manifest::get(d, &key_path))
-            .is_some()
-        {
+        let (doc_index, doc) = values_doc(docs);
+        if manifest::get(&doc, &key_path).is_some() {
             return Ok(Located {
                 repo_url,
-                changes: vec![set(&real, key_path, value)],
+                changes: vec![set_in(&real, doc_index, key_path, value)],
                 why: format!(
                     "Helm value file {real} sets {what}, and no later value file, values or parameter overrides it."
                 ),
@@ -268,9 +265,7 @@ fn write<'a>(
                     "no value file sets {what} and the chart has no values.yaml{skipped}"
                 ))
             })?;
-            let doc = parse_docs(&real, text)
-                .and_then(|d| d.into_iter().next())
-                .unwrap_or(Value::Null);
+            let (doc_index, doc) = values_doc(parse_docs(&real, text).unwrap_or_default());
             let declared = manifest::get(&doc, &key_path).is_some();
             // A key the chart declares as a parent (`resources: {}`) is filled in; a key the
             // chart does not know at all is not invented.
@@ -281,7 +276,7 @@ fn write<'a>(
                 let how = if declared { "sets" } else { "is the place for" };
                 Ok(Located {
                     repo_url: src.source.repo_url.clone(),
-                    changes: vec![set(&real, key_path, value)],
+                    changes: vec![set_in(&real, doc_index, key_path, value)],
                     why: format!(
                         "The chart's {real} {how} {what}; no value file, values or parameter overrides it{skipped}."
                     ),
@@ -318,11 +313,23 @@ fn on_layer(
     }
 }
 
+/// A values file's document (the first non-empty one) and its index in the stream.
+fn values_doc(docs: Vec<Value>) -> (usize, Value) {
+    docs.into_iter()
+        .enumerate()
+        .find(|(_, d)| !d.is_null())
+        .unwrap_or((0, Value::Null))
+}
+
 fn set(file: &str, path: Vec<PathSeg>, value: Value) -> FileChange {
+    set_in(file, 0, path, value)
+}
+
+fn set_in(file: &str, document: usize, path: Vec<PathSeg>, value: Value) -> FileChange {
     FileChange::Edit {
         file: file.to_string(),
         edit: YamlEdit {
-            document: 0,
+            document,
             op: YamlOp::Set { path, value },
         },
     }

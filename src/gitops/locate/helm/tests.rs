@@ -469,3 +469,32 @@ fn app_of_apps_children() {
         "{got:#?}"
     );
 }
+
+#[test]
+fn odd_templates_never_panic() {
+    let templates = [
+        "",
+        "kind: Deployment",
+        "kind: Deployment\nmetadata:\n",
+        "kind: Deployment\nmetadata:\n  name: {{\n",
+        "kind: Deployment\nmetadata:\n  name: }}{{ x\nspec:\n  containers:\n  -\n  - name:\n    image: {{ .Values.\n",
+        "kind: Deployment\ncontainers:\n- name: web\n  image: \"{{ .Values.a }}:{{\"\n  resources:\n",
+        "kind: Deployment\ncontainers:\n- name: web\n  resources:\n    {{- toYaml . | nindent 4 }}\n",
+        "kind: Deployment\nmetadata:\n  name: {{a}}{{b}}{{c}}{{d}}{{e}}{{f}}{{g}}{{h}}\ncontainers:\n- name: wéb\n",
+    ];
+    for tpl in templates {
+        let mut t = chart_tree();
+        t.insert_file("web/templates/deployment.yaml", tpl);
+        for req in [
+            req(),
+            image("Deployment", "prod", "web", "web", "a:1", "a:2"),
+        ] {
+            let _ = run(
+                &web("      valueFiles: [values-a.yaml]\n"),
+                &[],
+                &[(REPO, &t)],
+                &req,
+            );
+        }
+    }
+}

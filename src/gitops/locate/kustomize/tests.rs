@@ -452,3 +452,59 @@ fn escapes_are_refused() {
         Err(LocateError::Refused(_))
     ));
 }
+
+#[test]
+fn components_patches_and_empty_documents() {
+    let mut t = overlay_tree("resources:\n- ../../base\ncomponents:\n- ../../components/big\n");
+    t.insert_file(
+        "components/big/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n- path: big.yaml\n",
+    );
+    t.insert_file(
+        "components/big/big.yaml",
+        "---\n---\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        resources: {limits: {memory: 2Gi}}\n",
+    );
+    let got = run(
+        &prod(""),
+        &[],
+        &[(REPO, &t)],
+        &memory("Deployment", "prod", "web", "web", "3Gi"),
+    )
+    .expect("component patch");
+    let (file, doc, _, _) = only_set(&got);
+    // The empty document before it counts, as the edit module counts documents.
+    assert_eq!((file, doc), ("components/big/big.yaml", 1));
+}
+
+#[test]
+fn garbage_never_panics() {
+    let junk = [
+        "",
+        "---",
+        "[]",
+        "a: [",
+        "resources: 3",
+        "resources: [{a: b}]",
+        "patches: [1, {path: 2}, {patch: 3}]",
+        "images: [{name: 1}]",
+        "bases: [../../../..]",
+        "kind: List\nitems: 3",
+        "\u{0}\u{feff}:",
+    ];
+    for text in junk {
+        let mut t = RepoTree::default();
+        t.insert_file("envs/prod/kustomization.yaml", text);
+        t.insert_file("envs/prod/x.yaml", text);
+        t.insert_file("envs/prod/Chart.yaml", text);
+        for req in [
+            memory("Deployment", "prod", "web", "web", "1Gi"),
+            image("Deployment", "prod", "web", "web", "a:1", "a:2"),
+        ] {
+            let _ = run(&prod(""), &[], &[(REPO, &t)], &req);
+            t.entries.remove("envs/prod/Chart.yaml");
+            let _ = run(&prod(""), &[], &[(REPO, &t)], &req);
+            t.entries.remove("envs/prod/kustomization.yaml");
+            let _ = run(&prod(""), &[], &[(REPO, &t)], &req);
+        }
+    }
+}
