@@ -136,7 +136,8 @@ fn write_feed<'a>(
                     ));
                 }
                 located.changes.extend(repo.changes);
-                located.why = format!("{} {}", located.why, repo.why);
+                let tag_why = located.why.trim_end_matches('.');
+                located.why = format!("{tag_why}; the image repository is changed alongside.");
             }
             Ok(located)
         }
@@ -242,7 +243,8 @@ fn write<'a>(
         let docs = parse_docs(&real, text)
             .ok_or_else(|| LocateError::Refused(format!("value file {real} is not valid YAML")))?;
         let (doc_index, doc) = values_doc(docs);
-        if manifest::get(&doc, &key_path).is_some() {
+        if let Some(existing) = manifest::get(&doc, &key_path) {
+            same_shape(existing, &value, &real, &dotted)?;
             return Ok(Located {
                 repo_url,
                 changes: vec![set_in(&real, doc_index, key_path, value)],
@@ -266,7 +268,11 @@ fn write<'a>(
                 ))
             })?;
             let (doc_index, doc) = values_doc(parse_docs(&real, text).unwrap_or_default());
-            let declared = manifest::get(&doc, &key_path).is_some();
+            let existing = manifest::get(&doc, &key_path);
+            if let Some(existing) = existing {
+                same_shape(existing, &value, &real, &dotted)?;
+            }
+            let declared = existing.is_some();
             // A key the chart declares as a parent (`resources: {}`) is filled in; a key the
             // chart does not know at all is not invented.
             let parent_declared = key_path
@@ -311,6 +317,17 @@ fn on_layer(
         }),
         Origin::App => app_manifest::edit_or_not_in_git(ctx, src, &rel, value, what),
     }
+}
+
+/// A map is not replaced by a scalar or the reverse: the template reads it differently then.
+fn same_shape(existing: &Value, value: &Value, file: &str, key: &str) -> Result<(), LocateError> {
+    let map = |v: &Value| v.is_object() || v.is_array();
+    if !existing.is_null() && map(existing) != map(value) {
+        return Err(LocateError::Refused(format!(
+            "{file} holds {key} as {existing}, not a value like {value}; the template reads it differently"
+        )));
+    }
+    Ok(())
 }
 
 /// A values file's document (the first non-empty one) and its index in the stream.

@@ -310,6 +310,14 @@ fn block_ref(lines: &[String], start: usize, end: usize, min_col: usize) -> Opti
 
 /// The first `.Values.a.b` path in `text`; `.` alone refers to an enclosing `with .Values.x`.
 fn values_ref(text: &str, lines: &[String], line: usize) -> Option<Vec<String>> {
+    // A helper template builds the value from its arguments: the key it is given is not
+    // necessarily the field (`include "common.images.image" (dict "imageRoot" .Values.image)`).
+    if ["include ", "template ", "tpl "]
+        .iter()
+        .any(|f| text.contains(f))
+    {
+        return None;
+    }
     if let Some(key) = dotted_after(text, ".Values.") {
         return Some(key);
     }
@@ -419,6 +427,10 @@ mod tests {
         let l = lines("  image: {{ .Values.image }}");
         assert_eq!(image_feed(&l, 0), Some(Feed::Key(vec!["image".into()])));
         let l = lines("  image: {{ include \"common.image\" . }}");
+        assert_eq!(image_feed(&l, 0), None);
+        let l = lines(
+            "  image: {{ include \"common.images.image\" (dict \"imageRoot\" .Values.image) }}",
+        );
         assert_eq!(image_feed(&l, 0), None);
     }
 }

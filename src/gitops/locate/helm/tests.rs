@@ -498,3 +498,39 @@ fn odd_templates_never_panic() {
         }
     }
 }
+
+#[test]
+fn explicit_keys_in_templates_and_shape_mismatches() {
+    let mut t = chart_tree();
+    t.insert_file(
+        "web/templates/deployment.yaml",
+        concat!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n",
+            "      containers:\n        - name: web\n          image: {{ .Values.image }}\n          resources:\n",
+            "            limits:\n              cpu: 100m\n              memory: {{ .Values.memoryLimit | quote }}\n",
+        ),
+    );
+    t.insert_file(
+        "web/values.yaml",
+        "image:\n  repository: x\nmemoryLimit: 256Mi\n",
+    );
+    let got =
+        run(&web("      releaseName: web\n"), &[], &[(REPO, &t)], &req()).expect("explicit key");
+    assert_eq!(only_set(&got).2, keys("memoryLimit").as_slice());
+    // `image` is a map in values.yaml but the template prints it whole: refused, not guessed.
+    let img = image("Deployment", "prod", "web", "web", "x:1", "x:2");
+    let got = run(&web("      releaseName: web\n"), &[], &[(REPO, &t)], &img);
+    assert!(matches!(got, Err(LocateError::Refused(_))), "{got:?}");
+    // A hard-coded cpu limit has no values key.
+    let cpu = LocateRequest {
+        target: FieldTarget::Container {
+            field: vec!["resources".into(), "limits".into(), "cpu".into()],
+            value: "200m".into(),
+        },
+        ..req()
+    };
+    assert!(matches!(
+        run(&web("      releaseName: web\n"), &[], &[(REPO, &t)], &cpu),
+        Err(LocateError::NotFound(_))
+    ));
+}

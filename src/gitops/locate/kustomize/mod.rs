@@ -179,9 +179,10 @@ impl Plan<'_, '_, '_> {
                     res.file
                 );
                 if let Some(other) = other {
-                    why.push_str(&format!(
-                        " Note: Application {other} also builds this directory."
-                    ));
+                    why = format!(
+                        "{} (note: Application {other} also builds this directory).",
+                        why.trim_end_matches('.')
+                    );
                 }
                 Ok(self.located(
                     vec![edit(&res.file, res.doc, concat(&res.prefix, field), value)],

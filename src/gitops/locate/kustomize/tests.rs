@@ -508,3 +508,37 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn application_namespace_and_suffix_replace_the_overlays() {
+    let t = overlay_tree("namespace: prod\nnameSuffix: -v1\nresources:\n- ../../base\n");
+    let repos = [(REPO, &t)];
+    assert!(
+        run(
+            &prod(""),
+            &[],
+            &repos,
+            &memory("Deployment", "prod", "web-v1", "web", "1Gi")
+        )
+        .is_ok()
+    );
+    let app = prod("    kustomize:\n      namespace: canary\n      nameSuffix: -v2\n");
+    assert!(
+        run(
+            &app,
+            &[],
+            &repos,
+            &memory("Deployment", "canary", "web-v2", "web", "1Gi")
+        )
+        .is_ok()
+    );
+    assert!(
+        run(
+            &app,
+            &[],
+            &repos,
+            &memory("Deployment", "prod", "web-v1", "web", "1Gi")
+        )
+        .is_err()
+    );
+}
