@@ -102,7 +102,7 @@ pub(crate) fn locate(
 
     if let Some((l, entry_name, entry)) = last {
         let layer = &plan.build.layers[l];
-        if l == 0 || plan.reach.who(&layer.file).is_none() {
+        if plan.shared_with(&layer.file).is_none() {
             return images_entry(plan, l, &entry_name, &entry, desired);
         }
     }
@@ -110,10 +110,9 @@ pub(crate) fn locate(
     let shared = match setters.last() {
         Some(Setter {
             loc: PatchLoc::File { file, .. },
-            layer,
-        }) => *layer != Some(0) && plan.reach.who(file).is_some(),
+        }) => plan.shared_with(file).is_some(),
         Some(_) => true,
-        None => plan.res.chain.len() > 1 && plan.reach.who(&plan.res.file).is_some(),
+        None => plan.shared_with(&plan.res.file).is_some(),
     };
     if !shared {
         return plan.field(&field, Value::String(desired.to_string()));

@@ -141,15 +141,13 @@ impl Plan<'_, '_, '_> {
     pub fn field(&self, field: &[PathSeg], value: Value) -> Result<Located, LocateError> {
         let what = self.what(field);
         match self.setters(field)?.pop() {
-            Some(Setter { loc: PatchLoc::File { file, doc, path }, layer }) => {
-                match self.reach.who(&file).filter(|_| layer != Some(0)) {
-                    Some(other) => self.new_patch(field, value, &format!("patch {file} (also used by Application {other})")),
-                    None => Ok(self.located(
-                        vec![edit(&file, doc, path, value)],
-                        format!("Kustomize patch {file} sets {what}, and later patches do not; it is changed there."),
-                    )),
-                }
-            }
+            Some(Setter { loc: PatchLoc::File { file, doc, path }, .. }) => match self.shared_with(&file) {
+                Some(other) => self.new_patch(field, value, &format!("patch {file} (also used by Application {other})")),
+                None => Ok(self.located(
+                    vec![edit(&file, doc, path, value)],
+                    self.noted(&file, format!("Kustomize patch {file} sets {what}, and later patches do not; it is changed there.")),
+                )),
+            },
             Some(Setter { loc: PatchLoc::Inline { place }, .. }) => Err(LocateError::Refused(format!(
                 "the {place} sets {what}; an inline patch is a YAML string inside YAML and is not edited automatically"
             ))),
@@ -166,29 +164,30 @@ impl Plan<'_, '_, '_> {
         what: &str,
     ) -> Result<Located, LocateError> {
         let res = self.res;
-        let direct = res.chain.len() == 1;
-        match self.reach.who(&res.file) {
-            Some(other) if !direct => self.new_patch(
-                field,
-                value,
-                &format!("base {} (also deployed by Application {other})", res.file),
+        match self.shared_with(&res.file) {
+            Some(other) => self.new_patch(field, value, &format!("base {} (also deployed by Application {other})", res.file)),
+            None => Ok(self.located(
+                vec![edit(&res.file, res.doc, concat(&res.prefix, field), value)],
+                self.noted(&res.file, format!("{} declares {what} and no Kustomize patch overrides it; it is changed there.", res.file)),
+            )),
+        }
+    }
+
+    /// The other Application deploying `file`, unless the file is in this app's own overlay
+    /// directory: that one is this app's to change (a new patch there would be shared too).
+    pub fn shared_with(&self, file: &str) -> Option<&str> {
+        let own = file.rsplit_once('/').map_or("", |(dir, _)| dir) == self.build.layers[0].dir;
+        self.reach.who(file).filter(|_| !own)
+    }
+
+    /// `why`, with a note when another app builds the changed file anyway.
+    fn noted(&self, file: &str, why: String) -> String {
+        match self.reach.who(file) {
+            Some(other) => format!(
+                "{} (note: Application {other} also builds it).",
+                why.trim_end_matches('.')
             ),
-            other => {
-                let mut why = format!(
-                    "{} declares {what} and no Kustomize patch overrides it; it is changed there.",
-                    res.file
-                );
-                if let Some(other) = other {
-                    why = format!(
-                        "{} (note: Application {other} also builds this directory).",
-                        why.trim_end_matches('.')
-                    );
-                }
-                Ok(self.located(
-                    vec![edit(&res.file, res.doc, concat(&res.prefix, field), value)],
-                    why,
-                ))
-            }
+            None => why,
         }
     }
 

@@ -29,8 +29,6 @@ pub(crate) enum PatchLoc {
 #[derive(Clone, Debug)]
 pub(crate) struct Setter {
     pub loc: PatchLoc,
-    /// The layer holding the patch (None for Argo CD's own patches).
-    pub layer: Option<usize>,
 }
 
 /// What the patches are looked at for: one resource, its names, the field path in it.
@@ -53,9 +51,9 @@ pub(crate) fn setters(
     for &li in &q.res.chain {
         let layer = &build.layers[li];
         for &c in &layer.components {
-            layer_setters(tree, &build.layers[c], c, q, &mut out)?;
+            layer_setters(tree, &build.layers[c], q, &mut out)?;
         }
-        layer_setters(tree, layer, li, q, &mut out)?;
+        layer_setters(tree, layer, q, &mut out)?;
     }
     if let Some((origin, patches)) = argo {
         for (index, p) in patches
@@ -76,7 +74,6 @@ pub(crate) fn setters(
                         origin: origin.clone(),
                         index,
                     },
-                    layer: None,
                 });
             }
         }
@@ -87,16 +84,10 @@ pub(crate) fn setters(
 fn layer_setters(
     tree: &RepoTree,
     layer: &Layer,
-    li: usize,
     q: &Query<'_>,
     out: &mut Vec<Setter>,
 ) -> Result<(), LocateError> {
-    let mut found = |loc: PatchLoc| {
-        out.push(Setter {
-            loc,
-            layer: Some(li),
-        })
-    };
+    let mut found = |loc: PatchLoc| out.push(Setter { loc });
     for (i, entry) in layer.list("patchesStrategicMerge").iter().enumerate() {
         let Some(s) = entry.as_str() else { continue };
         if is_path_like(s) {

@@ -542,3 +542,30 @@ fn application_namespace_and_suffix_replace_the_overlays() {
         .is_err()
     );
 }
+
+#[test]
+fn a_patch_file_shared_by_two_overlays_is_not_edited() {
+    let mut t =
+        overlay_tree("resources:\n- ../../base\npatches:\n- path: ../../patches/memory.yaml\n");
+    t.insert_file(
+        "patches/memory.yaml",
+        t.file("envs/prod/memory.yaml")
+            .unwrap_or_default()
+            .to_string(),
+    );
+    t.insert_file(
+        "envs/stage/kustomization.yaml",
+        "resources:\n- ../../base\npatches:\n- path: ../../patches/memory.yaml\n",
+    );
+    let stage = simple_app("web-stage", REPO, "envs/stage", "stage", "");
+    let req = memory("Deployment", "prod", "web", "web", "1Gi");
+    let got = run(&prod(""), &[stage.clone()], &[(REPO, &t)], &req).expect("located");
+    assert!(
+        matches!(&got.changes[0], FileChange::Create { file, .. } if file == "envs/prod/suture-deployment-web.yaml"),
+        "{got:#?}"
+    );
+    assert!(got.why.contains("patches/memory.yaml"), "{}", got.why);
+    // Alone, the patch file is edited.
+    let got = run(&prod(""), &[], &[(REPO, &t)], &req).expect("alone");
+    assert_eq!(only_set(&got).0, "patches/memory.yaml");
+}
