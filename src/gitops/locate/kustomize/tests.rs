@@ -559,7 +559,7 @@ fn a_patch_file_shared_by_two_overlays_is_not_edited() {
     );
     let stage = simple_app("web-stage", REPO, "envs/stage", "stage", "");
     let req = memory("Deployment", "prod", "web", "web", "1Gi");
-    let got = run(&prod(""), &[stage.clone()], &[(REPO, &t)], &req).expect("located");
+    let got = run(&prod(""), std::slice::from_ref(&stage), &[(REPO, &t)], &req).expect("located");
     assert!(
         matches!(&got.changes[0], FileChange::Create { file, .. } if file == "envs/prod/suture-deployment-web.yaml"),
         "{got:#?}"
