@@ -26,7 +26,7 @@ pub(crate) fn edit_or_not_in_git(
         return Ok(Located {
             repo_url,
             why: format!(
-                "{what}; the Application is declared in Git in {file}, so the value is changed there"
+                "{what}; the Application is declared in Git in {file}, so the value is changed there."
             ),
             changes: vec![FileChange::Edit { file, edit }],
         });

@@ -72,7 +72,7 @@ pub(crate) fn locate<'a>(
             Ok(Located {
                 repo_url: src.source.repo_url.clone(),
                 why: format!(
-                    "Plain directory source {}: {file} declares {} {} container {} {}.",
+                    "Plain directory source {}: {file} declares {} {}, so container {} {} is written there.",
                     shown(&src.app_dir),
                     w.kind,
                     w.name,

@@ -168,7 +168,7 @@ impl Plan<'_, '_, '_> {
             Some(other) => self.new_patch(field, value, &format!("base {} (also deployed by Application {other})", res.file)),
             None => Ok(self.located(
                 vec![edit(&res.file, res.doc, concat(&res.prefix, field), value)],
-                self.noted(&res.file, format!("{} declares {what} and no Kustomize patch overrides it; it is changed there.", res.file)),
+                self.noted(&res.file, format!("{} declares {what} and no Kustomize patch overrides it; it is written there.", res.file)),
             )),
         }
     }
