@@ -4,6 +4,8 @@
 //! means the tag is `image.tag`. Templates are matched to the workload by kind and by the
 //! literal parts of their (templated) names.
 
+use std::collections::BTreeMap;
+
 use super::super::{LocateError, LocateRequest, paths};
 use crate::gitops::tree::RepoTree;
 
@@ -47,12 +49,16 @@ pub(crate) fn find(
         }
     }
     let w = &req.workload;
-    let Some((_, file, lines)) = best else {
+    let Some((_, file, mut lines)) = best else {
         return Err(LocateError::NotFound(format!(
             "no template in {templates} renders a {} named like {} with container {}",
             w.kind, w.name, req.container
         )));
     };
+    let defines = defines(tree, &templates)?;
+    for line in &mut lines {
+        *line = inline_includes(line, &defines);
+    }
     let list = if req.init_container {
         "initContainers"
     } else {
@@ -83,6 +89,78 @@ pub(crate) fn find(
             req.container
         ))
     })
+}
+
+/// Named templates (`{{ define "name" }}`) whose body is one action reading one values key,
+/// e.g. `{{- toYaml .Values.resources }}`: name -> that action's expression.
+fn defines(tree: &RepoTree, templates: &str) -> Result<BTreeMap<String, String>, LocateError> {
+    let mut out = BTreeMap::new();
+    for rel in paths::list(tree, templates, true) {
+        let Some((_, text)) = paths::read(tree, &paths::child(templates, &rel))? else {
+            continue;
+        };
+        for part in text.split("define \"").skip(1) {
+            let Some((name, rest)) = part.split_once('"') else {
+                continue;
+            };
+            let Some(body) = rest.split_once("}}").map(|(_, b)| b) else {
+                continue;
+            };
+            let body = body
+                .split("{{- end")
+                .next()
+                .unwrap_or("")
+                .split("{{ end")
+                .next()
+                .unwrap_or("")
+                .trim();
+            let single =
+                body.starts_with("{{") && body.ends_with("}}") && body.matches("{{").count() == 1;
+            let expr = body
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim_matches(['-', ' ']);
+            if single
+                && expr.matches(".Values.").count() == 1
+                && !expr.contains("include ")
+                && !expr.contains("template ")
+            {
+                out.insert(name.to_string(), expr.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `{{- include "x" . | nindent 12 }}` with a known one-key helper `x` becomes
+/// `{{- <helper expression> | nindent 12 }}`, so the key is read like a direct reference.
+/// Only the root context (`.` or `$`) is inlined: with another argument `.Values` means
+/// something else inside the helper.
+fn inline_includes(line: &str, defines: &BTreeMap<String, String>) -> String {
+    let mut out = line.to_string();
+    for verb in ["include \"", "template \""] {
+        let Some(at) = out.find(verb) else { continue };
+        let rest = &out[at + verb.len()..];
+        let Some((name, after)) = rest.split_once('"') else {
+            continue;
+        };
+        let after_trim = after.trim_start();
+        let arg_len = if after_trim.starts_with(". ")
+            || after_trim.starts_with("$ ")
+            || after_trim.starts_with(".}")
+            || after_trim.starts_with("$}")
+        {
+            1
+        } else {
+            continue;
+        };
+        let Some(expr) = defines.get(name) else {
+            continue;
+        };
+        let end = at + verb.len() + name.len() + 1 + (after.len() - after_trim.len()) + arg_len;
+        out = format!("{}({expr}){}", &out[..at], &out[end..]);
+    }
+    out
 }
 
 /// Template text split at `---` lines.
@@ -390,6 +468,37 @@ fn image_feed(lines: &[String], line: usize) -> Option<Feed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_key_helpers_are_inlined() {
+        let mut defines = BTreeMap::new();
+        defines.insert(
+            "web.resources".to_string(),
+            "toYaml .Values.resources".to_string(),
+        );
+        let line = "  resources: {{- include \"web.resources\" . | nindent 12 }}";
+        assert_eq!(
+            inline_includes(line, &defines),
+            "  resources: {{- (toYaml .Values.resources) | nindent 12 }}"
+        );
+        let other_context = "  resources: {{- include \"web.resources\" .Values.x | nindent 12 }}";
+        assert_eq!(inline_includes(other_context, &defines), other_context);
+        let mut tree = RepoTree::default();
+        tree.insert_file(
+            "c/templates/_helpers.tpl",
+            "{{- define \"web.resources\" -}}\n{{- toYaml .Values.resources }}\n{{- end }}\n{{- define \"web.name\" -}}\n{{- default .Chart.Name .Values.nameOverride | trunc 63 }}-{{ .Values.x }}\n{{- end }}\n",
+        );
+        let found = defines_of(&tree);
+        assert_eq!(
+            found.get("web.resources").map(String::as_str),
+            Some("toYaml .Values.resources")
+        );
+        assert!(!found.contains_key("web.name"));
+    }
+
+    fn defines_of(tree: &RepoTree) -> BTreeMap<String, String> {
+        defines(tree, "c/templates").unwrap_or_default()
+    }
 
     #[test]
     fn name_patterns() {

@@ -534,3 +534,28 @@ fn explicit_keys_in_templates_and_shape_mismatches() {
         Err(LocateError::NotFound(_))
     ));
 }
+
+#[test]
+fn one_key_helper_templates_are_followed() {
+    let mut t = chart_tree();
+    t.insert_file(
+        "web/templates/_helpers.tpl",
+        "{{/* resources */}}\n{{- define \"web.resources\" -}}\n{{- toYaml .Values.resources }}\n{{- end }}\n",
+    );
+    t.insert_file(
+        "web/templates/deployment.yaml",
+        concat!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n",
+            "      containers:\n        - name: web\n          resources:\n            {{- include \"web.resources\" . | nindent 12 }}\n",
+        ),
+    );
+    let got = run(
+        &web("      valueFiles: [values-a.yaml]\n"),
+        &[],
+        &[(REPO, &t)],
+        &req(),
+    )
+    .expect("helper");
+    assert_eq!(only_set(&got).0, "web/values-a.yaml");
+    assert_eq!(only_set(&got).2, keys("resources.limits.memory").as_slice());
+}
