@@ -101,9 +101,12 @@ pub fn locate<'a>(
         repo_for,
         req,
     };
-    // Multi-source: the first source that declares the workload is the one to edit.
+    // Multi-source: the first source that declares the workload is the one to edit. Git
+    // sources go first: a chart from a Helm repository cannot be searched for the workload.
+    let mut order: Vec<(usize, &ApplicationSource)> = sources.iter().copied().enumerate().collect();
+    order.sort_by_key(|(_, s)| s.chart.is_some());
     let mut misses = Vec::new();
-    for (index, source) in sources.iter().enumerate() {
+    for (index, source) in order {
         if is_ref_only(source) {
             continue;
         }

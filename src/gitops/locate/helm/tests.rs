@@ -559,3 +559,17 @@ fn one_key_helper_templates_are_followed() {
     assert_eq!(only_set(&got).0, "web/values-a.yaml");
     assert_eq!(only_set(&got).2, keys("resources.limits.memory").as_slice());
 }
+
+#[test]
+fn git_sources_are_searched_before_a_helm_repository_chart() {
+    let mut git = RepoTree::default();
+    git.insert_file("manifests/web.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: web, image: 'x:1'}\n");
+    let app = app(concat!(
+        "metadata: {name: web, namespace: argocd}\nspec:\n  destination: {namespace: prod}\n  sources:\n",
+        "  - {repoURL: 'https://charts.example.com', chart: redis, targetRevision: 1.0.0}\n",
+        "  - {repoURL: 'https://git.example.com/team/charts', path: manifests}\n",
+    ));
+    let got = run(&app, &[], &[(REPO, &git)], &req()).expect("git source");
+    assert_eq!(only_set(&got).0, "manifests/web.yaml");
+    assert_eq!(got.repo_url, "https://git.example.com/team/charts");
+}
