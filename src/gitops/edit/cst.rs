@@ -111,10 +111,7 @@ pub(super) fn scalar_text<'t>(scalar: &Node, text: &'t str) -> &'t str {
 
 pub(super) fn is_null(node: &Node, text: &str) -> bool {
     node.kind() == K::SCALAR
-        && matches!(
-            scalar_text(node, text),
-            "" | "~" | "null" | "Null" | "NULL"
-        )
+        && matches!(scalar_text(node, text), "" | "~" | "null" | "Null" | "NULL")
 }
 
 /// The string a one-line plain or quoted scalar stands for (for matching keys and values).
@@ -179,9 +176,9 @@ pub(super) fn content_end(node: &Node) -> usize {
     content_range(node).1
 }
 
-/// Where a new item goes in a flow collection: the offset, and whether a separating comma
-/// is needed before it.
-pub(super) fn flow_insert_point(collection: &Node) -> Option<(usize, bool)> {
+/// Where a new item goes in a flow collection: the offset, and the separator to write
+/// before it (`None` right after the opening bracket).
+pub(super) fn flow_insert_point(collection: &Node) -> Option<(usize, Option<&'static str>)> {
     let close = collection
         .children_with_tokens()
         .filter_map(|e| e.into_token())
@@ -191,16 +188,16 @@ pub(super) fn flow_insert_point(collection: &Node) -> Option<(usize, bool)> {
     let prev = content_tokens(collection)
         .take_while(|t| token_range(t).1 <= close_start)
         .last()?;
-    let needs_comma = !matches!(
-        prev.kind(),
-        K::LEFT_BRACE | K::LEFT_BRACKET | K::COMMA
-    );
-    Some((token_range(&prev).1, needs_comma))
+    let sep = match prev.kind() {
+        K::LEFT_BRACE | K::LEFT_BRACKET => None,
+        K::COMMA => Some(" "),
+        _ => Some(", "),
+    };
+    Some((token_range(&prev).1, sep))
 }
 
 fn has_anchor(node: &Node) -> bool {
-    node.children_with_tokens()
-        .any(|e| e.kind() == K::ANCHOR)
+    node.children_with_tokens().any(|e| e.kind() == K::ANCHOR)
 }
 
 /// Where a path leads in a document.
@@ -212,7 +209,11 @@ pub(super) enum Found {
     /// `path[rest]` is a key that `mapping` lacks (and so do the keys after it).
     MissingKey { mapping: Node, rest: usize },
     /// The path continues (from `path[rest]`) below a null scalar.
-    UnderNull { node: Node, holder: Node, rest: usize },
+    UnderNull {
+        node: Node,
+        holder: Node,
+        rest: usize,
+    },
 }
 
 /// Refuse to go through shared or tagged YAML: an edit there changes other places too.
@@ -241,7 +242,11 @@ pub(super) fn walk(doc: &Node, path: &[PathSeg], text: &str) -> Result<Found, Ed
         let next_holder = match seg {
             PathSeg::Key(k) => {
                 if is_null(&node, text) {
-                    return Ok(Found::UnderNull { node, holder, rest: i });
+                    return Ok(Found::UnderNull {
+                        node,
+                        holder,
+                        rest: i,
+                    });
                 }
                 if node.kind() != K::MAPPING {
                     return Err(not_found("not a mapping"));
@@ -253,7 +258,12 @@ pub(super) fn walk(doc: &Node, path: &[PathSeg], text: &str) -> Result<Found, Ed
                     [] if entries(&node).any(|e| is_merge(&e, text)) => {
                         return Err(EditError::Alias(here));
                     }
-                    [] => return Ok(Found::MissingKey { mapping: node, rest: i }),
+                    [] => {
+                        return Ok(Found::MissingKey {
+                            mapping: node,
+                            rest: i,
+                        });
+                    }
                     [entry] => entry_value(entry).ok_or_else(|| unrepresented(&here))?,
                     _ => {
                         return Err(EditError::Unsafe(format!("duplicate key at {here}")));
@@ -320,7 +330,9 @@ fn shown(path: &[PathSeg]) -> String {
 }
 
 fn unrepresented(here: &str) -> EditError {
-    EditError::Unsafe(format!("the value at {here} has no node in the syntax tree"))
+    EditError::Unsafe(format!(
+        "the value at {here} has no node in the syntax tree"
+    ))
 }
 
 /// Indentation conventions near `mapping` (or anywhere in `doc`); defaults: 2, indented.

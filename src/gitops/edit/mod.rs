@@ -27,9 +27,15 @@ pub enum PathSeg {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum YamlOp {
     /// Set the value at `path` (creating missing mapping keys on the way).
-    Set { path: Vec<PathSeg>, value: serde_json::Value },
+    Set {
+        path: Vec<PathSeg>,
+        value: serde_json::Value,
+    },
     /// Append `value` to the sequence at `path` (creating the sequence if missing).
-    Append { path: Vec<PathSeg>, value: serde_json::Value },
+    Append {
+        path: Vec<PathSeg>,
+        value: serde_json::Value,
+    },
 }
 
 /// An edit of one file: ops on the document with index `document` (0 for single-document).
@@ -85,7 +91,9 @@ fn splice(text: &str, mut splices: Vec<Splice>) -> Result<String, EditError> {
     let mut at = 0;
     for s in &splices {
         let (Some(keep), true) = (text.get(at..s.start), s.end >= s.start) else {
-            return Err(EditError::Unsafe("overlapping or misaligned edit ranges".into()));
+            return Err(EditError::Unsafe(
+                "overlapping or misaligned edit ranges".into(),
+            ));
         };
         out.push_str(keep);
         out.push_str(&s.with);
@@ -108,7 +116,11 @@ fn insert_lines_after(text: &str, offset: usize, lines: &[String]) -> Splice {
     let (at, with) = match text.get(offset..).and_then(|t| t.find('\n')) {
         Some(i) => {
             let at = offset + i + 1;
-            let nl = if text[..at].ends_with("\r\n") { "\r\n" } else { "\n" };
+            let nl = if text[..at].ends_with("\r\n") {
+                "\r\n"
+            } else {
+                "\n"
+            };
             (at, format!("{}{nl}", lines.join(nl)))
         }
         None => {
@@ -116,7 +128,11 @@ fn insert_lines_after(text: &str, offset: usize, lines: &[String]) -> Splice {
             (text.len(), format!("{nl}{}", lines.join(nl)))
         }
     };
-    Splice { start: at, end: at, with }
+    Splice {
+        start: at,
+        end: at,
+        with,
+    }
 }
 
 fn locate(text: &str, doc: usize, path: &[PathSeg]) -> Result<(cst::Node, Found), EditError> {
@@ -152,7 +168,12 @@ fn set(text: &str, doc: usize, path: &[PathSeg], value: &Value) -> Result<String
             SyntaxKind::SCALAR => set_scalar(text, &d, &node, &holder, path, value)?,
             SyntaxKind::MAPPING => return set_mapping(text, doc, &node, path, value),
             SyntaxKind::SEQUENCE => return set_sequence(text, doc, &node, path, value),
-            _ => return Err(EditError::Unsafe(format!("cannot edit {}", path_to_string(path)))),
+            _ => {
+                return Err(EditError::Unsafe(format!(
+                    "cannot edit {}",
+                    path_to_string(path)
+                )));
+            }
         },
         Found::MissingKey { mapping, rest } => {
             let (k, v) = nest(path, rest, value.clone())?;
@@ -174,7 +195,10 @@ fn append(text: &str, doc: usize, path: &[PathSeg], value: &Value) -> Result<Str
     let splices = match found {
         Found::Node { node, .. } if node.kind() == SyntaxKind::SEQUENCE => {
             if cst::is_flow(&node) {
-                vec![flow_insert(&node, render::inline(value, QuoteStyle::Plain, true))?]
+                vec![flow_insert(
+                    &node,
+                    render::inline(value, QuoteStyle::Plain, true),
+                )?]
             } else {
                 let first = cst::seq_entries(&node).next();
                 let start = first.map_or(cst::content_range(&node).0, |e| cst::range(&e).0);
@@ -326,7 +350,13 @@ fn insert_key(
         .ok_or_else(|| EditError::Unsafe("empty block mapping".into()))?;
     let col = cst::column(text, cst::range(&first).0);
     let mut lines = Vec::new();
-    render::entry_lines(key, value, col, cst::style(doc, Some(mapping), text), &mut lines);
+    render::entry_lines(
+        key,
+        value,
+        col,
+        cst::style(doc, Some(mapping), text),
+        &mut lines,
+    );
     Ok(insert_lines_after(text, cst::content_end(mapping), &lines))
 }
 
@@ -334,8 +364,15 @@ fn insert_key(
 fn flow_insert(collection: &cst::Node, item: String) -> Result<Splice, EditError> {
     let (at, comma) = cst::flow_insert_point(collection)
         .ok_or_else(|| EditError::Unsafe("cannot find the end of a flow collection".into()))?;
-    let with = if comma { format!(", {item}") } else { item };
-    Ok(Splice { start: at, end: at, with })
+    let with = match comma {
+        Some(sep) => format!("{sep}{item}"),
+        None => item,
+    };
+    Ok(Splice {
+        start: at,
+        end: at,
+        with,
+    })
 }
 
 /// Replace a scalar (typically a null) with a non-empty collection: as an indented block
@@ -376,7 +413,11 @@ fn replace_with_collection(
         _ => return Err(EditError::Unsafe("not a collection".into())),
     }
     // `key: ~  # note` becomes `key:  # note` followed by the block.
-    let remove = Splice { start: colon, end, with: String::new() };
+    let remove = Splice {
+        start: colon,
+        end,
+        with: String::new(),
+    };
     Ok(vec![remove, insert_lines_after(text, end, &lines)])
 }
 
@@ -397,3 +438,6 @@ pub fn path_to_string(path: &[PathSeg]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -231,17 +231,81 @@ mod tests {
     #[test]
     fn quoting_of_ambiguous_strings() {
         for s in [
-            "yes", "No", "ON", "off", "y", "N", "true", "False", "null", "~", "NULL", "0123",
-            "1.10", "1e3", "1E-3", "0x1F", ".inf", "-.Inf", ".NaN", "1_000", "2001-12-14",
-            "1:30", "123", "-1", "+1", ".5", "a: b", "a #b", "-x", "? x", ":x", ",", "[a",
-            "]", "{", "}", "#x", "&a", "*a", "!t", "|", ">", "'", "\"", "%x", "@x", "`x", " a",
-            "a ", "", "<<", "=", "a:", "1.2.3",
+            "yes",
+            "No",
+            "ON",
+            "off",
+            "y",
+            "N",
+            "true",
+            "False",
+            "null",
+            "~",
+            "NULL",
+            "0123",
+            "1.10",
+            "1e3",
+            "1E-3",
+            "0x1F",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "1_000",
+            "2001-12-14",
+            "1:30",
+            "123",
+            "-1",
+            "+1",
+            ".5",
+            "a: b",
+            "a #b",
+            "-x",
+            "? x",
+            ":x",
+            ",",
+            "[a",
+            "]",
+            "{",
+            "}",
+            "#x",
+            "&a",
+            "*a",
+            "!t",
+            "|",
+            ">",
+            "'",
+            "\"",
+            "%x",
+            "@x",
+            "`x",
+            " a",
+            "a ",
+            "",
+            "<<",
+            "=",
+            "a:",
+            "1.2.3",
         ] {
             assert!(needs_quotes(s, false), "{s:?} must be quoted");
         }
         for s in [
-            "512Mi", "100m", "1Gi", "web", "nginx:1.25", "v1.2.3", "a,b", "a#b", "http://x",
-            "12e", "e3", "yess", "null-ish", "inf", "nan", "-", "foo bar",
+            "512Mi",
+            "100m",
+            "1Gi",
+            "web",
+            "nginx:1.25",
+            "v1.2.3",
+            "a,b",
+            "a#b",
+            "http://x",
+            "12e",
+            "e3",
+            "yess",
+            "null-ish",
+            "inf",
+            "nan",
+            "-",
+            "foo bar",
         ] {
             assert_eq!(needs_quotes(s, false), s == "-", "{s:?}");
         }
@@ -251,17 +315,29 @@ mod tests {
     #[test]
     fn scalar_styles() {
         assert_eq!(string_scalar("it's", QuoteStyle::Single, false), "'it''s'");
-        assert_eq!(string_scalar("a\"b\\", QuoteStyle::Double, false), r#""a\"b\\""#);
-        assert_eq!(string_scalar("a\nb", QuoteStyle::Single, false), r#""a\nb""#);
+        assert_eq!(
+            string_scalar("a\"b\\", QuoteStyle::Double, false),
+            r#""a\"b\\""#
+        );
+        assert_eq!(
+            string_scalar("a\nb", QuoteStyle::Single, false),
+            r#""a\nb""#
+        );
         assert_eq!(string_scalar("yes", QuoteStyle::Plain, false), "\"yes\"");
         assert_eq!(string_scalar("512Mi", QuoteStyle::Single, false), "'512Mi'");
         assert_eq!(inline(&json!(8080), QuoteStyle::Double, false), "8080");
-        assert_eq!(inline(&json!({"a": [1, "x,y"]}), QuoteStyle::Plain, false), "{a: [1, \"x,y\"]}");
+        assert_eq!(
+            inline(&json!({"a": [1, "x,y"]}), QuoteStyle::Plain, false),
+            "{a: [1, \"x,y\"]}"
+        );
     }
 
     #[test]
     fn block_rendering() {
-        let st = Style { step: 2, seq_offset: 0 };
+        let st = Style {
+            step: 2,
+            seq_offset: 0,
+        };
         let mut out = Vec::new();
         let v = json!({"httpGet": {"path": "/healthz", "port": 8080}, "args": ["a", {"b": 1, "c": [2]}], "e": {}});
         entry_lines("probe", &v, 4, st, &mut out);

@@ -42,7 +42,11 @@ pub(super) fn documents(text: &str) -> Result<Vec<Doc>, EditError> {
         if values.len() > 1 {
             return Err(split_error("one syntax-tree document holds several"));
         }
-        docs.push(Doc { start, end, value: values.pop() });
+        docs.push(Doc {
+            start,
+            end,
+            value: values.pop(),
+        });
     }
     let split: Vec<&Value> = docs.iter().filter_map(|d| d.value.as_ref()).collect();
     if split.len() != all.len() || split.iter().zip(&all).any(|(a, b)| *a != b) {
@@ -52,11 +56,18 @@ pub(super) fn documents(text: &str) -> Result<Vec<Doc>, EditError> {
 }
 
 fn split_error(why: &str) -> EditError {
-    EditError::Unsafe(format!("cannot split the file into documents reliably: {why}"))
+    EditError::Unsafe(format!(
+        "cannot split the file into documents reliably: {why}"
+    ))
 }
 
 /// Check `after` against `before` with `edit` applied on the parsed model.
-pub(super) fn check(before: &[Doc], old: &str, new: &str, edit: &YamlEdit) -> Result<(), EditError> {
+pub(super) fn check(
+    before: &[Doc],
+    old: &str,
+    new: &str,
+    edit: &YamlEdit,
+) -> Result<(), EditError> {
     let fail = |why: String| EditError::Verify(why);
     let after = documents(new).map_err(|e| fail(format!("the edited file does not parse: {e}")))?;
     if after.len() != before.len() {
@@ -118,7 +129,12 @@ pub(super) fn apply_op(doc: &mut Value, op: &YamlOp) -> Result<(), String> {
 /// The value at `path`, creating missing mapping keys (a null becomes a mapping).
 fn slot<'v>(mut v: &'v mut Value, path: &[PathSeg]) -> Result<&'v mut Value, String> {
     for (i, seg) in path.iter().enumerate() {
-        let missing = || format!("{} not found in the parsed document", path_to_string(&path[..=i]));
+        let missing = || {
+            format!(
+                "{} not found in the parsed document",
+                path_to_string(&path[..=i])
+            )
+        };
         v = match seg {
             PathSeg::Key(k) => {
                 if v.is_null() {
