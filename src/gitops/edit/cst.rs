@@ -64,6 +64,25 @@ pub(super) fn content_range(node: &Node) -> (usize, usize) {
     (token_range(&first).0, token_range(&last).1)
 }
 
+/// Where a scalar's text is, for replacing it. An implicit null (`key:  # note`) has no
+/// text; the parser puts its empty token after the comment, so use the end of the `:` or
+/// `-` before it instead.
+pub(super) fn scalar_span(scalar: &Node) -> (usize, usize) {
+    let (start, end) = content_range(scalar);
+    if start < end {
+        return (start, end);
+    }
+    let mut t = scalar.first_token().and_then(|t| t.prev_token());
+    while let Some(tok) = t {
+        if !is_trivia(tok.kind()) {
+            let at = token_range(&tok).1;
+            return (at, at);
+        }
+        t = tok.prev_token();
+    }
+    (start, end)
+}
+
 /// Offset of the start of the line holding `offset`.
 pub(super) fn line_start(text: &str, offset: usize) -> usize {
     text.get(..offset)

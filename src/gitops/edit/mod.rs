@@ -256,7 +256,7 @@ fn set_scalar(
     {
         return replace_with_collection(text, doc, scalar, holder, value);
     }
-    let (start, end) = cst::content_range(scalar);
+    let (start, end) = cst::scalar_span(scalar);
     let mut with = render::inline(value, QuoteStyle::of(raw), cst::in_flow(scalar));
     if raw.is_empty() && !text[..start].ends_with([' ', '\t']) {
         with.insert(0, ' '); // `key:` -> `key: value`
@@ -384,7 +384,7 @@ fn replace_with_collection(
     holder: &cst::Node,
     value: &Value,
 ) -> Result<Vec<Splice>, EditError> {
-    let (start, end) = cst::content_range(scalar);
+    let (start, end) = cst::scalar_span(scalar);
     let entry = holder
         .parent()
         .filter(|e| holder.kind() == SyntaxKind::VALUE && e.kind() == SyntaxKind::MAPPING_ENTRY);
@@ -439,5 +439,7 @@ pub fn path_to_string(path: &[PathSeg]) -> String {
     out
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -310,6 +310,14 @@ fn null_values_take_a_block() {
     );
     let out = append(text, "a.b", json!("x")).unwrap();
     assert_eq!(out, "a:\n  resources:\n  b:  # none\n    - x\n  c: 1\n");
+    // The parser puts an implicit null after a trailing comment; the value goes before it.
+    let commented = "a:   # note\nb:\n-   # empty item\n";
+    let out = set(commented, "a", json!("x")).unwrap();
+    one_line(commented, &out, "a: x   # note");
+    let out = set(commented, "b[0]", json!(1)).unwrap();
+    one_line(commented, &out, "- 1   # empty item");
+    let out = set(commented, "a.k", json!(1)).unwrap();
+    assert_eq!(out, "a:   # note\n  k: 1\nb:\n-   # empty item\n");
     let out = set(text, "a.resources", json!("x")).unwrap();
     assert_eq!(out, "a:\n  resources: x\n  b: ~  # none\n  c: 1\n");
 }
