@@ -204,7 +204,12 @@ fn append(text: &str, doc: usize, path: &[PathSeg], value: &Value) -> Result<Str
                 let start = first.map_or(cst::content_range(&node).0, |e| cst::range(&e).0);
                 let mut lines = Vec::new();
                 let st = cst::style(&d, None, text);
-                render::seq_lines(&[value.clone()], cst::column(text, start), st, &mut lines);
+                render::seq_lines(
+                    std::slice::from_ref(value),
+                    cst::column(text, start),
+                    st,
+                    &mut lines,
+                );
                 vec![insert_lines_after(text, cst::content_end(&node), &lines)]
             }
         }

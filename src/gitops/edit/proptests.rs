@@ -313,8 +313,13 @@ fn new_value() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Each document's value (an empty document reads as null), checked against the whole-file
+/// parse by `verify::documents`.
 fn parse_all(text: &str) -> Vec<Value> {
-    serde_saphyr::from_multiple::<Value>(text).expect("parses")
+    let docs = verify::documents(text).expect("parses");
+    docs.into_iter()
+        .map(|d| d.value.unwrap_or(Value::Null))
+        .collect()
 }
 
 /// (deleted, inserted) line counts between two texts.
