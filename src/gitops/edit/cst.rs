@@ -190,9 +190,30 @@ pub(super) fn colon_end(entry: &Node) -> Option<usize> {
         .map(|t| token_range(&t).1)
 }
 
-/// End of the last non-trivia token in `node`: where a block collection's content stops.
+/// Where a block collection's content stops: the end of its last non-trivia token, or of
+/// a trailing keep-chomping block scalar (`|+`), whose blank lines are part of its value.
 pub(super) fn content_end(node: &Node) -> usize {
-    content_range(node).1
+    let Some(last) = content_tokens(node).last() else {
+        return range(node).1;
+    };
+    let keep = last
+        .parent_ancestors()
+        .find(|a| a.kind() == K::SCALAR)
+        .filter(|s| is_block_scalar(s) && header(s).contains('+'));
+    match keep {
+        Some(scalar) => range(&scalar).1,
+        None => token_range(&last).1,
+    }
+}
+
+/// A block scalar's header (`|`, `>-`, `|+2`, ...): its tokens before the first line break.
+fn header(scalar: &Node) -> String {
+    scalar
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+        .take_while(|t| t.kind() != K::NEWLINE)
+        .map(|t| t.text().to_string())
+        .collect()
 }
 
 /// Where a new item goes in a flow collection: the offset, and the separator to write

@@ -113,9 +113,15 @@ fn newline_of(text: &str) -> &'static str {
 
 /// Insert whole `lines` after the line holding `offset`.
 fn insert_lines_after(text: &str, offset: usize, lines: &[String]) -> Splice {
-    let (at, with) = match text.get(offset..).and_then(|t| t.find('\n')) {
-        Some(i) => {
-            let at = offset + i + 1;
+    let line_end = match text.get(..offset) {
+        Some(before) if offset > 0 && before.ends_with('\n') => Some(offset),
+        _ => text
+            .get(offset..)
+            .and_then(|t| t.find('\n'))
+            .map(|i| offset + i + 1),
+    };
+    let (at, with) = match line_end {
+        Some(at) => {
             let nl = if text[..at].ends_with("\r\n") {
                 "\r\n"
             } else {

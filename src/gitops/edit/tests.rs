@@ -248,6 +248,44 @@ fn block_scalars_survive_and_are_not_edited() {
 }
 
 #[test]
+fn keys_go_after_kept_trailing_blank_lines() {
+    let text = "a:\n  s: |+\n    keep\n\n  # c\nb: 1\n";
+    let out = set(text, "a.k", json!(1)).unwrap();
+    assert_eq!(out, "a:\n  s: |+\n    keep\n\n  k: 1\n  # c\nb: 1\n");
+    let text = "a:\n  s: |\n    clip\n\nb: 1\n";
+    let out = set(text, "a.k", json!(1)).unwrap();
+    assert_eq!(out, "a:\n  s: |\n    clip\n  k: 1\n\nb: 1\n");
+}
+
+#[test]
+fn verification_catches_wrong_results() {
+    let text = "a: 1\nb: [x]\n---\nc: 1\n";
+    let edit = YamlEdit {
+        document: 0,
+        op: YamlOp::Set {
+            path: p("a"),
+            value: json!(2),
+        },
+    };
+    let before = verify::documents(text).unwrap();
+    let check = |after: &str| verify::check(&before, text, after, &edit);
+    assert_eq!(check("a: 2\nb: [x]\n---\nc: 1\n"), Ok(()));
+    for wrong in [
+        "a: 3\nb: [x]\n---\nc: 1\n",      // wrong value
+        "a: 2\nb: [y]\n---\nc: 1\n",      // collateral change
+        "a: 2\nb: [x]\n---\nc: 1  # x\n", // other document touched
+        "a: 2\nb: [x]\n",                 // document lost
+        "a: 2\nb: [x\n---\nc: 1\n",       // broken YAML
+        "a: \"2\"\nb: [x]\n---\nc: 1\n",  // wrong type
+    ] {
+        assert!(
+            matches!(check(wrong), Err(EditError::Verify(_))),
+            "{wrong:?}"
+        );
+    }
+}
+
+#[test]
 fn aliases_anchors_and_merges_are_refused() {
     let text = "base: &b\n  mem: 1Gi\nother: *b\nmerged:\n  <<: *b\n  cpu: 1\nval: &v 3\nlist:\n- &i {x: 1}\n";
     for path in [
