@@ -1,5 +1,20 @@
 //! Minimal-diff YAML edits: change one value, keep every comment, quote style, key order,
 //! indentation and line ending. Pure: text in, text out, or a reason the edit is unsafe.
+//!
+//! How: yaml-edit's lossless syntax tree (`cst`) finds the node a path leads to and the
+//! byte offsets around it; the edit is a splice of the original text there (a scalar's
+//! text replaced, or whole lines inserted after a collection's last line), so every other
+//! byte stays as it was. New text follows the file's own conventions (`render`): its
+//! indentation step, sequence style (`- x` flush or indented), line ending, the replaced
+//! scalar's quote style, and quotes wherever a plain scalar would read as something else.
+//! Then `verify` parses before and after with serde-saphyr, an independent parser, and
+//! requires the edited document to equal the old one with the op applied to its JSON
+//! model, and all other bytes to be unchanged.
+//!
+//! Refused: paths through aliases, anchored nodes or merge keys (`Alias`: shared YAML
+//! would change elsewhere); tagged nodes, block scalars (`|`, `>`) as targets, duplicate
+//! keys, ambiguous `Match`es, and setting a mapping or sequence to something that would
+//! drop existing keys or items (`Unsafe`; set leaves instead).
 
 mod cst;
 mod render;
@@ -111,6 +126,11 @@ fn newline_of(text: &str) -> &'static str {
     }
 }
 
+/// Whether a value written at `offset` is already separated from a preceding `:` or `-`.
+fn space_before(text: &str, offset: usize) -> bool {
+    text.get(..offset).is_some_and(|t| t.ends_with([' ', '\t']))
+}
+
 /// Insert whole `lines` after the line holding `offset`.
 fn insert_lines_after(text: &str, offset: usize, lines: &[String]) -> Splice {
     let line_end = match text.get(..offset) {
@@ -122,7 +142,7 @@ fn insert_lines_after(text: &str, offset: usize, lines: &[String]) -> Splice {
     };
     let (at, with) = match line_end {
         Some(at) => {
-            let nl = if text[..at].ends_with("\r\n") {
+            let nl = if text.get(..at).is_some_and(|t| t.ends_with("\r\n")) {
                 "\r\n"
             } else {
                 "\n"
@@ -269,7 +289,7 @@ fn set_scalar(
     }
     let (start, end) = cst::scalar_span(scalar);
     let mut with = render::inline(value, QuoteStyle::of(raw), cst::in_flow(scalar));
-    if raw.is_empty() && !text[..start].ends_with([' ', '\t']) {
+    if raw.is_empty() && !space_before(text, start) {
         with.insert(0, ' '); // `key:` -> `key: value`
     }
     Ok(vec![Splice { start, end, with }])
@@ -402,7 +422,7 @@ fn replace_with_collection(
     let block_entry = entry.filter(|_| !cst::in_flow(scalar) && !cst::is_block_scalar(scalar));
     let Some(entry) = block_entry else {
         let mut with = render::inline(value, QuoteStyle::Plain, cst::in_flow(scalar));
-        if start == end && !text[..start].ends_with([' ', '\t']) {
+        if start == end && !space_before(text, start) {
             with.insert(0, ' ');
         }
         return Ok(vec![Splice { start, end, with }]);
