@@ -440,6 +440,44 @@ fn errors_are_reported() {
 }
 
 #[test]
+fn odd_but_valid_files() {
+    for (text, path, value, line) in [
+        ("%YAML 1.2\n---\na: 1\n", "a", json!(2), "a: 2"),
+        ("\u{feff}a: 1\nb: 2\n", "b", json!(3), "b: 3"),
+        ("a:     'x'    # c\n", "a", json!("y"), "a:     'y'    # c"),
+        (
+            "a: \"x # y\"  # c\n",
+            "a",
+            json!("z # w"),
+            "a: \"z # w\"  # c",
+        ),
+        (
+            "- name: a\n  v: 1\n- name: b\n  v: 1\n",
+            "[name=b].v",
+            json!(2),
+            "  v: 2",
+        ),
+        (
+            "l:\n- {name: a, v: 1}\n- {name: b, v: 1}\n",
+            "l[name=b].v",
+            json!(2),
+            "- {name: b, v: 2}",
+        ),
+        ("\"quoted key\": 1\n'k2': 2\n", "k2", json!(3), "'k2': 3"),
+        (
+            "a: {x: 1}\r\nb: [1]\r\n",
+            "a.y",
+            json!("n"),
+            "a: {x: 1, \"y\": \"n\"}",
+        ),
+        ("a: plain\n  continued\nb: 1\n", "b", json!(2), "b: 2"),
+    ] {
+        let out = set(text, path, value).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        one_line(text, &out, line);
+    }
+}
+
+#[test]
 fn path_rendering() {
     assert_eq!(
         path_to_string(&p("spec.containers[name=web].ports[0].x")),
