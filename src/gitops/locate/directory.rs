@@ -18,6 +18,7 @@ pub(crate) fn locate<'a>(
     let exclude = glob(dir.exclude.as_deref())?;
     let mut hits = Vec::new();
     let mut jsonnet = false;
+    let mut unreadable: Vec<String> = Vec::new();
     for rel in paths::list(src.tree, &src.app_dir, dir.recurse.unwrap_or(false)) {
         if !is_manifest_name(&rel) || paths::file_name(&rel).starts_with(".argocd-source") {
             continue;
@@ -34,8 +35,10 @@ pub(crate) fn locate<'a>(
         let Some((real, text)) = paths::read(src.tree, &paths::child(&src.app_dir, &rel))? else {
             continue;
         };
-        // A file that does not parse is not a manifest Argo CD applies; skip it.
+        // A file that does not parse is not a manifest Argo CD applies (its sync fails on
+        // it); skip it, but name it if the workload is not found elsewhere.
         let Some(docs) = parse_docs(&real, text) else {
+            unreadable.push(real);
             continue;
         };
         for obj in objects(&docs) {
@@ -53,10 +56,14 @@ pub(crate) fn locate<'a>(
             w.kind, w.name, src.app_dir
         ))),
         [] => Err(LocateError::NotFound(format!(
-            "no manifest of {} {} in directory {}",
+            "no manifest of {} {} in directory {}{}",
             w.kind,
             w.name,
-            shown(&src.app_dir)
+            shown(&src.app_dir),
+            match unreadable.is_empty() {
+                true => String::new(),
+                false => format!("; not valid YAML, so skipped: {}", unreadable.join(", ")),
+            }
         ))),
         [(file, doc, prefix, has_container)] => {
             if !has_container {
