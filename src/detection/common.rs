@@ -61,14 +61,14 @@ pub struct PodCtx<'a> {
 }
 
 impl<'a> PodCtx<'a> {
-    pub fn new(state: &ClusterState, index: &EventIndex<'a>, pod: &'a Pod) -> Self {
+    pub fn new(owners: &crate::owner::Index<'a>, index: &EventIndex<'a>, pod: &'a Pod) -> Self {
         let namespace = pod.metadata.namespace.as_deref().unwrap_or("");
         let name = pod.metadata.name.as_deref().unwrap_or("");
         PodCtx {
             pod,
             namespace,
             name,
-            owner: resolve_workload(state, "Pod", namespace, name),
+            owner: owners.resolve("Pod", &pod.metadata),
             events: events_for(index, "Pod", &pod.metadata),
         }
     }

@@ -177,9 +177,10 @@ pub struct Finding {
 /// name, fault, pod, container, subject), so equal input gives equal output.
 pub fn detect(state: &ClusterState, now: jiff::Timestamp) -> Vec<Finding> {
     let events = common::index_events(state);
+    let owners = crate::owner::Index::new(state);
     let mut out = Vec::new();
     for pod in &state.pods {
-        detect_pod(&PodCtx::new(state, &events, pod), now, &mut out);
+        detect_pod(&PodCtx::new(&owners, &events, pod), now, &mut out);
     }
     // Needs the pod findings: it reports what the new ReplicaSet's pods fail with.
     let deployments = workloads::progress_deadline(state, &out);
