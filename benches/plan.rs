@@ -92,6 +92,11 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(PODS as u64));
     g.bench_function("detect", |b| b.iter(|| detect(black_box(&state), now)));
+    // `kubectl get -o json` of the same objects: the faster input for large clusters.
+    let json = serde_json::to_string(&suture::state::parse_objects(&text).unwrap()).unwrap();
+    g.bench_function("parse-snapshot-json", |b| {
+        b.iter(|| ClusterState::from_text(black_box(&json)).unwrap())
+    });
     g.bench_function("parse-snapshot", |b| {
         b.iter(|| ClusterState::from_text(black_box(&text)).unwrap())
     });

@@ -35,6 +35,11 @@ pub(crate) fn locate<'a>(
         let Some((real, text)) = paths::read(src.tree, &paths::child(&src.app_dir, &rel))? else {
             continue;
         };
+        // A manifest declaring the workload names it; skipping files that do not even contain
+        // the name keeps a 10,000-file directory from being parsed for every proposal.
+        if !text.contains(req.workload.name.as_str()) {
+            continue;
+        }
         // A file that does not parse is not a manifest Argo CD applies (its sync fails on
         // it); skip it, but name it if the workload is not found elsewhere.
         let Some(docs) = parse_docs(&real, text) else {
