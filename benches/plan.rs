@@ -100,6 +100,9 @@ fn benches(c: &mut Criterion) {
     g.bench_function("parse-snapshot", |b| {
         b.iter(|| ClusterState::from_text(black_box(&text)).unwrap())
     });
+    g.bench_function("plan-from-parsed", |b| {
+        b.iter(|| plan::plan(black_box(&state), &repos, &Settings::default(), now))
+    });
     g.bench_function("plan-end-to-end", |b| {
         b.iter(|| {
             let state = ClusterState::from_text(black_box(&text)).unwrap();

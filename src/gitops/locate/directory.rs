@@ -32,12 +32,22 @@ pub(crate) fn locate<'a>(
             jsonnet = true;
             continue;
         }
-        let Some((real, text)) = paths::read(src.tree, &paths::child(&src.app_dir, &rel))? else {
+        let path = paths::child(&src.app_dir, &rel);
+        // A manifest declaring the workload names it; skipping files that do not even contain
+        // the name keeps a 10,000-file directory from being parsed for every proposal. (A
+        // listed regular file is its own canonical path; symlinks go through `read`.)
+        let name = req.workload.name.as_str();
+        if src
+            .tree
+            .file(&path)
+            .is_some_and(|text| !text.contains(name))
+        {
+            continue;
+        }
+        let Some((real, text)) = paths::read(src.tree, &path)? else {
             continue;
         };
-        // A manifest declaring the workload names it; skipping files that do not even contain
-        // the name keeps a 10,000-file directory from being parsed for every proposal.
-        if !text.contains(req.workload.name.as_str()) {
+        if !text.contains(name) {
             continue;
         }
         // A file that does not parse is not a manifest Argo CD applies (its sync fails on
