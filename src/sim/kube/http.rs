@@ -1,0 +1,579 @@
+//! The REST surface: path routing (`/api/v1/...`, `/apis/{group}/{version}/...`), verbs, query
+//! parameters, content types and `Status` error bodies. Every request goes through one
+//! fallback handler that parses the path itself, so no input can reach a panic in routing.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::discovery;
+use super::inject::Faults;
+use super::patch::PatchType;
+use super::registry::ResId;
+use super::selectors::{FieldSelector, LabelSelector, Selectors};
+use super::status::{ApiError, Reason};
+use super::store::{DeleteOptions, ListOptions, Store, Subresource, WriteOptions};
+use super::validate::FieldValidation;
+use super::watch::{EventType, WatchOptions};
+
+/// Largest request body the real apiserver accepts (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub(crate) struct App {
+    pub store: Store,
+    pub faults: Faults,
+    pub token: Option<String>,
+    pub bookmark_interval: Duration,
+    pub openapi_v2: Option<Bytes>,
+    pub server_address: String,
+}
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(handle).with_state(app)
+}
+
+type Query = HashMap<String, String>;
+
+async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    if let Some(delay) = app.faults.latency(&path) {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(err) = app.faults.take_failure(&path) {
+        return error_response(&err);
+    }
+    let query: Query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let public = matches!(
+        path.as_str(),
+        "/healthz" | "/livez" | "/readyz" | "/version"
+    );
+    if !public && !authorized(&app, &parts.headers) {
+        return error_response(&ApiError::unauthorized());
+    }
+    match serve(&app, &parts.method, &path, &parts.headers, &query, body).await {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err),
+    }
+}
+
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
+    let Some(token) = &app.token else {
+        return true;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| given.trim() == token)
+}
+
+/// A resource request after routing.
+struct Target {
+    res: ResId,
+    ns: Option<String>,
+    name: Option<String>,
+    status: bool,
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+async fn serve(
+    app: &App,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    query: &Query,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let segs = segments(path);
+    let seg: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let registry = app.store.registry();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let read_only = |v: Value| -> Result<Response, ApiError> {
+        if method == Method::GET {
+            Ok(json_response(StatusCode::OK, &v, &[]))
+        } else {
+            Err(ApiError::method_not_allowed())
+        }
+    };
+    match seg.as_slice() {
+        [] => read_only(json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/version"]})),
+        ["healthz" | "livez" | "readyz"] => Ok(text_response(StatusCode::OK, "ok")),
+        ["version"] => read_only(discovery::version()),
+        ["openapi", "v2"] => match &app.openapi_v2 {
+            Some(doc) => Ok(raw_json(StatusCode::OK, doc.clone())),
+            None => Err(ApiError::no_such_resource()),
+        },
+        ["api"] if discovery::wants_aggregated(accept) => {
+            aggregated_response(discovery::aggregated(registry, true))
+        }
+        ["api"] => read_only(discovery::api_versions(&app.server_address)),
+        ["apis"] if discovery::wants_aggregated(accept) => {
+            aggregated_response(discovery::aggregated(registry, false))
+        }
+        ["apis"] => read_only(discovery::api_group_list(registry)),
+        ["apis", group] => {
+            read_only(discovery::api_group(registry, group).ok_or_else(ApiError::no_such_resource)?)
+        }
+        ["api", version] => read_only(
+            discovery::resource_list(registry, "", version)
+                .ok_or_else(ApiError::no_such_resource)?,
+        ),
+        ["apis", group, version] => read_only(
+            discovery::resource_list(registry, group, version)
+                .ok_or_else(ApiError::no_such_resource)?,
+        ),
+        ["api", version, rest @ ..] => {
+            let target = route(app, "", version, rest)?;
+            resource(app, method, headers, query, body, target).await
+        }
+        ["apis", group, version, rest @ ..] => {
+            let target = route(app, group, version, rest)?;
+            resource(app, method, headers, query, body, target).await
+        }
+        _ => Err(ApiError::no_such_resource()),
+    }
+}
+
+/// Resolves `[namespaces/{ns}/]{plural}[/{name}[/status]]` within a group version.
+fn route(app: &App, group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
+    let registry = app.store.registry();
+    let not_found = ApiError::no_such_resource;
+    let (ns, rest) = match rest {
+        ["namespaces", ns, plural, tail @ ..]
+            if registry
+                .find(group, version, plural)
+                .and_then(|r| registry.get(r))
+                .is_some_and(|t| t.namespaced) =>
+        {
+            (Some(ns.to_string()), {
+                let mut v = vec![*plural];
+                v.extend_from_slice(tail);
+                v
+            })
+        }
+        other => (None, other.to_vec()),
+    };
+    let (plural, name, sub) = match rest.as_slice() {
+        [plural] => (*plural, None, None),
+        [plural, name] => (*plural, Some(*name), None),
+        [plural, name, sub] => (*plural, Some(*name), Some(*sub)),
+        _ => return Err(not_found()),
+    };
+    let res = registry
+        .find(group, version, plural)
+        .ok_or_else(not_found)?;
+    let rt = registry.get(res).ok_or_else(not_found)?;
+    // Named namespaced objects need their namespace in the path.
+    if rt.namespaced && ns.is_none() && name.is_some() {
+        return Err(not_found());
+    }
+    let status = match sub {
+        None => false,
+        Some("status") if rt.status_subresource => true,
+        Some(_) => return Err(not_found()),
+    };
+    Ok(Target {
+        res,
+        ns,
+        name: name.map(str::to_string),
+        status,
+    })
+}
+
+fn flag(query: &Query, key: &str) -> bool {
+    matches!(query.get(key).map(String::as_str), Some("true" | "1"))
+}
+
+fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
+    Ok(WriteOptions {
+        dry_run: dry_run(query.get("dryRun").map(String::as_str))?,
+        field_validation: FieldValidation::parse(
+            query
+                .get("fieldValidation")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )?,
+    })
+}
+
+fn dry_run(value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+        ))),
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::new(Reason::RequestEntityTooLarge, "request is too large"))
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// POST and PUT bodies must be JSON (the real server also takes YAML and protobuf).
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = content_type(headers);
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if media == "application/json" || media.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(
+            media,
+            &["application/json"],
+        ))
+    }
+}
+
+async fn resource(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    body: Body,
+    t: Target,
+) -> Result<Response, ApiError> {
+    let store = &app.store;
+    let ns = t.ns.as_deref();
+    let sub = if t.status {
+        Subresource::Status
+    } else {
+        Subresource::Main
+    };
+    match (method.clone(), t.name.as_deref()) {
+        (Method::GET, None) if flag(query, "watch") => watch(app, t.res, ns, query),
+        (Method::GET, None) => list(store, t.res, ns, query),
+        (Method::GET, Some(name)) => {
+            let obj = store.get(t.res, ns, name)?;
+            Ok(json_response(StatusCode::OK, &obj, &[]))
+        }
+        (Method::POST, None) => {
+            require_json(headers)?;
+            let opts = write_options(query)?;
+            let obj = parse_json(&read_body(body).await?)?;
+            let written = store.create(t.res, ns, obj, &opts)?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &written.object,
+                &written.warnings,
+            ))
+        }
+        (Method::PUT, Some(name)) => {
+            require_json(headers)?;
+            let opts = write_options(query)?;
+            let obj = parse_json(&read_body(body).await?)?;
+            let written = store.update(t.res, ns, name, obj, sub, &opts)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &written.object,
+                &written.warnings,
+            ))
+        }
+        (Method::PATCH, Some(name)) => {
+            let rt = store.resource(t.res)?;
+            let ct = content_type(headers);
+            let Some(kind) = PatchType::from_content_type(&ct) else {
+                let mut accepted = vec![PatchType::JSON, PatchType::MERGE];
+                if rt.typed.is_some() {
+                    accepted.push(PatchType::STRATEGIC);
+                }
+                return Err(ApiError::unsupported_media_type(&ct, &accepted));
+            };
+            let opts = write_options(query)?;
+            let patch = parse_json(&read_body(body).await?)?;
+            let written = store.patch(t.res, ns, name, &patch, kind, sub, &opts)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &written.object,
+                &written.warnings,
+            ))
+        }
+        (Method::DELETE, Some(name)) if !t.status => {
+            let opts = delete_options(query, &read_body(body).await?)?;
+            let obj = store.delete(t.res, ns, name, &opts)?;
+            let gone = obj.pointer("/metadata/deletionTimestamp").is_none() || opts.dry_run;
+            let code = if gone {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            Ok(json_response(code, &obj, &[]))
+        }
+        (Method::DELETE, None) => {
+            let opts = delete_options(query, &read_body(body).await?)?;
+            let listed = store.list(t.res, ns, &list_options(store, t.res, query)?)?;
+            let mut deleted = Vec::new();
+            for item in listed.items {
+                let item_ns = item.pointer("/metadata/namespace").and_then(Value::as_str);
+                let name = item
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                match store.delete(t.res, item_ns, name, &opts) {
+                    Ok(obj) => deleted.push(obj),
+                    Err(e) if e.reason == Reason::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let rt = store.resource(t.res)?;
+            let list = list_json(
+                rt.typed.is_some(),
+                &rt.list_kind(),
+                &rt.api_version(),
+                deleted,
+                store.resource_version(),
+                None,
+                None,
+            );
+            Ok(json_response(StatusCode::OK, &list, &[]))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// DeleteOptions from the query and an optional JSON body (kube-rs sends the body).
+fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+    let mut opts = DeleteOptions {
+        dry_run: dry_run(query.get("dryRun").map(String::as_str))?,
+        ..DeleteOptions::default()
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(opts);
+    }
+    let v = parse_json(body)?;
+    if let Some(list) = v.get("dryRun").and_then(Value::as_array) {
+        for d in list {
+            opts.dry_run |= dry_run(d.as_str())?;
+        }
+    }
+    let pre = v.get("preconditions");
+    opts.uid = pre
+        .and_then(|p| p.get("uid"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    opts.resource_version = pre
+        .and_then(|p| p.get("resourceVersion"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(opts)
+}
+
+fn selectors(store: &Store, res: ResId, query: &Query) -> Result<Selectors, ApiError> {
+    let rt = store.resource(res)?;
+    let get = |k: &str| query.get(k).map(String::as_str).unwrap_or("");
+    Ok(Selectors {
+        labels: LabelSelector::parse(get("labelSelector"))?,
+        fields: FieldSelector::parse(get("fieldSelector"), rt)?,
+    })
+}
+
+fn list_options(store: &Store, res: ResId, query: &Query) -> Result<ListOptions, ApiError> {
+    let limit = match query.get("limit").map(String::as_str) {
+        None | Some("") => None,
+        Some(l) => Some(
+            l.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("limit: Invalid value: \"{l}\"")))?,
+        ),
+    };
+    Ok(ListOptions {
+        selectors: selectors(store, res, query)?,
+        limit,
+        continue_token: query.get("continue").cloned(),
+        resource_version: query.get("resourceVersion").cloned(),
+        resource_version_match: query.get("resourceVersionMatch").cloned(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn list_json(
+    typed: bool,
+    list_kind: &str,
+    api_version: &str,
+    mut items: Vec<Value>,
+    rv: u64,
+    continue_token: Option<String>,
+    remaining: Option<u64>,
+) -> Value {
+    // Typed lists carry their items without kind/apiVersion, as the real server encodes them.
+    if typed {
+        for item in &mut items {
+            if let Some(map) = item.as_object_mut() {
+                map.remove("kind");
+                map.remove("apiVersion");
+            }
+        }
+    }
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if let Some(c) = continue_token {
+        metadata["continue"] = json!(c);
+    }
+    if let Some(r) = remaining {
+        metadata["remainingItemCount"] = json!(r);
+    }
+    json!({"kind": list_kind, "apiVersion": api_version, "metadata": metadata, "items": items})
+}
+
+fn list(store: &Store, res: ResId, ns: Option<&str>, query: &Query) -> Result<Response, ApiError> {
+    let rt = store.resource(res)?;
+    let result = store.list(res, ns, &list_options(store, res, query)?)?;
+    let list = list_json(
+        rt.typed.is_some(),
+        &rt.list_kind(),
+        &rt.api_version(),
+        result.items,
+        result.resource_version,
+        result.continue_token,
+        result.remaining,
+    );
+    Ok(json_response(StatusCode::OK, &list, &[]))
+}
+
+/// Default watch length when the client sets no `timeoutSeconds` (the real server picks
+/// 30-60 minutes).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+fn watch(app: &App, res: ResId, ns: Option<&str>, query: &Query) -> Result<Response, ApiError> {
+    let timeout = match query.get("timeoutSeconds").map(String::as_str) {
+        None | Some("") => DEFAULT_WATCH_TIMEOUT,
+        Some(s) => Duration::from_secs(s.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!("timeoutSeconds: Invalid value: \"{s}\""))
+        })?),
+    };
+    let send_initial_events = flag(query, "sendInitialEvents");
+    if send_initial_events && !flag(query, "allowWatchBookmarks") {
+        return Err(ApiError::invalid(
+            app.store.resource(res)?,
+            "",
+            vec![super::status::cause(
+                "FieldValueForbidden",
+                "allowWatchBookmarks",
+                "Forbidden: allowWatchBookmarks must be set to true when sendInitialEvents is set",
+            )],
+        ));
+    }
+    let watcher = app.store.watch(
+        res,
+        ns,
+        WatchOptions {
+            resource_version: query.get("resourceVersion").cloned(),
+            selectors: selectors(&app.store, res, query)?,
+            send_initial_events,
+        },
+    )?;
+    let bookmarks = flag(query, "allowWatchBookmarks").then(|| {
+        let period = app.bookmark_interval;
+        tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+    });
+    let stream = super::stream::WatchStream {
+        watcher,
+        bookmarks,
+        deadline: tokio::time::Instant::now() + timeout,
+        drops: app.faults.watch_drops(),
+        done: false,
+    };
+    let body = Body::from_stream(futures_util::stream::unfold(stream, |mut s| async move {
+        let chunk = s.next_chunk().await?;
+        Some((Ok::<Bytes, Infallible>(chunk), s))
+    }));
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// One watch event as the newline-delimited JSON line the real server sends.
+pub(crate) fn event_line(kind: EventType, object: &Value) -> Bytes {
+    let mut line = json!({"type": kind.as_str(), "object": object}).to_string();
+    line.push('\n');
+    Bytes::from(line)
+}
+
+pub(crate) fn error_line(err: &ApiError) -> Bytes {
+    let mut line = json!({"type": "ERROR", "object": err.to_status()}).to_string();
+    line.push('\n');
+    Bytes::from(line)
+}
+
+fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
+    let mut resp = raw_json(code, Bytes::from(body.to_string()));
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
+fn raw_json(code: StatusCode, body: Bytes) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = code;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn aggregated_response(doc: Value) -> Result<Response, ApiError> {
+    let mut resp = raw_json(StatusCode::OK, Bytes::from(doc.to_string()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+    );
+    Ok(resp)
+}
+
+fn text_response(code: StatusCode, text: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = code;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    resp
+}
+
+pub(crate) fn error_response(err: &ApiError) -> Response {
+    let code = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(code, &err.to_status(), &[])
+}
