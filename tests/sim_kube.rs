@@ -963,7 +963,18 @@ fn check_schema(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_objects_match_the_kubernetes_openapi_schema() {
-    let (sim, client) = start(Config::default()).await;
+    let swagger_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/kubernetes/swagger.json"
+    );
+    let (sim, client) = start(Config {
+        openapi_v2: Some(swagger_path.into()),
+        ..Config::default()
+    })
+    .await;
+    let served_doc = http(&sim, "GET", "/openapi/v2", None, "", true).await;
+    assert_eq!(served_doc.status, 200);
+    assert!(served_doc.body.contains("\"swagger\""));
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     let deploys: Api<Deployment> = Api::default_namespaced(client.clone());
     pods.create(

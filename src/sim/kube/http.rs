@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::inject::Faults;
+use super::openapi;
 use super::patch::PatchType;
 use super::registry::ResId;
 use super::selectors::{FieldSelector, LabelSelector, Selectors};
@@ -123,10 +124,22 @@ async fn serve(
         [] => read_only(json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/version"]})),
         ["healthz" | "livez" | "readyz"] => Ok(text_response(StatusCode::OK, "ok")),
         ["version"] => read_only(discovery::version()),
+        // client-go asks for protobuf here; only JSON is served, when configured.
         ["openapi", "v2"] => match &app.openapi_v2 {
-            Some(doc) => Ok(raw_json(StatusCode::OK, doc.clone())),
+            Some(doc) if accept.is_empty() || accept.contains("json") || accept.contains("*/*") => {
+                Ok(raw_json(StatusCode::OK, doc.clone()))
+            }
+            Some(_) => Err(ApiError::new(
+                Reason::NotAcceptable,
+                "only application/json is served for /openapi/v2",
+            )),
             None => Err(ApiError::no_such_resource()),
         },
+        ["openapi", "v3"] => read_only(openapi::index(registry)),
+        ["openapi", "v3", rest @ ..] => read_only(
+            openapi::group_version(registry, &rest.join("/"))
+                .ok_or_else(ApiError::no_such_resource)?,
+        ),
         ["api"] if discovery::wants_aggregated(accept) => {
             aggregated_response(discovery::aggregated(registry, true))
         }
@@ -208,8 +221,9 @@ fn flag(query: &Query, key: &str) -> bool {
     matches!(query.get(key).map(String::as_str), Some("true" | "1"))
 }
 
-fn write_options(query: &Query) -> Result<WriteOptions, ApiError> {
+fn write_options(query: &Query, subresource: Subresource) -> Result<WriteOptions, ApiError> {
     Ok(WriteOptions {
+        subresource,
         dry_run: dry_run(query.get("dryRun").map(String::as_str))?,
         field_validation: FieldValidation::parse(
             query
@@ -288,7 +302,7 @@ async fn resource(
         }
         (Method::POST, None) => {
             require_json(headers)?;
-            let opts = write_options(query)?;
+            let opts = write_options(query, sub)?;
             let obj = parse_json(&read_body(body).await?)?;
             let written = store.create(t.res, ns, obj, &opts)?;
             Ok(json_response(
@@ -299,9 +313,9 @@ async fn resource(
         }
         (Method::PUT, Some(name)) => {
             require_json(headers)?;
-            let opts = write_options(query)?;
+            let opts = write_options(query, sub)?;
             let obj = parse_json(&read_body(body).await?)?;
-            let written = store.update(t.res, ns, name, obj, sub, &opts)?;
+            let written = store.update(t.res, ns, name, obj, &opts)?;
             Ok(json_response(
                 StatusCode::OK,
                 &written.object,
@@ -318,9 +332,9 @@ async fn resource(
                 }
                 return Err(ApiError::unsupported_media_type(&ct, &accepted));
             };
-            let opts = write_options(query)?;
+            let opts = write_options(query, sub)?;
             let patch = parse_json(&read_body(body).await?)?;
-            let written = store.patch(t.res, ns, name, &patch, kind, sub, &opts)?;
+            let written = store.patch(t.res, ns, name, &patch, kind, &opts)?;
             Ok(json_response(
                 StatusCode::OK,
                 &written.object,
@@ -423,7 +437,6 @@ fn list_options(store: &Store, res: ResId, query: &Query) -> Result<ListOptions,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn list_json(
     typed: bool,
     list_kind: &str,

@@ -30,6 +30,7 @@ mod defaults;
 pub mod discovery;
 mod http;
 pub mod inject;
+mod openapi;
 pub mod patch;
 pub mod registry;
 pub mod selectors;
@@ -167,7 +168,9 @@ impl SimKube {
         self.token.as_deref()
     }
 
-    /// A kubeconfig (YAML) for `kubectl --kubeconfig` pointing at this server.
+    /// A kubeconfig (YAML) for `kubectl --kubeconfig` pointing at this server. Note: kubectl
+    /// (client-go) does not send bearer tokens over plain `http://`; start the server without a
+    /// token for kubectl. kube-rs sends them.
     pub fn kubeconfig(&self, namespace: &str) -> String {
         let user = match &self.token {
             Some(t) => format!("    token: {t}\n"),

@@ -81,8 +81,14 @@ pub struct ApiError {
     pub reason: Reason,
     pub code: u16,
     pub message: String,
-    /// `details.name`, `details.group`, `details.kind` (the resource plural for not-found and
-    /// conflict errors, the Kind for Invalid, as the real server does).
+    /// Boxed to keep `Result<_, ApiError>` small.
+    pub details: Box<Details>,
+}
+
+/// `details` of a `Status`: `kind` is the resource plural for not-found and conflict errors and
+/// the Kind for Invalid, as the real server does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
     pub name: Option<String>,
     pub group: Option<String>,
     pub kind: Option<String>,
@@ -95,19 +101,16 @@ impl ApiError {
             reason,
             code: reason.code(),
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
+            details: Box::default(),
         }
     }
 
     fn about(mut self, rt: &ResourceType, name: &str) -> Self {
-        self.name = Some(name.to_string());
+        self.details.name = Some(name.to_string());
         if !rt.group.is_empty() {
-            self.group = Some(rt.group.clone());
+            self.details.group = Some(rt.group.clone());
         }
-        self.kind = Some(rt.plural.clone());
+        self.details.kind = Some(rt.plural.clone());
         self
     }
 
@@ -151,12 +154,12 @@ impl ApiError {
         };
         let msg = format!("{} \"{name}\" is invalid: {joined}", rt.kind);
         let mut e = ApiError::new(Reason::Invalid, msg);
-        e.name = Some(name.to_string());
+        e.details.name = Some(name.to_string());
         if !rt.group.is_empty() {
-            e.group = Some(rt.group.clone());
+            e.details.group = Some(rt.group.clone());
         }
-        e.kind = Some(rt.kind.clone());
-        e.causes = causes;
+        e.details.kind = Some(rt.kind.clone());
+        e.details.causes = causes;
         e
     }
 
@@ -213,17 +216,18 @@ impl ApiError {
     /// The `Status` object sent as the response body (and inside watch ERROR events).
     pub fn to_status(&self) -> Value {
         let mut details = serde_json::Map::new();
-        if let Some(n) = &self.name {
+        let d = &self.details;
+        if let Some(n) = &d.name {
             details.insert("name".into(), json!(n));
         }
-        if let Some(g) = &self.group {
+        if let Some(g) = &d.group {
             details.insert("group".into(), json!(g));
         }
-        if let Some(k) = &self.kind {
+        if let Some(k) = &d.kind {
             details.insert("kind".into(), json!(k));
         }
-        if !self.causes.is_empty() {
-            let causes: Vec<Value> = self
+        if !d.causes.is_empty() {
+            let causes: Vec<Value> = d
                 .causes
                 .iter()
                 .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))

@@ -26,6 +26,9 @@ pub struct WriteOptions {
     /// `dryRun=All`: validate and answer, store nothing, emit no event.
     pub dry_run: bool,
     pub field_validation: FieldValidation,
+    /// `Status` writes only `status` (the `/status` subresource); `Main` keeps the stored status
+    /// for kinds with a status subresource.
+    pub subresource: Subresource,
 }
 
 /// The stored (or, for dry runs, would-be) object and the warnings for the client.
@@ -61,8 +64,9 @@ pub struct ListResult {
 }
 
 /// Which part of an object a write targets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Subresource {
+    #[default]
     Main,
     Status,
 }
@@ -314,13 +318,12 @@ impl Store {
         ns: Option<&str>,
         name: &str,
         mut obj: Value,
-        sub: Subresource,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         let rt = self.resource(res)?;
         check_body(rt, ns, &mut obj)?;
         let mut state = self.lock();
-        self.update_locked(&mut state, res, ns, name, obj, sub, opts)
+        self.update_locked(&mut state, res, ns, name, obj, opts)
     }
 
     /// Read-modify-write under the store lock, for in-process controllers: `f` edits the current
@@ -342,15 +345,11 @@ impl Store {
         };
         f(&mut obj);
         check_body(rt, ns, &mut obj)?;
-        self.update_locked(
-            &mut state,
-            res,
-            ns,
-            name,
-            obj,
-            sub,
-            &WriteOptions::default(),
-        )
+        let opts = WriteOptions {
+            subresource: sub,
+            ..WriteOptions::default()
+        };
+        self.update_locked(&mut state, res, ns, name, obj, &opts)
     }
 
     pub fn patch(
@@ -360,7 +359,6 @@ impl Store {
         name: &str,
         body: &Value,
         kind: PatchType,
-        sub: Subresource,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         let rt = self.resource(res)?;
@@ -372,10 +370,9 @@ impl Store {
         };
         let mut patched = patch::apply(&current, body, kind, rt.typed.is_some())?;
         check_body(rt, ns, &mut patched)?;
-        self.update_locked(&mut state, res, ns, name, patched, sub, opts)
+        self.update_locked(&mut state, res, ns, name, patched, opts)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn update_locked(
         &self,
         state: &mut State,
@@ -383,7 +380,6 @@ impl Store {
         ns: Option<&str>,
         name: &str,
         mut obj: Value,
-        sub: Subresource,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         let rt = self.resource(res)?;
@@ -405,7 +401,7 @@ impl Store {
         if !body_rv.is_empty() && body_rv != old_rv {
             return Err(ApiError::conflict(rt, name));
         }
-        let mut new = match sub {
+        let mut new = match opts.subresource {
             Subresource::Main => {
                 if rt.status_subresource {
                     set_or_remove(&mut obj, "status", old.get("status").cloned());
@@ -812,7 +808,7 @@ fn decode_continue(token: &str) -> Result<(u64, String, String), ApiError> {
     let bad = || {
         ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion")
     };
-    if token.len() % 2 != 0 || !token.is_ascii() {
+    if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return Err(bad());
     }
     let bytes = (0..token.len())
