@@ -1381,3 +1381,274 @@ async fn bad_input_gets_real_status_errors() {
     assert!(pods.get("ok").await.is_ok());
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_list_watcher_and_status_subresource() {
+    let (sim, client) = start(Config::default()).await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    pods.create(&PostParams::default(), &pod("one", json!({}), None))
+        .await
+        .unwrap();
+    // watch-list: sendInitialEvents=true, initial ADDED events end with an annotated BOOKMARK.
+    let mut stream = watcher(pods.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut seen = Vec::new();
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+        .await
+        .expect("event in time")
+        .unwrap()
+    {
+        match ev {
+            watcher::Event::Init => seen.push("init".to_string()),
+            watcher::Event::InitApply(p) => seen.push(p.metadata.name.unwrap()),
+            watcher::Event::InitDone => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen, ["init", "one"]);
+
+    // Pod status is written through /status, as a kubelet would.
+    let status = json!({"status": {"phase": "Running", "containerStatuses": [{
+        "name": "app", "image": "nginx:1.25", "imageID": "", "ready": false, "restartCount": 3,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}
+    }]}});
+    let patched = pods
+        .patch_status("one", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let cs = &patched.status.unwrap().container_statuses.unwrap()[0];
+    assert_eq!(cs.restart_count, 3);
+    let got = pods.get_status("one").await.unwrap();
+    assert_eq!(got.status.unwrap().phase.as_deref(), Some("Running"));
+    match tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        Some(watcher::Event::Apply(p)) => {
+            assert_eq!(p.status.unwrap().phase.as_deref(), Some("Running"))
+        }
+        other => panic!("{other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_deletion_and_delete_collection() {
+    let (sim, client) = start(Config::default()).await;
+    namespace(&client, "gone").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "gone");
+    for name in ["a", "b", "c"] {
+        let tier = if name == "c" { "keep" } else { "drop" };
+        pods.create(
+            &PostParams::default(),
+            &pod(name, json!({"tier": tier}), None),
+        )
+        .await
+        .unwrap();
+    }
+    let deleted = pods
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("tier=drop"),
+        )
+        .await
+        .unwrap();
+    let left = deleted.left().expect("deleted objects");
+    assert_eq!(names(&left.items), ["a", "b"]);
+    assert_eq!(
+        names(&pods.list(&ListParams::default()).await.unwrap().items),
+        ["c"]
+    );
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns = namespaces.get("gone").await.unwrap();
+    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Active"));
+    namespaces
+        .delete("gone", &DeleteParams::default())
+        .await
+        .unwrap();
+    let all: Api<Pod> = Api::all(client.clone());
+    assert!(
+        all.list(&ListParams::default().fields("metadata.namespace=gone"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_errors_and_the_server_keeps_serving() {
+    let (sim, _client) = start(Config::default()).await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_obj = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"d","labels":{}}}}}"#,
+        "{\"a\":".repeat(120) + "1" + &"}".repeat(120)
+    );
+    let huge = "x".repeat(4 * 1024 * 1024);
+    let cases: Vec<(&str, String, Option<&str>, String)> = vec![
+        ("POST", pods.into(), Some("application/json"), deep),
+        ("POST", pods.into(), Some("application/json"), deep_obj),
+        ("POST", pods.into(), Some("application/json"), huge),
+        ("POST", pods.into(), Some("application/json"), "5".into()),
+        ("POST", pods.into(), Some("application/json"), "null".into()),
+        (
+            "POST",
+            pods.into(),
+            Some("application/json"),
+            r#"{"metadata": 5}"#.into(),
+        ),
+        (
+            "POST",
+            pods.into(),
+            Some("application/json"),
+            r#"{"metadata": {"name": "../x"}}"#.into(),
+        ),
+        (
+            "POST",
+            pods.into(),
+            Some("application/json"),
+            r#"{"metadata": {"name": 7}, "spec": []}"#.into(),
+        ),
+        (
+            "GET",
+            format!(
+                "{pods}?watch=1&timeoutSeconds=18446744073709551615&resourceVersion=99999999999"
+            ),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            format!("{pods}?watch=1&resourceVersion=-5"),
+            None,
+            String::new(),
+        ),
+        ("GET", format!("{pods}?limit=-1"), None, String::new()),
+        (
+            "GET",
+            format!("{pods}?limit=1&continue=zz"),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            format!("{pods}?continue=3a3a2f"),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            format!("{pods}?labelSelector=%28%28%28"),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            format!("{pods}?labelSelector=a%20notin"),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            format!("{pods}?fieldSelector=%3D%3D"),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            format!("{pods}?resourceVersion=1&resourceVersionMatch=Sometimes"),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/%ff%fe/pods/%00".into(),
+            None,
+            String::new(),
+        ),
+        (
+            "GET",
+            "/apis/apps/v1/namespaces/default/deployments/x/scale".into(),
+            None,
+            String::new(),
+        ),
+        ("GET", "/api/v1/pods/x".into(), None, String::new()),
+        (
+            "GET",
+            "/openapi/v3/apis/nope/v1".into(),
+            None,
+            String::new(),
+        ),
+        (
+            "PATCH",
+            format!("{pods}/nope"),
+            Some("application/json-patch+json"),
+            r#"[{"op":"replace","path":"","value":5}]"#.into(),
+        ),
+        (
+            "PUT",
+            format!("{pods}/x/status"),
+            Some("application/json"),
+            "{}".into(),
+        ),
+        ("DELETE", format!("{pods}/x"), None, "{not json".into()),
+        ("BREW", pods.into(), None, String::new()),
+    ];
+    for (method, path, ct, body) in &cases {
+        let request = http(&sim, method, path, *ct, body, true);
+        // A watch that was accepted streams until its timeout: an open stream is fine here.
+        let Ok(r) = tokio::time::timeout(Duration::from_secs(2), request).await else {
+            assert!(path.contains("watch=1"), "{method} {path} hung");
+            continue;
+        };
+        assert!(
+            (400..500).contains(&r.status),
+            "{method} {path}: {} {}",
+            r.status,
+            &r.body[..r.body.len().min(300)]
+        );
+    }
+    // An existing pod patched into nonsense is refused, and the stored one is unchanged.
+    let good = serde_json::to_string(&pod("ok", json!({}), None)).unwrap();
+    assert_eq!(
+        http(&sim, "POST", pods, Some("application/json"), &good, true)
+            .await
+            .status,
+        201
+    );
+    for patch in [
+        r#"[{"op":"replace","path":"","value":5}]"#,
+        r#"[{"op":"replace","path":"/metadata","value":"x"}]"#,
+        r#"[{"op":"add","path":"/spec/containers/0/resources","value":{"limits":{"memory":[1]}}}]"#,
+        r#"[{"op":"test","path":"/spec/nodeName","value":"n9"}]"#,
+        r#"{"op":"add"}"#,
+    ] {
+        let r = http(
+            &sim,
+            "PATCH",
+            &format!("{pods}/ok"),
+            Some("application/json-patch+json"),
+            patch,
+            true,
+        )
+        .await;
+        assert!(
+            (400..500).contains(&r.status),
+            "{patch}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    let r = http(&sim, "GET", &format!("{pods}/ok"), None, "", true).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("\"image\":\"nginx:1.25\""));
+    assert_eq!(
+        http(&sim, "GET", "/healthz", None, "", false).await.body,
+        "ok"
+    );
+    sim.shutdown().await;
+}

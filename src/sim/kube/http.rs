@@ -484,12 +484,16 @@ fn list(store: &Store, res: ResId, ns: Option<&str>, query: &Query) -> Result<Re
 /// 30-60 minutes).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 fn watch(app: &App, res: ResId, ns: Option<&str>, query: &Query) -> Result<Response, ApiError> {
     let timeout = match query.get("timeoutSeconds").map(String::as_str) {
         None | Some("") => DEFAULT_WATCH_TIMEOUT,
+        // Capped so a huge value cannot overflow the deadline.
         Some(s) => Duration::from_secs(s.parse::<u64>().map_err(|_| {
             ApiError::bad_request(format!("timeoutSeconds: Invalid value: \"{s}\""))
-        })?),
+        })?)
+        .min(MAX_WATCH_TIMEOUT),
     };
     let send_initial_events = flag(query, "sendInitialEvents");
     if send_initial_events && !flag(query, "allowWatchBookmarks") {
@@ -513,7 +517,8 @@ fn watch(app: &App, res: ResId, ns: Option<&str>, query: &Query) -> Result<Respo
         },
     )?;
     let bookmarks = flag(query, "allowWatchBookmarks").then(|| {
-        let period = app.bookmark_interval;
+        // tokio intervals panic on a zero period.
+        let period = app.bookmark_interval.max(Duration::from_millis(10));
         tokio::time::interval_at(tokio::time::Instant::now() + period, period)
     });
     let stream = super::stream::WatchStream {
