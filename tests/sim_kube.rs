@@ -1171,6 +1171,23 @@ async fn bad_input_gets_real_status_errors() {
     assert_eq!(st["details"]["name"], "ok");
     assert_eq!(st["details"]["kind"], "pods");
 
+    // An exported object (with resourceVersion) cannot be created again.
+    let r = http(
+        &sim,
+        "POST",
+        pods_path,
+        Some("application/json"),
+        &created.to_string(),
+        true,
+    )
+    .await;
+    let st = status_of(&r);
+    assert_eq!((r.status, st["reason"].as_str()), (422, Some("Invalid")));
+    assert_eq!(
+        st["details"]["causes"][0]["field"],
+        "metadata.resourceVersion"
+    );
+
     // Name in body != URL, namespace mismatch, kind mismatch.
     let r = http(
         &sim,

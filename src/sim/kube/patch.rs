@@ -221,3 +221,100 @@ fn merge_list(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc() -> Value {
+        json!({"spec": {"containers": [
+            {"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}],
+             "ports": [{"containerPort": 80}], "resources": {"limits": {"memory": "1Gi"}}},
+            {"name": "b", "image": "b:1"}
+        ]}, "metadata": {"finalizers": ["f1"]}, "status": {"conditions": [
+            {"type": "Ready", "status": "False"}, {"type": "Scheduled", "status": "True"}
+        ]}})
+    }
+
+    #[test]
+    fn strategic_merges_lists_by_key() {
+        let patch = json!({
+            "spec": {"containers": [
+                {"name": "a", "env": [{"name": "Y", "value": "2"}], "ports": [{"containerPort": 80, "name": "http"}],
+                 "resources": {"limits": {"memory": null, "cpu": "1"}}},
+                {"name": "c", "image": "c:1"}
+            ]},
+            "metadata": {"finalizers": ["f2", "f1"]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        let out = apply(&doc(), &patch, PatchType::Strategic, true).unwrap();
+        let containers = out["spec"]["containers"].as_array().unwrap();
+        assert_eq!(containers.len(), 3);
+        assert_eq!(containers[0]["image"], "a:1");
+        assert_eq!(containers[0]["env"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            containers[0]["ports"],
+            json!([{"containerPort": 80, "name": "http"}])
+        );
+        assert_eq!(containers[0]["resources"], json!({"limits": {"cpu": "1"}}));
+        assert_eq!(containers[1], json!({"name": "b", "image": "b:1"}));
+        assert_eq!(containers[2]["name"], "c");
+        assert_eq!(out["metadata"]["finalizers"], json!(["f1", "f2"]));
+        assert_eq!(
+            out["status"]["conditions"][0],
+            json!({"type": "Ready", "status": "True"})
+        );
+        assert_eq!(out["status"]["conditions"][1]["type"], "Scheduled");
+    }
+
+    #[test]
+    fn strategic_directives() {
+        let delete = json!({"spec": {"containers": [{"name": "b", "$patch": "delete"}]}});
+        let out = apply(&doc(), &delete, PatchType::Strategic, true).unwrap();
+        assert_eq!(out["spec"]["containers"].as_array().unwrap().len(), 1);
+        let replace = json!({"spec": {"$patch": "replace", "replicas": 1}});
+        let out = apply(&doc(), &replace, PatchType::Strategic, true).unwrap();
+        assert_eq!(out["spec"], json!({"replicas": 1}));
+        let retain = json!({"spec": {"$retainKeys": ["x"]}});
+        assert!(apply(&doc(), &retain, PatchType::Strategic, true).is_err());
+        let no_key = json!({"spec": {"containers": [{"image": "x"}]}});
+        assert!(apply(&doc(), &no_key, PatchType::Strategic, true).is_err());
+        let e = apply(&doc(), &json!({}), PatchType::Strategic, false).unwrap_err();
+        assert_eq!(e.code, 415);
+    }
+
+    #[test]
+    fn merge_and_json_patch() {
+        let out = apply(
+            &doc(),
+            &json!({"spec": {"containers": []}}),
+            PatchType::Merge,
+            true,
+        )
+        .unwrap();
+        assert_eq!(out["spec"]["containers"], json!([]));
+        assert_eq!(
+            apply(&doc(), &json!([1]), PatchType::Merge, true)
+                .unwrap_err()
+                .code,
+            400
+        );
+        let ops = json!([{"op": "replace", "path": "/spec/containers/1/image", "value": "b:2"}]);
+        let out = apply(&doc(), &ops, PatchType::Json, true).unwrap();
+        assert_eq!(out["spec"]["containers"][1]["image"], "b:2");
+        let failing = json!([{"op": "test", "path": "/spec/containers/1/image", "value": "zzz"}]);
+        assert_eq!(
+            apply(&doc(), &failing, PatchType::Json, true)
+                .unwrap_err()
+                .code,
+            422
+        );
+        assert_eq!(
+            apply(&doc(), &json!({"op": "add"}), PatchType::Json, true)
+                .unwrap_err()
+                .code,
+            400
+        );
+    }
+}

@@ -269,3 +269,81 @@ impl Selectors {
         self.labels.is_empty() && self.fields.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::kube::registry::Registry;
+
+    fn obj(labels: Value) -> Value {
+        serde_json::json!({"metadata": {"name": "p", "namespace": "x", "labels": labels},
+                           "spec": {"nodeName": "n1"}})
+    }
+
+    #[test]
+    fn label_selector_grammar() {
+        let o = obj(serde_json::json!({"app": "web", "tier": "front", "rank": "3"}));
+        let yes = [
+            "",
+            "app=web",
+            "app==web",
+            "app!=db",
+            "app in (web,db)",
+            "app in ( web , db )",
+            "tier notin (back)",
+            "app",
+            "!missing",
+            "rank>2",
+            "rank<4",
+            "app=web,tier in (front),!missing",
+            "missing!=x",
+            "missing notin (x)",
+        ];
+        for s in yes {
+            assert!(LabelSelector::parse(s).unwrap().matches(&o), "{s}");
+        }
+        let no = [
+            "app=db",
+            "app!=web",
+            "app in (db)",
+            "tier notin (front)",
+            "missing",
+            "!app",
+            "rank>3",
+            "missing in (x)",
+        ];
+        for s in no {
+            assert!(!LabelSelector::parse(s).unwrap().matches(&o), "{s}");
+        }
+        for bad in [
+            "app in (web",
+            "a b = c",
+            "app=we b",
+            "rank>x",
+            "a in b (c)",
+            "=x",
+        ] {
+            assert!(LabelSelector::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn field_selectors_use_the_kind_fields() {
+        let registry = Registry::standard();
+        let pods = registry
+            .get(registry.find("", "v1", "pods").unwrap())
+            .unwrap();
+        let deploys = registry
+            .get(registry.find("apps", "v1", "deployments").unwrap())
+            .unwrap();
+        let o = obj(serde_json::json!({}));
+        let f = |s: &str| FieldSelector::parse(s, pods).unwrap().matches(&o);
+        assert!(f("spec.nodeName=n1"));
+        assert!(f("spec.nodeName==n1,metadata.namespace=x"));
+        assert!(f("spec.nodeName!=n2"));
+        assert!(f("status.phase="));
+        assert!(!f("metadata.name=q"));
+        assert!(FieldSelector::parse("spec.nodeName=n1", deploys).is_err());
+        assert!(FieldSelector::parse("nonsense", pods).is_err());
+    }
+}

@@ -255,6 +255,13 @@ impl Store {
         if rt.namespaced {
             self.require_namespace(&state, &key.ns)?;
         }
+        // Like the real server: a create must not carry a resourceVersion (exported objects).
+        let rv = str_at(&obj, "/metadata/resourceVersion");
+        if !rv.is_empty() {
+            let msg = format!("Invalid value: \"{rv}\": must be empty");
+            let c = cause("FieldValueInvalid", "metadata.resourceVersion", msg);
+            return Err(ApiError::invalid(rt, &name, vec![c]));
+        }
         let metadata = obj["metadata"].as_object_mut();
         if let Some(meta) = metadata {
             for system in [
