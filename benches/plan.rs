@@ -35,7 +35,7 @@ fn snapshot(pods: usize) -> String {
         );
         for p in 0..PODS_PER_DEPLOYMENT {
             let i = d * PODS_PER_DEPLOYMENT + p;
-            let last = if i % 100 == 0 {
+            let last = if i.is_multiple_of(100) {
                 "      lastState: {terminated: {reason: OOMKilled, exitCode: 137, startedAt: \"2026-11-23T08:00:00Z\", finishedAt: \"2026-11-23T08:10:00Z\"}}\n      state: {waiting: {reason: CrashLoopBackOff}}\n      restartCount: 4\n"
             } else {
                 "      state: {running: {startedAt: \"2026-11-23T08:00:00Z\"}}\n      restartCount: 0\n"
@@ -44,7 +44,7 @@ fn snapshot(pods: usize) -> String {
                 s,
                 "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: {name}-abc-{p}\n    namespace: {ns}\n    uid: p-{i}\n    labels: {{app: {name}, pod-template-hash: abc}}\n    ownerReferences:\n    - {{apiVersion: apps/v1, kind: ReplicaSet, name: {name}-abc, uid: rs-{d}, controller: true}}\n  spec:\n    nodeName: node-{}\n    containers:\n    - name: app\n      image: registry.example.com/{name}:1.0.0\n      resources: {{limits: {{memory: 512Mi}}, requests: {{memory: 256Mi}}}}\n  status:\n    phase: Running\n    containerStatuses:\n    - name: app\n      image: registry.example.com/{name}:1.0.0\n      imageID: \"\"\n      ready: {}\n{last}",
                 i % 20,
-                i % 100 != 0
+                !i.is_multiple_of(100)
             );
         }
     }

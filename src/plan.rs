@@ -45,6 +45,9 @@ pub struct Proposal {
     pub application: Option<AppRef>,
     pub file: Option<String>,
     pub diff: Option<String>,
+    /// Why this file and field: which source, overlay, patch or values file declares it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Why `file`/`diff` are missing, when they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -63,18 +66,10 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
+#[derive(Default)]
 pub struct Settings {
     pub policy: Policy,
     pub argo: ArgoSettings,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            policy: Policy::default(),
-            argo: ArgoSettings::default(),
-        }
-    }
 }
 
 /// Compute the plan for `state` at `now`.
@@ -90,7 +85,7 @@ pub fn plan(
         match proposal::propose(&key, &group, state, &settings.policy, History::default()) {
             Outcome::Propose(draft) => match place(*draft, state, repos, settings) {
                 Ok(p) => out.proposals.push(p),
-                Err(e) => out.escalations.push(e),
+                Err(e) => out.escalations.push(*e),
             },
             Outcome::Escalate(e) => out.escalations.push(e),
         }
@@ -148,11 +143,11 @@ pub fn live_meta(state: &ClusterState, namespace: &str, owner: &ObjRef) -> Optio
 /// Find the owning Application, locate every write in Git, apply the edits and diff them.
 /// A value Git cannot hold (or suture may not edit) turns the draft into an escalation.
 fn place(
-    mut draft: Draft,
+    draft: Draft,
     state: &ClusterState,
     repos: &Repos,
     settings: &Settings,
-) -> Result<Proposal, Escalation> {
+) -> Result<Proposal, Box<Escalation>> {
     let t = &draft.target;
     let workload = WorkloadId {
         group: group_of(&t.kind).to_string(),
@@ -169,6 +164,7 @@ fn place(
             application: app.map(app_ref),
             file: None,
             diff: None,
+            location: None,
             note: Some(note),
             files: Vec::new(),
         }
@@ -183,6 +179,7 @@ fn place(
     };
     let repo_for = |url: &str| repos.get(url);
     let mut changes: Vec<FileChange> = Vec::new();
+    let mut repo_url: Option<String> = None;
     let mut why = Vec::new();
     for write in &draft.writes {
         let req = LocateRequest {
@@ -193,6 +190,16 @@ fn place(
         };
         match locate::locate(app, &state.applications, &repo_for, &req) {
             Ok(located) => {
+                // One pull request goes to one repository.
+                if repo_url.as_ref().is_some_and(|u| *u != located.repo_url) {
+                    let reason = format!(
+                        "the change spans two repositories ({} and {}); one pull request cannot carry it",
+                        repo_url.unwrap_or_default(),
+                        located.repo_url
+                    );
+                    return Err(escalation(&draft, reason));
+                }
+                repo_url = Some(located.repo_url);
                 why.push(located.why);
                 changes.extend(located.changes);
             }
@@ -208,13 +215,7 @@ fn place(
             }
         }
     }
-    let tree_url = app
-        .spec
-        .source
-        .as_ref()
-        .or(app.spec.sources.first())
-        .map(|s| s.repo_url.clone())
-        .unwrap_or_default();
+    let tree_url = repo_url.unwrap_or_default();
     let files = match apply_changes(&changes, |file| {
         repos.get(&tree_url).and_then(|t| t.file(file))
     }) {
@@ -225,8 +226,8 @@ fn place(
         .iter()
         .map(|(path, old, new)| unified_diff(path, old.as_deref(), new))
         .collect::<String>();
-    draft.basis = format!("{} Location: {}", draft.basis, why.join(" "));
     Ok(Proposal {
+        location: Some(why.join(" ")),
         application: Some(app_ref(app)),
         file: files.first().map(|(p, _, _)| p.clone()),
         diff: Some(diff),
@@ -243,19 +244,19 @@ fn app_ref(app: &Application) -> AppRef {
     }
 }
 
-fn escalation(draft: &Draft, reason: String) -> Escalation {
+fn escalation(draft: &Draft, reason: String) -> Box<Escalation> {
     let mut evidence = serde_json::Map::new();
     evidence.insert(
         "proposed_change".into(),
         serde_json::to_value(&draft.change).unwrap_or_default(),
     );
     evidence.insert("basis".into(), draft.basis.clone().into());
-    Escalation {
+    Box::new(Escalation {
         key: draft.key.clone(),
         fault: draft.fault,
         reason,
         evidence,
-    }
+    })
 }
 
 type Written = Vec<(String, Option<String>, String)>;

@@ -58,6 +58,9 @@ pub fn text(plan: &Plan) -> String {
                 let _ = writeln!(s, "    argo cd:    none found");
             }
         }
+        if let Some(location) = &p.location {
+            let _ = writeln!(s, "    location:   {location}");
+        }
         if let Some(note) = &p.note {
             let _ = writeln!(s, "    note:       {note}");
         }

@@ -83,6 +83,7 @@ pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, String> {
         // kubectl (sigs.k8s.io/yaml) keeps the last of duplicate keys; so do we.
         let options = serde_saphyr::options! {
             duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+            budget: Some(budget_for(text.len())),
         };
         serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, options)
             .map_err(|e| format!("invalid YAML: {e}"))?
@@ -92,6 +93,19 @@ pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, String> {
         flatten_lists(doc, &mut out);
     }
     Ok(out)
+}
+
+/// A whole-cluster dump is one large document (50,000 pods is hundreds of MiB), far above
+/// the parser's defaults for config files. Limits that grow with the input keep parsing
+/// linear; alias and anchor caps stay at their defaults, so YAML bombs are still refused.
+fn budget_for(len: usize) -> serde_saphyr::Budget {
+    let mut b = serde_saphyr::Budget::default();
+    b.max_reader_input_bytes = Some(len.max(2 << 30));
+    b.max_events = b.max_events.max(len);
+    b.max_nodes = b.max_nodes.max(len);
+    b.max_documents = b.max_documents.max(len / 16);
+    b.max_total_scalar_bytes = b.max_total_scalar_bytes.max(len);
+    b
 }
 
 fn flatten_lists(doc: serde_json::Value, out: &mut Vec<serde_json::Value>) {
@@ -242,6 +256,28 @@ mod tests {
         assert_eq!(state.pods.len(), 1);
         assert_eq!(state.nodes.len(), 1);
         assert_eq!(state.deployments.len(), 1);
+    }
+
+    #[test]
+    fn a_cluster_sized_dump_parses_but_an_alias_bomb_does_not() {
+        let mut big = String::from("apiVersion: v1\nkind: List\nitems:\n");
+        for i in 0..25_000 {
+            big.push_str(&format!("- {{apiVersion: v1, kind: Node, metadata: {{name: n{i}, labels: {{a: b, c: d}}}}}}\n"));
+        }
+        assert_eq!(ClusterState::from_text(&big).unwrap().nodes.len(), 25_000);
+
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+        {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        assert!(
+            parse_objects(&bomb).is_err(),
+            "10^8 expanded nodes must be refused"
+        );
     }
 
     #[test]

@@ -2,10 +2,41 @@
 //!
 //! One file per fault family. Every check walks optional fields with `?` and never assumes a
 //! `status` is present: objects captured mid-creation have none.
+//!
+//! Precedence, so that one thing yields one most-specific finding:
+//! - a pod being deleted yields only `stuck-terminating` (once overdue): its containers are on
+//!   their way out;
+//! - an evicted pod yields only `evicted`, an unschedulable one only `unschedulable`;
+//! - a succeeded pod yields nothing;
+//! - each container yields at most one finding (order in `container`);
+//! - `failed-mount` / `sandbox-creation-failed` only while the pod has not started.
+//!
+//! Many failing pods of one workload are separate findings; grouping happens later.
+
+mod common;
+mod container;
+#[cfg(test)]
+mod fixture_tests;
+mod nodes;
+mod probes;
+#[cfg(test)]
+mod robustness_tests;
+mod sandbox;
+mod scheduling;
+#[cfg(test)]
+mod testutil;
+mod volumes;
+mod waiting;
+mod workloads;
+
+pub use common::MAX_MESSAGE_CHARS;
+pub use scheduling::{parse_eviction, parse_scheduler_message};
+pub use waiting::{classify_pull_error, parse_missing};
 
 use serde::Serialize;
 
 use crate::state::ClusterState;
+use common::PodCtx;
 
 /// Stable fault ids (design.md §3). They appear in PR titles, labels, metrics and the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -142,8 +173,51 @@ pub struct Finding {
     pub evidence: Evidence,
 }
 
-/// Run every detector over the state. Findings are sorted by (namespace, owner, fault, pod).
+/// Run every detector over the state. Findings are sorted by (namespace, owner kind, owner
+/// name, fault, pod, container, subject), so equal input gives equal output.
 pub fn detect(state: &ClusterState, now: jiff::Timestamp) -> Vec<Finding> {
-    let _ = (state, now);
-    Vec::new()
+    let events = common::index_events(state);
+    let owners = crate::owner::Index::new(state);
+    let mut out = Vec::new();
+    for pod in &state.pods {
+        detect_pod(&PodCtx::new(&owners, &events, pod), now, &mut out);
+    }
+    // Needs the pod findings: it reports what the new ReplicaSet's pods fail with.
+    let deployments = workloads::progress_deadline(state, &out);
+    out.extend(deployments);
+    workloads::jobs(state, &mut out);
+    workloads::replica_failure(state, &mut out);
+    out.extend(volumes::pvc_pending(state, &events));
+    nodes::detect(state, &mut out);
+    out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    out
+}
+
+fn sort_key(f: &Finding) -> impl Ord + '_ {
+    (
+        &f.namespace,
+        &f.owner.kind,
+        &f.owner.name,
+        f.fault,
+        &f.pod,
+        &f.container,
+        &f.subject,
+    )
+}
+
+fn detect_pod(ctx: &PodCtx, now: jiff::Timestamp, out: &mut Vec<Finding>) {
+    if ctx.pod.metadata.deletion_timestamp.is_some() {
+        out.extend(scheduling::stuck_terminating(ctx, now));
+        return;
+    }
+    if ctx.status().and_then(|s| s.phase.as_deref()) == Some("Succeeded") {
+        return;
+    }
+    if let Some(f) = scheduling::evicted(ctx).or_else(|| scheduling::unschedulable(ctx)) {
+        out.push(f);
+        return;
+    }
+    container::detect(ctx, out);
+    out.extend(volumes::failed_mount(ctx));
+    out.extend(sandbox::sandbox_creation_failed(ctx));
 }

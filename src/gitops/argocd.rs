@@ -174,6 +174,83 @@ pub struct WorkloadId {
     pub name: String,
 }
 
+/// The annotation Argo CD 3.x writes on every resource it manages.
+pub const TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
+
+/// A parsed tracking id `<app>:<group>/<kind>:<namespace>/<name>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackingId {
+    /// The app's instance name: `<name>`, or `<namespace>_<name>` outside the control plane.
+    pub app: String,
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl TrackingId {
+    pub fn parse(id: &str) -> Option<TrackingId> {
+        let (app, rest) = id.split_once(':')?;
+        let (group_kind, ns_name) = rest.split_once(':')?;
+        let (group, kind) = group_kind.split_once('/')?;
+        let (namespace, name) = ns_name.split_once('/')?;
+        if app.is_empty() || kind.is_empty() || name.is_empty() {
+            return None;
+        }
+        Some(TrackingId {
+            app: app.into(),
+            group: group.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        })
+    }
+
+    /// True when the id names `w` itself. A ReplicaSet carries its Deployment's id (annotations
+    /// are copied), so an id is only trusted on the object it names.
+    pub fn names(&self, w: &WorkloadId) -> bool {
+        self.group == w.group
+            && self.kind == w.kind
+            && self.namespace == w.namespace
+            && self.name == w.name
+    }
+}
+
+/// The name Argo CD uses for `app` in tracking ids, labels and `.argocd-source-<app>.yaml`:
+/// `<name>` in the control-plane namespace, `<namespace>_<name>` elsewhere (apps in any
+/// namespace). Object names cannot contain `_`, so the form is unambiguous.
+pub fn instance_name(app: &Application, settings: &ArgoSettings) -> String {
+    let name = app.metadata.name.clone().unwrap_or_default();
+    match app.metadata.namespace.as_deref() {
+        Some(ns) if !ns.is_empty() && ns != settings.control_plane_namespace => {
+            format!("{ns}_{name}")
+        }
+        _ => name,
+    }
+}
+
+/// The Application whose instance name is `instance`.
+fn by_instance<'a>(
+    apps: &'a [Application],
+    instance: &str,
+    settings: &ArgoSettings,
+) -> Option<&'a Application> {
+    apps.iter()
+        .find(|a| a.metadata.name.is_some() && instance_name(a, settings) == instance)
+}
+
+/// True when the app's `status.resources[]` lists `w`.
+fn lists(app: &Application, w: &WorkloadId) -> bool {
+    app.status.as_ref().is_some_and(|s| {
+        s.resources.iter().any(|r| {
+            r.group.as_deref().unwrap_or("") == w.group
+                && r.kind == w.kind
+                && r.namespace.as_deref().unwrap_or("") == w.namespace
+                && r.name == w.name
+        })
+    })
+}
+
 /// The Application that manages `workload`, whose live metadata is `meta`. Tracking annotation
 /// first (accepted only when it names this very object), then the instance label, then
 /// `status.resources[]`.
@@ -183,11 +260,78 @@ pub fn find_application<'a>(
     meta: &ObjectMeta,
     settings: &ArgoSettings,
 ) -> Option<&'a Application> {
-    let _ = (apps, workload, meta, settings);
-    None
+    let annotation = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(TRACKING_ANNOTATION));
+    if let Some(id) = annotation.and_then(|v| TrackingId::parse(v))
+        && id.names(workload)
+        && let Some(app) = by_instance(apps, &id.app, settings)
+    {
+        return Some(app);
+    }
+    // The label can also come from a Helm chart's own `app.kubernetes.io/instance` label copied
+    // from the pod template: trust it only if the app's known resources do not contradict it.
+    let label = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(&settings.instance_label_key));
+    if let Some(app) = label.and_then(|v| by_instance(apps, v, settings)) {
+        let known = app.status.as_ref().is_some_and(|s| !s.resources.is_empty());
+        if !known || lists(app, workload) {
+            return Some(app);
+        }
+    }
+    // Several apps listing one resource is Argo CD's SharedResourceWarning: do not guess.
+    let mut listing = apps.iter().filter(|a| lists(a, workload));
+    match (listing.next(), listing.next()) {
+        (Some(app), None) => Some(app),
+        _ => None,
+    }
 }
 
-/// Normalize a repo URL for comparison: lower-case scheme and host, no trailing `/` or `.git`.
+/// Normalize a repo URL for comparison: lower-case scheme and host, no trailing `/` or `.git`,
+/// and the scp form `git@host:org/repo` as `ssh://git@host/org/repo`. The path keeps its case.
 pub fn normalize_repo_url(url: &str) -> String {
-    url.to_string()
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest.to_string()),
+        None => match scp_to_ssh(url) {
+            Some(rest) => ("ssh".to_string(), rest),
+            None => return strip_suffixes(url).to_string(),
+        },
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest.as_str(), ""),
+    };
+    // Keep the user part as written; only the host is case-insensitive.
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => format!("{user}@{}", host.to_ascii_lowercase()),
+        None => authority.to_ascii_lowercase(),
+    };
+    strip_suffixes(&format!("{scheme}://{authority}{path}")).to_string()
 }
+
+/// `[user@]host:path` (no `://`, no `/` before the `:`) as `[user@]host/path`.
+fn scp_to_ssh(url: &str) -> Option<String> {
+    let (head, path) = url.split_once(':')?;
+    if head.is_empty() || head.contains('/') || path.is_empty() {
+        return None;
+    }
+    Some(format!("{head}/{}", path.trim_start_matches('/')))
+}
+
+fn strip_suffixes(mut url: &str) -> &str {
+    loop {
+        let before = url.len();
+        url = url.trim_end_matches('/');
+        url = url.strip_suffix(".git").unwrap_or(url);
+        if url.len() == before {
+            return url;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -51,10 +51,27 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
             with(ev(ctx, "reason"), "Error"),
             ev(ctx, "restart_count")
         ),
-        FaultId::Unschedulable => format!(
-            "{subject} cannot be scheduled: {}. Free or add capacity, or fix taints/affinity; suture does not lower requests on its own",
-            with(message, "no scheduler message")
-        ),
+        FaultId::Unschedulable => {
+            let reasons = ctx
+                .all
+                .iter()
+                .find_map(|f| f.evidence.get("reasons"))
+                .and_then(|v| v.as_object());
+            let histogram = reasons
+                .map(|r| {
+                    r.iter()
+                        .map(|(k, v)| format!("{v} × {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            format!(
+                "{subject} cannot be scheduled ({} of {} nodes available): {}. Free or add capacity, or fix taints/affinity; suture does not lower requests on its own",
+                with(ev(ctx, "nodes_available"), "0"),
+                with(ev(ctx, "nodes_total"), "?"),
+                with(histogram, &with(message, "no scheduler message"))
+            )
+        }
         FaultId::ReadinessProbeFailure => format!(
             "container {container} runs but fails its readiness probe ({}): it receives no traffic; this is an application or dependency problem, not restarts to tune away",
             with(message, "no probe message")
@@ -77,7 +94,7 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
             f.namespace,
             f.subject.name,
             with(message, "BackoffLimitExceeded"),
-            with(ev(ctx, "failed_pods"), "none recorded")
+            with(ev(ctx, "failing_pods"), "none recorded")
         ),
         FaultId::JobDeadlineExceeded => format!(
             "Job {}/{} exceeded its activeDeadlineSeconds ({}); a longer deadline or a faster job is a human decision",
@@ -100,7 +117,7 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
         FaultId::NodePressure => format!(
             "Node {} reports {}: workload fixes for pods evicted by it are suppressed; free the node or add capacity",
             f.subject.name,
-            with(ev(ctx, "conditions"), "pressure")
+            with(ev(ctx, "pressures"), "pressure")
         ),
         FaultId::NodeNotReady => format!(
             "Node {} is not Ready ({}); pods on it are not fixed by suture until it recovers",

@@ -126,11 +126,17 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
     };
     let request = resource(c, "requests", "memory");
     let sized = size(ctx, &limit, None, limit_range_max(ctx, "memory"))?;
-    let restarts = f
-        .evidence
-        .get("restart_count")
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "?".into());
+    let pods = ctx.all.iter().filter(|x| x.pod.is_some()).count();
+    let max_restarts = ctx
+        .all
+        .iter()
+        .filter_map(|x| x.evidence.get("restart_count")?.as_i64())
+        .max();
+    let seen = match (pods, max_restarts) {
+        (0 | 1, Some(r)) => format!("restart count {r}"),
+        (n, Some(r)) => format!("in {n} pods, restart counts up to {r}"),
+        (n, None) => format!("in {n} pod(s)"),
+    };
     let limit_field = field_path(prefix, &name, f.init_container, "resources.limits.memory");
     let change = Change {
         field: limit_field,
@@ -180,7 +186,7 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
         primitive: Primitive::RaiseMemoryLimit,
         target: ctx.target(&name),
         basis: format!(
-            "Container {name} was OOMKilled (reason OOMKilled, restart count {restarts}) at memory limit {limit}. New limit = {} {qos_words}",
+            "Container {name} was OOMKilled (reason OOMKilled, {seen}) at memory limit {limit}. New limit = {} {qos_words}",
             sized.basis
         ),
         rollback: Rollback {

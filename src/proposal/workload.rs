@@ -16,7 +16,7 @@ pub fn pod_spec(
             && m.name.as_deref() == Some(owner.name.as_str())
     };
     const TEMPLATE: &str = "spec.template.spec";
-    let spec = match owner.kind.as_str() {
+    match owner.kind.as_str() {
         "Deployment" => state
             .deployments
             .iter()
@@ -76,8 +76,7 @@ pub fn pod_spec(
             .and_then(|o| o.spec.clone())
             .map(|s| (s, "spec")),
         _ => None,
-    };
-    spec
+    }
 }
 
 /// The container named `name` (never the first one by position).
