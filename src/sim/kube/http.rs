@@ -46,8 +46,14 @@ type Query = HashMap<String, String>;
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    if let Some(delay) = app.faults.latency(&path) {
-        tokio::time::sleep(delay).await;
+    // Re-checked while waiting, so clearing the rule releases held requests.
+    let arrived = tokio::time::Instant::now();
+    while let Some(delay) = app.faults.latency(&path) {
+        let waited = arrived.elapsed();
+        if waited >= delay {
+            break;
+        }
+        tokio::time::sleep((delay - waited).min(Duration::from_millis(20))).await;
     }
     if let Some(err) = app.faults.take_failure(&path) {
         return error_response(&err);

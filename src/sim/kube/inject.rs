@@ -56,7 +56,8 @@ impl Faults {
         });
     }
 
-    /// Every request under `prefix` waits `delay` first (`Duration::ZERO` removes the rule).
+    /// Every request under `prefix` waits `delay` first (`Duration::ZERO` removes the rule;
+    /// requests still waiting are released then).
     pub fn set_latency(&self, prefix: &str, delay: Duration) {
         let mut rules = self.rules();
         rules.latency.retain(|(p, _)| p != prefix);

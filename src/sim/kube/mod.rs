@@ -17,7 +17,8 @@
 //! Extension points for later simulators (controllers, kubelet, Argo CD):
 //! - `Store` is the single source of truth; controllers call it in-process and observe it with
 //!   `Store::watch` (the same history that HTTP watches replay), and write with `update_with`
-//!   (read-modify-write under the lock) or `update(.., Subresource::Status, ..)`.
+//!   (read-modify-write under the lock) or `update` with `WriteOptions::subresource` =
+//!   `Subresource::Status`. Typed helpers: `get_as`, `create_as`, `list_as` (k8s-openapi types).
 //! - `Registry::add` registers further kinds before `SimKube::start` (`Config::registry`).
 //! - `defaults.rs` and `validate.rs` hold per-kind defaulting and validation rules.
 //!
@@ -37,6 +38,7 @@ pub mod selectors;
 pub mod status;
 pub mod store;
 mod stream;
+mod typed;
 pub mod validate;
 pub mod watch;
 
