@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use suture::sim::kube::{Config, SimKube, WriteOptions};
+use suture::sim::kube::{Config, SimKube, Subresource, WriteOptions};
 
 fn kubectl_path() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -133,10 +133,19 @@ async fn kubectl_get_patch_and_errors() {
         .await;
     assert_eq!(selected.trim(), "pod/web-1");
 
+    // Server-side printing: the columns of a real server's Tables.
     let table = kubectl.ok(&["get", "deploy", "-A"]).await;
-    let header = table.lines().next().unwrap();
-    assert!(
-        header.starts_with("NAMESPACE") && header.contains("NAME"),
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE"
+        ],
         "{table}"
     );
     assert!(
@@ -150,6 +159,32 @@ async fn kubectl_get_patch_and_errors() {
             .lines()
             .any(|l| l.starts_with("y ") && l.contains("api")),
         "{table}"
+    );
+
+    let store = sim.store();
+    let pods = store.res("v1", "Pod").unwrap();
+    store
+        .update_with(pods, Some("x"), "web-1", Subresource::Status, |p| {
+            p["status"] = json!({"phase": "Running", "podIP": "10.0.0.5", "containerStatuses": [{
+                "name": "app", "image": "nginx:1.25", "imageID": "", "ready": false,
+                "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
+        })
+        .unwrap();
+    let wide = kubectl.ok(&["get", "pods", "-o", "wide"]).await;
+    let rows: Vec<Vec<&str>> = wide
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"],
+        "{wide}"
+    );
+    let web = rows.iter().find(|r| r[0] == "web-1").unwrap();
+    assert_eq!(
+        (web[1], web[2], web[3], web[5]),
+        ("0/1", "CrashLoopBackOff", "4", "10.0.0.5"),
+        "{wide}"
     );
 
     let patched = kubectl
@@ -166,7 +201,6 @@ async fn kubectl_get_patch_and_errors() {
         ])
         .await;
     assert!(patched.contains("deployment.apps/web patched"), "{patched}");
-    let store = sim.store();
     let deploys = store.res("apps/v1", "Deployment").unwrap();
     let web = store.get(deploys, Some("x"), "web").unwrap();
     assert_eq!(web["spec"]["replicas"], 3);
@@ -221,7 +255,7 @@ async fn kubectl_get_watch_streams_changes() {
     let Some((sim, kubectl)) = setup(dir.path()).await else {
         return;
     };
-    let mut cmd = kubectl.command(&["get", "pods", "-n", "x", "--watch", "-o", "name"]);
+    let mut cmd = kubectl.command(&["get", "pods", "-n", "x", "--watch"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn kubectl --watch");
     let stdout = child.stdout.take().unwrap();
@@ -241,7 +275,7 @@ async fn kubectl_get_watch_streams_changes() {
             continue;
         };
         lines.push(line);
-        if lines.len() == 2 && !created {
+        if lines.len() == 3 && !created {
             // The initial state arrived; a new pod must stream in.
             let store = sim.store();
             let pods = store.res("v1", "Pod").unwrap();
@@ -256,14 +290,26 @@ async fn kubectl_get_watch_streams_changes() {
                 .unwrap();
             created = true;
         }
-        if lines.iter().any(|l| l == "pod/late") {
+        if lines.iter().any(|l| l.starts_with("late ")) {
             break;
         }
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(lines.contains(&"pod/web-1".to_string()), "{lines:?}");
-    assert!(lines.contains(&"pod/db-1".to_string()), "{lines:?}");
-    assert!(lines.contains(&"pod/late".to_string()), "{lines:?}");
+    // A header, the current pods, then the new one as it arrives (one-row Tables).
+    let first: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        first,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{lines:?}"
+    );
+    for name in ["web-1 ", "db-1 ", "late "] {
+        assert!(lines.iter().any(|l| l.starts_with(name)), "{lines:?}");
+    }
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("NAME")).count(),
+        1,
+        "{lines:?}"
+    );
     sim.shutdown().await;
 }

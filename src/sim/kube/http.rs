@@ -22,6 +22,7 @@ use super::registry::ResId;
 use super::selectors::{FieldSelector, LabelSelector, Selectors};
 use super::status::{ApiError, Reason};
 use super::store::{DeleteOptions, ListOptions, Store, Subresource, WriteOptions};
+use super::table;
 use super::validate::FieldValidation;
 use super::watch::{EventType, WatchOptions};
 
@@ -300,10 +301,17 @@ async fn resource(
         Subresource::Main
     };
     match (method.clone(), t.name.as_deref()) {
-        (Method::GET, None) if flag(query, "watch") => watch(app, t.res, ns, query),
-        (Method::GET, None) => list(store, t.res, ns, query),
+        (Method::GET, None) if flag(query, "watch") => watch(app, t.res, ns, query, headers),
+        (Method::GET, None) => list(store, t.res, ns, query, headers),
         (Method::GET, Some(name)) => {
             let obj = store.get(t.res, ns, name)?;
+            if let Some(version) = table::wanted(accept(headers)) {
+                let rt = store.resource(t.res)?;
+                let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion")});
+                let include = table::Include::parse(query.get("includeObject").map(String::as_str));
+                let doc = table::table(rt, version, std::slice::from_ref(&obj), meta, include);
+                return Ok(json_response(StatusCode::OK, &doc, &[]));
+            }
             Ok(json_response(StatusCode::OK, &obj, &[]))
         }
         (Method::POST, None) => {
@@ -471,9 +479,31 @@ fn list_json(
     json!({"kind": list_kind, "apiVersion": api_version, "metadata": metadata, "items": items})
 }
 
-fn list(store: &Store, res: ResId, ns: Option<&str>, query: &Query) -> Result<Response, ApiError> {
+fn accept(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn list(
+    store: &Store,
+    res: ResId,
+    ns: Option<&str>,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let rt = store.resource(res)?;
     let result = store.list(res, ns, &list_options(store, res, query)?)?;
+    if let Some(version) = table::wanted(accept(headers)) {
+        let mut meta = json!({"resourceVersion": result.resource_version.to_string()});
+        if let Some(c) = &result.continue_token {
+            meta["continue"] = json!(c);
+        }
+        let include = table::Include::parse(query.get("includeObject").map(String::as_str));
+        let doc = table::table(rt, version, &result.items, meta, include);
+        return Ok(json_response(StatusCode::OK, &doc, &[]));
+    }
     let list = list_json(
         rt.typed.is_some(),
         &rt.list_kind(),
@@ -492,7 +522,13 @@ const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
-fn watch(app: &App, res: ResId, ns: Option<&str>, query: &Query) -> Result<Response, ApiError> {
+fn watch(
+    app: &App,
+    res: ResId,
+    ns: Option<&str>,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let timeout = match query.get("timeoutSeconds").map(String::as_str) {
         None | Some("") => DEFAULT_WATCH_TIMEOUT,
         // Capped so a huge value cannot overflow the deadline.
@@ -527,8 +563,21 @@ fn watch(app: &App, res: ResId, ns: Option<&str>, query: &Query) -> Result<Respo
         let period = app.bookmark_interval.max(Duration::from_millis(10));
         tokio::time::interval_at(tokio::time::Instant::now() + period, period)
     });
+    // kubectl get --watch asks for Tables: each event then carries a one-row Table.
+    let render: Option<super::stream::Render> = match table::wanted(accept(headers)) {
+        Some(version) => {
+            let rt = app.store.resource(res)?.clone();
+            let include = table::Include::parse(query.get("includeObject").map(String::as_str));
+            Some(Box::new(move |obj: &Value| {
+                let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion")});
+                table::table(&rt, version, std::slice::from_ref(obj), meta, include)
+            }))
+        }
+        None => None,
+    };
     let stream = super::stream::WatchStream {
         watcher,
+        render,
         bookmarks,
         deadline: tokio::time::Instant::now() + timeout,
         drops: app.faults.watch_drops(),

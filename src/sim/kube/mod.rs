@@ -38,6 +38,7 @@ pub mod selectors;
 pub mod status;
 pub mod store;
 mod stream;
+mod table;
 mod typed;
 pub mod validate;
 pub mod watch;

@@ -2,14 +2,19 @@
 //! multiplexed into newline-delimited JSON chunks.
 
 use axum::body::Bytes;
+use serde_json::Value;
 use tokio::sync::watch as notify;
 use tokio::time::{Instant, Interval};
 
 use super::http::{error_line, event_line};
-use super::watch::Watcher;
+use super::watch::{EventType, Watcher};
+
+/// Turns an event's object into what the client asked for (a Table for kubectl).
+pub(crate) type Render = Box<dyn Fn(&Value) -> Value + Send>;
 
 pub(crate) struct WatchStream {
     pub watcher: Watcher,
+    pub render: Option<Render>,
     /// Set when the client sent `allowWatchBookmarks=true`.
     pub bookmarks: Option<Interval>,
     pub deadline: Instant,
@@ -39,7 +44,12 @@ impl WatchStream {
                 _ = tokio::time::sleep_until(self.deadline) => return None,
                 event = self.watcher.next() => {
                     return match event {
-                        Some(Ok(e)) => Some(event_line(e.kind, &e.object)),
+                        Some(Ok(e)) => match &self.render {
+                            Some(render) if e.kind != EventType::Bookmark => {
+                                Some(event_line(e.kind, &render(&e.object)))
+                            }
+                            _ => Some(event_line(e.kind, &e.object)),
+                        },
                         Some(Err(err)) => {
                             self.done = true;
                             Some(error_line(&err))
