@@ -1741,3 +1741,72 @@ async fn in_process_controller_reacts_to_http_writes() {
     controller.abort();
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_and_a_watch_lose_no_event() {
+    let (sim, client) = start(Config::default()).await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let rv = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = pods
+        .watch(&WatchParams::default().timeout(30), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let pods = pods.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let name = format!("w{w}-{i}");
+                    pods.create(&PostParams::default(), &pod(&name, json!({}), None))
+                        .await
+                        .unwrap();
+                    pods.patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"metadata": {"labels": {"n": "1"}}})),
+                    )
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut last = 0u64;
+    let (mut added, mut modified) = (0, 0);
+    while added + modified < 200 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .expect("stream open");
+        let (p, is_add) = match ev {
+            WatchEvent::Added(p) => (p, true),
+            WatchEvent::Modified(p) => (p, false),
+            other => panic!("{other:?}"),
+        };
+        let rv: u64 = p.metadata.resource_version.unwrap().parse().unwrap();
+        assert!(
+            rv > last,
+            "resourceVersion went backwards: {rv} after {last}"
+        );
+        last = rv;
+        if is_add {
+            added += 1;
+        } else {
+            modified += 1;
+        }
+    }
+    assert_eq!((added, modified), (100, 100));
+    assert_eq!(last, sim.store().resource_version());
+    sim.shutdown().await;
+}
