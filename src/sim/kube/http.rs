@@ -2,7 +2,6 @@
 //! parameters, content types and `Status` error bodies. Every request goes through one
 //! fallback handler that parses the path itself, so no input can reach a panic in routing.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,17 +16,19 @@ use serde_json::{Value, json};
 use super::discovery;
 use super::inject::Faults;
 use super::openapi;
+use super::params::{
+    Query, content_type, delete_options, flag, list_options, parse_json, read_body, require_json,
+    selectors, write_options,
+};
 use super::patch::PatchType;
 use super::registry::ResId;
-use super::selectors::{FieldSelector, LabelSelector, Selectors};
+use super::respond::{
+    aggregated_response, error_response, json_response, list_json, raw_json, text_response,
+};
 use super::status::{ApiError, Reason};
-use super::store::{DeleteOptions, ListOptions, Store, Subresource, WriteOptions};
+use super::store::{Store, Subresource};
 use super::table;
-use super::validate::FieldValidation;
-use super::watch::{EventType, WatchOptions};
-
-/// Largest request body the real apiserver accepts (3 MiB).
-const MAX_BODY: usize = 3 * 1024 * 1024;
+use super::watch::WatchOptions;
 
 pub(crate) struct App {
     pub store: Store,
@@ -41,8 +42,6 @@ pub(crate) struct App {
 pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
-
-type Query = HashMap<String, String>;
 
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -224,67 +223,6 @@ fn route(app: &App, group: &str, version: &str, rest: &[&str]) -> Result<Target,
     })
 }
 
-fn flag(query: &Query, key: &str) -> bool {
-    matches!(query.get(key).map(String::as_str), Some("true" | "1"))
-}
-
-fn write_options(query: &Query, subresource: Subresource) -> Result<WriteOptions, ApiError> {
-    Ok(WriteOptions {
-        subresource,
-        dry_run: dry_run(query.get("dryRun").map(String::as_str))?,
-        field_validation: FieldValidation::parse(
-            query
-                .get("fieldValidation")
-                .map(String::as_str)
-                .unwrap_or(""),
-        )?,
-    })
-}
-
-fn dry_run(value: Option<&str>) -> Result<bool, ApiError> {
-    match value {
-        None | Some("") => Ok(false),
-        Some("All") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
-        ))),
-    }
-}
-
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| ApiError::new(Reason::RequestEntityTooLarge, "request is too large"))
-}
-
-fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
-    })
-}
-
-fn content_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
-
-/// POST and PUT bodies must be JSON (the real server also takes YAML and protobuf).
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let ct = content_type(headers);
-    let media = ct.split(';').next().unwrap_or("").trim();
-    if media == "application/json" || media.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::unsupported_media_type(
-            media,
-            &["application/json"],
-        ))
-    }
-}
-
 async fn resource(
     app: &App,
     method: &Method,
@@ -396,87 +334,6 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
-}
-
-/// DeleteOptions from the query and an optional JSON body (kube-rs sends the body).
-fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {
-    let mut opts = DeleteOptions {
-        dry_run: dry_run(query.get("dryRun").map(String::as_str))?,
-        ..DeleteOptions::default()
-    };
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(opts);
-    }
-    let v = parse_json(body)?;
-    if let Some(list) = v.get("dryRun").and_then(Value::as_array) {
-        for d in list {
-            opts.dry_run |= dry_run(d.as_str())?;
-        }
-    }
-    let pre = v.get("preconditions");
-    opts.uid = pre
-        .and_then(|p| p.get("uid"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    opts.resource_version = pre
-        .and_then(|p| p.get("resourceVersion"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(opts)
-}
-
-fn selectors(store: &Store, res: ResId, query: &Query) -> Result<Selectors, ApiError> {
-    let rt = store.resource(res)?;
-    let get = |k: &str| query.get(k).map(String::as_str).unwrap_or("");
-    Ok(Selectors {
-        labels: LabelSelector::parse(get("labelSelector"))?,
-        fields: FieldSelector::parse(get("fieldSelector"), rt)?,
-    })
-}
-
-fn list_options(store: &Store, res: ResId, query: &Query) -> Result<ListOptions, ApiError> {
-    let limit = match query.get("limit").map(String::as_str) {
-        None | Some("") => None,
-        Some(l) => Some(
-            l.parse::<usize>()
-                .map_err(|_| ApiError::bad_request(format!("limit: Invalid value: \"{l}\"")))?,
-        ),
-    };
-    Ok(ListOptions {
-        selectors: selectors(store, res, query)?,
-        limit,
-        continue_token: query.get("continue").cloned(),
-        resource_version: query.get("resourceVersion").cloned(),
-        resource_version_match: query.get("resourceVersionMatch").cloned(),
-    })
-}
-
-fn list_json(
-    typed: bool,
-    list_kind: &str,
-    api_version: &str,
-    mut items: Vec<Value>,
-    rv: u64,
-    continue_token: Option<String>,
-    remaining: Option<u64>,
-) -> Value {
-    // Typed lists carry their items without kind/apiVersion, as the real server encodes them.
-    if typed {
-        for item in &mut items {
-            if let Some(map) = item.as_object_mut() {
-                map.remove("kind");
-                map.remove("apiVersion");
-            }
-        }
-    }
-    let mut metadata = json!({"resourceVersion": rv.to_string()});
-    if let Some(c) = continue_token {
-        metadata["continue"] = json!(c);
-    }
-    if let Some(r) = remaining {
-        metadata["remainingItemCount"] = json!(r);
-    }
-    json!({"kind": list_kind, "apiVersion": api_version, "metadata": metadata, "items": items})
 }
 
 fn accept(headers: &HeaderMap) -> &str {
@@ -593,60 +450,4 @@ fn watch(
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
-}
-
-/// One watch event as the newline-delimited JSON line the real server sends.
-pub(crate) fn event_line(kind: EventType, object: &Value) -> Bytes {
-    let mut line = json!({"type": kind.as_str(), "object": object}).to_string();
-    line.push('\n');
-    Bytes::from(line)
-}
-
-pub(crate) fn error_line(err: &ApiError) -> Bytes {
-    let mut line = json!({"type": "ERROR", "object": err.to_status()}).to_string();
-    line.push('\n');
-    Bytes::from(line)
-}
-
-fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let mut resp = raw_json(code, Bytes::from(body.to_string()));
-    for w in warnings {
-        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
-        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
-            resp.headers_mut().append(header::WARNING, v);
-        }
-    }
-    resp
-}
-
-fn raw_json(code: StatusCode, body: Bytes) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = code;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-fn aggregated_response(doc: Value) -> Result<Response, ApiError> {
-    let mut resp = raw_json(StatusCode::OK, Bytes::from(doc.to_string()));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
-    );
-    Ok(resp)
-}
-
-fn text_response(code: StatusCode, text: &'static str) -> Response {
-    let mut resp = Response::new(Body::from(text));
-    *resp.status_mut() = code;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    resp
-}
-
-pub(crate) fn error_response(err: &ApiError) -> Response {
-    let code = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(code, &err.to_status(), &[])
 }

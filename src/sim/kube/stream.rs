@@ -6,7 +6,7 @@ use serde_json::Value;
 use tokio::sync::watch as notify;
 use tokio::time::{Instant, Interval};
 
-use super::http::{error_line, event_line};
+use super::respond::{error_line, event_line};
 use super::watch::{EventType, Watcher};
 
 /// Turns an event's object into what the client asked for (a Table for kubectl).
