@@ -187,6 +187,40 @@ async fn kubectl_get_patch_and_errors() {
         "{wide}"
     );
 
+    // Custom resources print their CRD's columns; core Events the real event columns.
+    let apps = store.res("argoproj.io/v1alpha1", "Application").unwrap();
+    let app = json!({"metadata": {"name": "shop"}, "spec": {"project": "default"},
+        "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Degraded"}}});
+    store
+        .create(apps, Some("x"), app, &WriteOptions::default())
+        .unwrap();
+    let out = kubectl.ok(&["get", "applications"]).await;
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(
+        rows[0].starts_with("NAME") && rows[0].contains("SYNC STATUS"),
+        "{out}"
+    );
+    let shop: Vec<&str> = rows[1].split_whitespace().collect();
+    assert_eq!(shop, ["shop", "OutOfSync", "Degraded"], "{out}");
+    let events = store.res("v1", "Event").unwrap();
+    let event = json!({"metadata": {"name": "web-1.1"}, "type": "Warning", "reason": "BackOff",
+        "message": "Back-off restarting failed container app",
+        "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "x"}});
+    store
+        .create(events, Some("x"), event, &WriteOptions::default())
+        .unwrap();
+    let out = kubectl.ok(&["get", "events"]).await;
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{out}"
+    );
+    assert!(
+        out.contains("pod/web-1") && out.contains("Back-off restarting"),
+        "{out}"
+    );
+
     let patched = kubectl
         .ok(&[
             "patch",

@@ -90,7 +90,15 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
             col("Reason", "string", 0),
             col("Object", "string", 0),
             col("Message", "string", 0),
+            col("Name", "string", 1),
+        ],
+        // The Argo CD CRD's additionalPrinterColumns.
+        ("argoproj.io", "Application") => vec![
             name,
+            col("Sync Status", "string", 0),
+            col("Health Status", "string", 0),
+            col("Revision", "string", 10),
+            col("Project", "string", 10),
         ],
         _ => vec![name, age],
     }
@@ -274,6 +282,13 @@ fn cells(rt: &ResourceType, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
                 name,
             ]
         }
+        ("argoproj.io", "Application") => vec![
+            name,
+            json!(s(obj, "/status/sync/status")),
+            json!(s(obj, "/status/health/status")),
+            json!(s(obj, "/status/sync/revision")),
+            json!(s(obj, "/spec/project")),
+        ],
         _ => vec![name, age],
     }
 }
