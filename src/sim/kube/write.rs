@@ -129,7 +129,7 @@ impl Store {
     }
 
     /// Read-modify-write under the store lock, for in-process controllers: `f` edits the current
-    /// object; no conflict is possible.
+    /// object; no conflict is possible. `f` must not call the store (the lock is held).
     pub fn update_with(
         &self,
         res: ResId,
