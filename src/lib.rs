@@ -2,7 +2,8 @@
 //!
 //! The modules follow the pipeline: `state` (input snapshot) -> `detection` (findings) ->
 //! `owner` (workload behind a pod) -> `proposal` (typed fix or escalation) -> `gitops`
-//! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline).
+//! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline). `sim`
+//! holds the simulators that speak the real HTTP APIs (Kubernetes first) for tests and the demo.
 
 pub mod demo;
 pub mod detection;
@@ -13,4 +14,5 @@ pub mod plan;
 pub mod proposal;
 pub mod quantity;
 pub mod render;
+pub mod sim;
 pub mod state;
