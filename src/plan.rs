@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::detection::{self, Finding, ObjRef};
 use crate::gitops::argocd::{self, Application, ArgoSettings, WorkloadId};
-use crate::gitops::edit;
 use crate::gitops::locate::{self, FileChange, LocateRequest};
 use crate::gitops::tree::RepoTree;
+use crate::gitops::{drift, edit};
 use crate::proposal::{self, Draft, Escalation, History, Outcome, Policy, Rail};
 use crate::state::ClusterState;
 
@@ -181,7 +181,15 @@ fn place(
     let mut changes: Vec<FileChange> = Vec::new();
     let mut repo_url: Option<String> = None;
     let mut why = Vec::new();
-    for write in &draft.writes {
+    for (i, write) in draft.writes.iter().enumerate() {
+        // The live value this write replaces: the primary change first, then `also`.
+        let from = match i {
+            0 => &draft.change.from,
+            n => draft
+                .also
+                .get(n - 1)
+                .map_or(&serde_json::Value::Null, |c| &c.from),
+        };
         let req = LocateRequest {
             workload: workload.clone(),
             container: t.container.clone(),
@@ -198,6 +206,16 @@ fn place(
                         located.repo_url
                     );
                     return Err(escalation(&draft, reason));
+                }
+                let tree = repos.get(&located.repo_url);
+                for change in &located.changes {
+                    let text = match change {
+                        FileChange::Edit { file, .. } => tree.and_then(|t| t.file(file)),
+                        FileChange::Create { .. } => None,
+                    };
+                    if let Err(reason) = drift::check(write, from, change, text) {
+                        return Err(escalation(&draft, reason));
+                    }
                 }
                 repo_url = Some(located.repo_url);
                 why.push(located.why);

@@ -238,3 +238,104 @@ fn app_pointing_outside_the_repo_is_escalated_and_the_rest_still_planned() {
         plan.escalations[0].reason
     );
 }
+
+/// A Deployment at revision 2 (`new_image`, pods failing to pull) whose revision 1
+/// (`old_image`) still has available pods.
+fn bad_rollout(
+    app: &str,
+    ns: &str,
+    name: &str,
+    container: &str,
+    old_image: &str,
+    new_image: &str,
+) -> String {
+    let rs = |rev: u32, hash: &str, image: &str, available: u32| {
+        format!(
+            "---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: {name}-{hash}\n  namespace: {ns}\n  uid: uid-{hash}\n  labels: {{pod-template-hash: {hash}}}\n  annotations: {{deployment.kubernetes.io/revision: \"{rev}\"}}\n  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: {name}, uid: uid-{name}, controller: true}}]\nspec:\n  selector: {{matchLabels: {{pod-template-hash: {hash}}}}}\n  template:\n    spec:\n      containers: [{{name: {container}, image: \"{image}\"}}]\nstatus: {{replicas: {available}, availableReplicas: {available}}}\n"
+        )
+    };
+    format!(
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {ns}\n  uid: uid-{name}\n  annotations: {{argocd.argoproj.io/tracking-id: \"{app}:apps/Deployment:{ns}/{name}\"}}\nspec:\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    spec:\n      containers: [{{name: {container}, image: \"{new_image}\"}}]\n{}{}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}-new-1\n  namespace: {ns}\n  labels: {{pod-template-hash: new}}\n  ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: {name}-new, uid: uid-new, controller: true}}]\nspec:\n  containers: [{{name: {container}, image: \"{new_image}\"}}]\nstatus:\n  phase: Pending\n  containerStatuses:\n  - name: {container}\n    image: \"{new_image}\"\n    imageID: \"\"\n    ready: false\n    restartCount: 0\n    state: {{waiting: {{reason: ErrImagePull, message: \"rpc error: code = NotFound desc = failed to pull and unpack image \\\"{new_image}\\\": failed to resolve reference \\\"{new_image}\\\": not found\"}}}}\n",
+        rs(1, "old", old_image, 2),
+        rs(2, "new", new_image, 0)
+    )
+}
+
+#[test]
+fn helm_guestbook_missing_tag_reverts_image_tag_in_values() {
+    let text = application(
+        "helm-guestbook",
+        "default",
+        &format!(
+            "    repoURL: {EXAMPLES_URL}\n    path: helm-guestbook\n    helm: {{valueFiles: [values-production.yaml]}}"
+        ),
+    ) + &bad_rollout(
+        "helm-guestbook",
+        "default",
+        "helm-guestbook",
+        "helm-guestbook",
+        "gcr.io/google-samples/gb-frontend:v4",
+        "gcr.io/google-samples/gb-frontend:v5",
+    );
+    let plan = run(&text);
+    let p = only_proposal(&plan);
+    assert_eq!(p.draft.primitive, suture::proposal::Primitive::RevertImage);
+    assert_eq!(p.file.as_deref(), Some("helm-guestbook/values.yaml"));
+    assert_eq!(
+        changed(p.diff.as_deref().unwrap()),
+        ["-  tag: v5", "+  tag: v4"]
+    );
+}
+
+#[test]
+fn plain_guestbook_missing_tag_reverts_the_manifest_image() {
+    let text = application(
+        "guestbook",
+        "default",
+        &format!("    repoURL: {EXAMPLES_URL}\n    path: guestbook"),
+    ) + &bad_rollout(
+        "guestbook",
+        "default",
+        "guestbook-ui",
+        "guestbook-ui",
+        "gcr.io/google-samples/gb-frontend:v4",
+        "gcr.io/google-samples/gb-frontend:v5",
+    );
+    let plan = run(&text);
+    let p = only_proposal(&plan);
+    assert_eq!(
+        p.file.as_deref(),
+        Some("guestbook/guestbook-ui-deployment.yaml")
+    );
+    assert_eq!(
+        changed(p.diff.as_deref().unwrap()),
+        [
+            "-        - image: gcr.io/google-samples/gb-frontend:v5",
+            "+        - image: gcr.io/google-samples/gb-frontend:v4"
+        ]
+    );
+}
+
+#[test]
+fn git_that_disagrees_with_the_live_object_is_not_edited() {
+    // Git declares gb-frontend:v5, the cluster runs another image: a sync is pending.
+    let text = application(
+        "guestbook",
+        "default",
+        &format!("    repoURL: {EXAMPLES_URL}\n    path: guestbook"),
+    ) + &bad_rollout(
+        "guestbook",
+        "default",
+        "guestbook-ui",
+        "guestbook-ui",
+        "gcr.io/heptio-images/ks-guestbook-demo:0.1",
+        "gcr.io/heptio-images/ks-guestbook-demo:0.2",
+    );
+    let plan = run(&text);
+    assert!(plan.proposals.is_empty());
+    let reason = &plan.escalations[0].reason;
+    assert!(
+        reason.contains("Git and the cluster disagree") && reason.contains("gb-frontend:v5"),
+        "{reason}"
+    );
+}

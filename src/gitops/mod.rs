@@ -4,6 +4,7 @@
 //! files, `locate` decides which file and field to change, `edit` makes the minimal-diff edit.
 
 pub mod argocd;
+pub mod drift;
 pub mod edit;
 pub mod locate;
 pub mod tree;

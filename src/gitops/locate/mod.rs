@@ -11,7 +11,7 @@ mod app_manifest;
 mod directory;
 mod helm;
 mod kustomize;
-mod manifest;
+pub(crate) mod manifest;
 mod paths;
 mod source_overrides;
 #[cfg(test)]
