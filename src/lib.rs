@@ -13,4 +13,5 @@ pub mod plan;
 pub mod proposal;
 pub mod quantity;
 pub mod render;
+pub mod sim;
 pub mod state;

@@ -1,0 +1,1 @@
+//! GitHub REST simulator (placeholder while the git remote is built).
