@@ -10,7 +10,6 @@ use tokio::sync::oneshot;
 #[derive(Debug)]
 pub(crate) struct Background {
     addr: SocketAddr,
-    handle: Handle,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -29,9 +28,8 @@ impl Background {
             .thread_name(format!("{name}-rt"))
             .enable_all()
             .build()?;
-        let handle = rt.handle().clone();
         let (tx, rx) = oneshot::channel::<()>();
-        let router = make(addr, handle.clone());
+        let router = make(addr, rt.handle().clone());
         std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
@@ -58,17 +56,12 @@ impl Background {
             })?;
         Ok(Background {
             addr,
-            handle,
             shutdown: Some(tx),
         })
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    pub(crate) fn handle(&self) -> &Handle {
-        &self.handle
     }
 }
 
