@@ -328,3 +328,26 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[test]
+fn paths_outside_the_root_are_refused() {
+    let srv = remote();
+    let auth = format!(
+        "Basic {}",
+        base64_encode(format!("x-access-token:{TOKEN}").as_bytes())
+    );
+    for path in [
+        "/../../etc/passwd",
+        "/acme/../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/acme/gitops.git/../../../etc/passwd",
+        "/acme/gitops.git/config",
+    ] {
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        );
+        let (status, _, body) = http(srv.addr(), &head, b"");
+        assert!(!status.contains(" 200"), "{path}: {status}");
+        assert!(!String::from_utf8_lossy(&body).contains("root:"), "{path}");
+    }
+}

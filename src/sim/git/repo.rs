@@ -153,7 +153,29 @@ impl RepoStore {
             .into_iter()
             .map(|(p, c)| (p.as_ref().to_owned(), Some(c.as_ref().to_vec())))
             .collect();
-        self.commit_changes(full_name, branch, changes, message)
+        self.commit_changes(full_name, branch, changes, message, (SIM_NAME, SIM_EMAIL))
+    }
+
+    /// [`RepoStore::commit_files`] by someone else (`name <email>`), e.g. a human pushing to
+    /// the bot's branch.
+    pub fn commit_files_as<I, P, C>(
+        &self,
+        full_name: &str,
+        branch: &str,
+        files: I,
+        message: &str,
+        author: (&str, &str),
+    ) -> Result<String>
+    where
+        I: IntoIterator<Item = (P, C)>,
+        P: AsRef<str>,
+        C: AsRef<[u8]>,
+    {
+        let changes = files
+            .into_iter()
+            .map(|(p, c)| (p.as_ref().to_owned(), Some(c.as_ref().to_vec())))
+            .collect();
+        self.commit_changes(full_name, branch, changes, message, author)
     }
 
     /// Commit the removal of `paths` on an existing `branch`.
@@ -172,7 +194,7 @@ impl RepoStore {
             .into_iter()
             .map(|p| (p.as_ref().to_owned(), None))
             .collect();
-        self.commit_changes(full_name, branch, changes, message)
+        self.commit_changes(full_name, branch, changes, message, (SIM_NAME, SIM_EMAIL))
     }
 
     fn commit_changes(
@@ -181,6 +203,7 @@ impl RepoStore {
         branch: &str,
         changes: Vec<(String, Option<Vec<u8>>)>,
         message: &str,
+        author: (&str, &str),
     ) -> Result<String> {
         check_branch(branch)?;
         let repo = self.open(full_name)?;
@@ -206,7 +229,7 @@ impl RepoStore {
             }
         }
         let tree = repo.find_tree(index.write_tree_to(&repo)?)?;
-        let sig = Signature::now(SIM_NAME, SIM_EMAIL)?;
+        let sig = Signature::now(author.0, author.1)?;
         let parents: Vec<&Commit> = parent.iter().collect();
         // Passing the ref makes libgit2 refuse if the branch moved since we read it.
         let id = repo

@@ -4,6 +4,20 @@
 //!
 //! Like the Git remote, it serves from its own thread and runtime on `127.0.0.1:0`; point
 //! octocrab at [`GitHubSim::api_url`] and git at [`GitHubSim::clone_url`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use suture::sim::github::{Fault, GitHubSim};
+//! let sim = GitHubSim::start()?;
+//! sim.add_token("ghs_bot", "suture-bot");
+//! sim.create_repo("acme/gitops", "main")?;
+//! sim.store().commit_files("acme/gitops", "main", [("app.yaml", "a: 1\n")], "seed")?;
+//! sim.add_webhook("http://127.0.0.1:8080/hooks/github", "secret");
+//! // ... suture pushes a branch to sim.clone_url("acme/gitops") and opens PR #1 ...
+//! sim.faults().inject(Fault::Status(502), 1, Some("/repos/acme/gitops/pulls"));
+//! let merge_sha = sim.merge_pr("acme/gitops", 1).await?; // a human clicks merge
+//! # let _ = merge_sha; Ok(()) }
+//! ```
 
 mod faults;
 mod issues;
@@ -64,6 +78,14 @@ pub struct CommentSnapshot {
     pub id: u64,
     pub user: String,
     pub body: String,
+}
+
+fn comment_snapshot(c: &state::CommentRec) -> CommentSnapshot {
+    CommentSnapshot {
+        id: c.id,
+        user: c.user.clone(),
+        body: c.body.clone(),
+    }
 }
 
 /// A running GitHub simulator. Dropping it stops both servers.
@@ -150,8 +172,8 @@ impl GitHubSim {
         self.ctx.tokens.insert(token, login);
     }
 
-    /// Create `owner/name` with an empty default branch name set, or adopt the bare repository
-    /// already in the store.
+    /// Create an empty `owner/name` whose HEAD names `default_branch`, or adopt the bare
+    /// repository already in the store (its own HEAD then wins).
     pub fn create_repo(&self, full_name: &str, default_branch: &str) -> Result<(), SimError> {
         if !self.ctx.store.exists(full_name) {
             self.ctx.store.create(full_name, default_branch)?;
@@ -227,15 +249,7 @@ impl GitHubSim {
                     merged_by: pr.merged_by.clone(),
                     merge_commit_sha: pr.merge_commit_sha.clone(),
                     labels: i.labels.clone(),
-                    comments: i
-                        .comments
-                        .iter()
-                        .map(|c| CommentSnapshot {
-                            id: c.id,
-                            user: c.user.clone(),
-                            body: c.body.clone(),
-                        })
-                        .collect(),
+                    comments: i.comments.iter().map(comment_snapshot).collect(),
                 })
             })
             .collect()
@@ -258,9 +272,16 @@ impl GitHubSim {
 
     /// Comments on issue or pull request `number`.
     pub fn comments(&self, full_name: &str, number: u64) -> Vec<CommentSnapshot> {
-        self.pull(full_name, number)
-            .map(|p| p.comments)
+        self.ctx
+            .lock()
+            .item(full_name, number)
+            .map(|i| i.comments.iter().map(comment_snapshot).collect())
             .unwrap_or_default()
+    }
+
+    /// Full names of the repositories the API knows.
+    pub fn repo_names(&self) -> Vec<String> {
+        self.ctx.lock().repos.keys().cloned().collect()
     }
 
     /// Every delivery attempt so far, oldest first.

@@ -183,7 +183,7 @@ pub(crate) async fn list(
     let mut out = Vec::new();
     for n in numbers
         .into_iter()
-        .skip((page - 1) * per_page)
+        .skip((page - 1).saturating_mul(per_page))
         .take(per_page)
     {
         out.push(render_pull(&ctx, &mut st, &full, n)?);
