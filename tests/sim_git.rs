@@ -351,3 +351,33 @@ fn paths_outside_the_root_are_refused() {
         assert!(!String::from_utf8_lossy(&body).contains("root:"), "{path}");
     }
 }
+
+#[test]
+fn a_large_push_is_streamed_chunked() {
+    let srv = remote();
+    let dir = tempfile::tempdir().unwrap();
+    let url = srv.repo_url_with_token("acme/gitops", TOKEN);
+    support::git_ok(dir.path(), &["clone", "-q", &url, "wc"]);
+    let wc = dir.path().join("wc");
+    // 3 MiB that does not compress: above git's 1 MiB http.postBuffer, so the pack goes out
+    // with chunked transfer encoding and no Content-Length.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let blob: Vec<u8> = (0..3 * 1024 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(wc.join("big.bin"), &blob).unwrap();
+    support::git_ok(&wc, &["add", "big.bin"]);
+    support::git_ok(&wc, &["commit", "-q", "-m", "big"]);
+    support::git_ok(&wc, &["push", "-q", "origin", "HEAD:refs/heads/big"]);
+    assert_eq!(
+        srv.store()
+            .read_file("acme/gitops", "big", "big.bin")
+            .unwrap(),
+        Some(blob)
+    );
+}

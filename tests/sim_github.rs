@@ -243,6 +243,15 @@ async fn pull_request_lifecycle_through_octocrab_ends_in_a_signed_merge_webhook(
         .await
         .unwrap();
     assert!(other_head.items.is_empty());
+    // As on GitHub, a head without `owner:` is ignored: it lists every PR.
+    let bare_head = gh
+        .pulls("acme", "gitops")
+        .list()
+        .head("someone-else")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare_head.items.len(), 1);
 
     let labels = gh
         .issues("acme", "gitops")

@@ -138,11 +138,12 @@ pub(crate) async fn list(
     if !matches!(state, "open" | "closed" | "all") {
         return Err(ApiError::field("PullRequest", "invalid", "state"));
     }
-    // `head` is `owner:branch`; a head in another owner's fork never matches here.
-    let head = q.get("head").map(|h| match h.split_once(':') {
-        Some((o, b)) => (o.to_owned(), b.to_owned()),
-        None => (owner.clone(), h.clone()),
-    });
+    // `head` must be `owner:branch`: GitHub silently ignores a bare branch name and lists
+    // every PR, a pitfall worth reproducing. A head in another owner's fork never matches.
+    let head = q
+        .get("head")
+        .and_then(|h| h.split_once(':'))
+        .map(|(o, b)| (o.to_owned(), b.to_owned()));
     let base = q.get("base");
     let per_page = q
         .get("per_page")
