@@ -207,3 +207,49 @@ fn bad_now_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
 }
+
+#[test]
+fn real_captured_objects_are_escalated_with_reasons_a_human_can_act_on() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/kubernetes/argo-health-testdata"
+    );
+    let out = suture(&[
+        "plan",
+        "--state",
+        dir,
+        "--format",
+        "json",
+        "--now",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = json(&out);
+    assert!(
+        plan["proposals"].as_array().unwrap().is_empty(),
+        "nothing there is safe to fix"
+    );
+    let escalations = plan["escalations"].as_array().unwrap();
+    let reason = |fault: &str| -> String {
+        escalations
+            .iter()
+            .find(|e| e["fault"] == fault)
+            .unwrap_or_else(|| panic!("no {fault} escalation"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reason("job-backoff-limit-exceeded").contains("Job argoci-workflows/fail"));
+    assert!(reason("container-error-exit").contains("exits with code 1"));
+    assert!(reason("stuck-terminating").contains("never force-deletes"));
+    assert!(reason("progress-deadline-exceeded").contains("guestbook-ui-75dd4d49d5"));
+    let pull = reason("image-pull-back-off");
+    assert!(
+        pull.contains("ks-guestbook-demo:0.3") || pull.contains("alpine"),
+        "{pull}"
+    );
+}

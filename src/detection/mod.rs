@@ -126,7 +126,8 @@ impl FaultId {
 
 impl std::fmt::Display for FaultId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // `pad` so `{:<30}` aligns columns in text output.
+        f.pad(self.as_str())
     }
 }
 

@@ -16,7 +16,7 @@ fn ev(ctx: &Ctx, key: &str) -> String {
 }
 
 fn with(detail: String, fallback: &str) -> String {
-    if detail.trim().is_empty() {
+    if matches!(detail.trim(), "" | "[]" | "{}" | "null") {
         fallback.to_string()
     } else {
         detail

@@ -95,11 +95,19 @@ fn hash_of(rs: &ReplicaSet) -> Option<&str> {
 pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
     let f = ctx.finding;
     let why_fault = why(ctx, fault);
-    if !matches!(f.owner.kind.as_str(), "Deployment" | "Rollout") {
-        return Err(format!(
-            "{why_fault}; {} keeps no ReplicaSet history suture can read to find a healthy previous image",
-            f.owner.kind
-        ));
+    let no_history = match f.owner.kind.as_str() {
+        "Deployment" | "Rollout" => None,
+        "ReplicaSet" => Some(format!(
+            "the Deployment owning ReplicaSet {} is not in the snapshot, so revisions cannot be compared",
+            f.owner.name
+        )),
+        "Pod" => Some("a bare Pod has no earlier revision to return to".to_string()),
+        kind => Some(format!(
+            "suture does not read {kind} revision history (ControllerRevisions) to find a healthy previous image"
+        )),
+    };
+    if let Some(why) = no_history {
+        return Err(format!("{why_fault}; {why}"));
     }
     if fault == FaultId::ImagePullBackOff && ctx.evidence_str("pull_error") != Some("not-found") {
         return Err(format!(
