@@ -56,7 +56,7 @@ pub use behaviour::{Behaviour, BehaviourBook, Behaviours, normalize};
 pub use clock::SimClock;
 pub use events::{Note, Recorder, Source};
 
-use super::{ApiError, ListOptions, ResId, Store, WriteOptions};
+use super::{ApiError, ListOptions, ResId, Store, Subresource, WriteOptions};
 
 /// How the simulated cluster runs.
 #[derive(Clone, Debug)]
@@ -262,11 +262,16 @@ impl Controllers {
         let kinds = Kinds::resolve(&store)?;
         for (i, node) in config.nodes.iter().enumerate() {
             let obj = node.object(i + 1, clock.now());
+            let status = obj.get("status").cloned().unwrap_or_default();
             match store.create(kinds.node, None, obj, &WriteOptions::default()) {
                 Ok(_) => {}
-                Err(e) if e.code == 409 => {}
+                Err(e) if e.code == 409 => continue,
                 Err(e) => return Err(e),
             }
+            // The status subresource drops `status` on create; the node's kubelet posts it.
+            store.update_with(kinds.node, None, &node.name, Subresource::Status, |n| {
+                n["status"] = status
+            })?;
         }
         let controllers = Controllers {
             inner: Arc::new(Inner {
