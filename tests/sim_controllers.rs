@@ -929,3 +929,64 @@ async fn a_running_clock_drives_the_cluster_without_stepping() {
     assert_eq!(available, Some(1));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn unauthorized_pulls_and_short_startup_budgets_are_detected() {
+    let (sim, client) = start(ControllerConfig::default()).await;
+    let book = ctl(&sim).behaviours();
+    book.set(
+        "private/app:1",
+        Behaviour {
+            pull_unauthorized: true,
+            ..Behaviour::default()
+        },
+    );
+    book.set(
+        "shop/slow:3",
+        Behaviour {
+            start_seconds: 120,
+            ..Behaviour::default()
+        },
+    );
+    create(
+        &sim,
+        "apps/v1",
+        "Deployment",
+        deployment("private", 1, web("private/app:1", "128Mi")),
+    );
+    let mut c = web("shop/slow:3", "128Mi");
+    c["startupProbe"] =
+        json!({"tcpSocket": {"port": "http"}, "periodSeconds": 5, "failureThreshold": 6});
+    create(&sim, "apps/v1", "Deployment", deployment("starter", 1, c));
+    ctl(&sim).step(secs(90));
+
+    let found = findings(&sim);
+    let pull = found
+        .iter()
+        .find(|f| f.fault == FaultId::ImagePullBackOff && f.owner.name == "private")
+        .expect("image-pull-back-off");
+    assert_eq!(pull.evidence["pull_error"], "unauthorized");
+    let startup = found
+        .iter()
+        .find(|f| f.fault == FaultId::StartupProbeFailure && f.owner.name == "starter")
+        .expect("startup-probe-failure");
+    assert_eq!(startup.container.as_deref(), Some("web"));
+    let evs = events(&client).await;
+    let pods = pods_of(&client, "starter").await;
+    let ip = pods[0]
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .unwrap_or_default();
+    let unhealthy =
+        format!("Startup probe failed: dial tcp {ip}:8080: connect: connection refused");
+    assert!(
+        evs.iter()
+            .any(|e| e.message.as_deref() == Some(unhealthy.as_str()))
+    );
+    assert!(
+        evs.iter().any(|e| e.message.as_deref()
+            == Some("Container web failed startup probe, will be restarted"))
+    );
+    sim.shutdown().await;
+}

@@ -776,3 +776,80 @@ fn probe_error(spec: &Value, settings: &ProbeSettings, ip: &str) -> String {
     }
     String::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct FakeNode(HashSet<String>);
+
+    impl Node for FakeNode {
+        fn has_image(&self, image: &str) -> bool {
+            self.0.contains(image)
+        }
+        fn add_image(&mut self, image: &str) {
+            self.0.insert(image.to_string());
+        }
+    }
+
+    fn waiting_message(c: &Container, pod: &PodView) -> String {
+        s(&c.status(pod), "/state/waiting/message").to_string()
+    }
+
+    #[test]
+    fn crash_loop_backs_off_like_the_kubelet() {
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().expect("ts");
+        let spec = json!({"name": "web", "image": "app:1"});
+        let pod = PodView {
+            spec: &spec,
+            restart_policy: "Always",
+            pod_ref: "web-1_shop(u1)".into(),
+            ip: "10.244.1.2",
+        };
+        let b = Behaviour {
+            exit_code: Some(1),
+            exit_after_seconds: Some(1),
+            ..Behaviour::default()
+        };
+        let mut node = FakeNode::default();
+        let mut out = Vec::new();
+        let mut c = Container::new("web", "app:1", "u1", start);
+        c.begin(start, &pod, &b, &mut node, &mut out);
+        // Pulled at 1s, exits at 2s and restarts at once, exits at 3s: back-off 10s.
+        c.advance(plus(start, 3.0), &pod, &b, &mut node, &mut out);
+        assert_eq!(c.restarts, 1);
+        assert_eq!(
+            waiting_message(&c, &pod),
+            "back-off 10s restarting failed container=web pod=web-1_shop(u1)"
+        );
+        let mut seen = Vec::new();
+        for t in 4..900 {
+            c.advance(plus(start, f64::from(t)), &pod, &b, &mut node, &mut out);
+            let m = waiting_message(&c, &pod);
+            if !m.is_empty() && seen.last() != Some(&m) {
+                seen.push(m);
+            }
+        }
+        let delays: Vec<&str> = seen
+            .iter()
+            .filter_map(|m| m.strip_prefix("back-off ")?.split(' ').next())
+            .collect();
+        assert_eq!(delays[..6], ["10s", "20s", "40s", "1m20s", "2m40s", "5m0s"]);
+        let reasons: HashSet<&str> = out.iter().map(|e| e.reason).collect();
+        assert!(reasons.contains("BackOff") && reasons.contains("Started"));
+    }
+
+    #[test]
+    fn unauthorized_pulls_say_so() {
+        let b = Behaviour {
+            pull_unauthorized: true,
+            ..Behaviour::default()
+        };
+        let err = pull_error("private/app:1", &b).unwrap_or_default();
+        assert!(err.contains("401 Unauthorized"), "{err}");
+        assert!(err.contains("\"docker.io/private/app:1\""));
+    }
+}
