@@ -293,6 +293,10 @@ async fn deployment_makes_a_replicaset_with_copied_annotations_and_ready_pods() 
             .is_some()
     );
     assert_eq!(started.reporting_component.as_deref(), Some("kubelet"));
+    assert_eq!(started.involved_object.kind.as_deref(), Some("Pod"));
+    assert_eq!(started.involved_object.api_version.as_deref(), Some("v1"));
+    assert_eq!(started.count, Some(1));
+    assert!(started.first_timestamp.is_some() && started.last_timestamp.is_some());
     assert!(findings(&sim).is_empty(), "{:?}", findings(&sim));
     sim.shutdown().await;
 }

@@ -167,6 +167,19 @@ mod tests {
     }
 
     #[test]
+    fn scenario_yaml_parses() {
+        let yaml = "default: {}\nimages:\n  shop/web:1.4: {working_set: 600Mi}\n  shop/web:9.9: {missing: true}\n  shop/slow:2: {start_seconds: 60}\n  shop/batch:1: {exit_code: 1, exit_after_seconds: 2}\n";
+        let b: Behaviours = serde_saphyr::from_str(yaml).unwrap_or_default();
+        assert_eq!(b.images.len(), 4);
+        assert_eq!(
+            b.for_image("shop/web:1.4").working_set_bytes(),
+            Some(600 << 20)
+        );
+        assert_eq!(b.for_image("shop/slow:2").start_seconds, 60);
+        assert_eq!(b.for_image("shop/batch:1").exit_code, Some(1));
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let r: Result<Behaviour, _> = serde_json::from_value(serde_json::json!({"workingset": 1}));
         assert!(r.is_err());
