@@ -3,7 +3,7 @@
 //! (`source.component: kubelet`, `source.host: <node>`, `fieldPath: spec.containers{c}`)
 //! and write the pod status: phase, conditions, IPs, `containerStatuses`.
 //!
-//! Init containers are not run (reported as completed); ephemeral containers are ignored.
+//! Init containers are not run (no `initContainerStatuses`); ephemeral containers are ignored.
 
 use std::collections::{HashMap, HashSet};
 
