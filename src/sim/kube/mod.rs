@@ -22,10 +22,14 @@
 //! - `Registry::add` registers further kinds before `SimKube::start` (`Config::registry`).
 //! - `defaults.rs` and `validate.rs` hold per-kind defaulting and validation rules.
 //!
+//! - `controllers` (opt in with `Config::controllers`) makes it behave like a cluster.
+//!
 //! Simplifications, documented: deleting a namespace deletes its contents at once; pods are
-//! deleted immediately (no kubelet grace period); no garbage collection of owned objects; lists
+//! deleted immediately (no kubelet grace period); garbage collection of owned objects only
+//! with controllers; lists
 //! with `resourceVersionMatch=Exact` are served only for the newest version (else 410).
 
+pub mod controllers;
 mod convert;
 mod defaults;
 pub mod discovery;
@@ -80,6 +84,9 @@ pub struct Config {
     /// Namespaces that exist from the start.
     pub namespaces: Vec<String>,
     pub registry: Registry,
+    /// Run the cluster controllers (Deployments, ReplicaSets, scheduler, kubelet, ...) on a
+    /// simulated clock; `None`: objects stay as written, like a bare apiserver.
+    pub controllers: Option<controllers::ControllerConfig>,
 }
 
 impl Default for Config {
@@ -93,6 +100,7 @@ impl Default for Config {
                 .map(String::from)
                 .to_vec(),
             registry: Registry::standard(),
+            controllers: None,
         }
     }
 }
@@ -105,6 +113,7 @@ pub struct SimKube {
     token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    controllers: Option<controllers::Controllers>,
 }
 
 impl SimKube {
@@ -121,6 +130,13 @@ impl SimKube {
         }
         let openapi_v2 = match &config.openapi_v2 {
             Some(path) => Some(std::fs::read(path)?.into()),
+            None => None,
+        };
+        let controllers = match config.controllers {
+            Some(c) => Some(
+                controllers::Controllers::start(store.clone(), c)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?,
+            ),
             None => None,
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -151,6 +167,7 @@ impl SimKube {
             token: config.token,
             shutdown: Some(tx),
             task: Some(task),
+            controllers,
         })
     }
 
@@ -165,6 +182,11 @@ impl SimKube {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The running controllers, when `Config::controllers` was set.
+    pub fn controllers(&self) -> Option<&controllers::Controllers> {
+        self.controllers.as_ref()
     }
 
     pub fn faults(&self) -> &Faults {
@@ -191,6 +213,9 @@ impl SimKube {
 
     /// Stops accepting connections, ends open watches and waits (bounded) for the server task.
     pub async fn shutdown(mut self) {
+        if let Some(c) = &self.controllers {
+            c.shutdown().await;
+        }
         self.faults.drop_watches();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -209,6 +234,9 @@ impl SimKube {
 
 impl Drop for SimKube {
     fn drop(&mut self) {
+        if let Some(c) = &self.controllers {
+            c.stop();
+        }
         self.faults.drop_watches();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

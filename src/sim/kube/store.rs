@@ -101,8 +101,13 @@ pub(crate) struct State {
     pub(crate) seq: u64,
 }
 
+/// The time source for timestamps the server writes (`creationTimestamp`, ...).
+pub type TimeSource = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
 pub(crate) struct Shared {
     pub(crate) registry: Arc<Registry>,
+    /// `None`: the wall clock. Controllers install their simulated clock here.
+    clock: std::sync::RwLock<Option<TimeSource>>,
     state: Mutex<State>,
     changed: notify::Sender<u64>,
     pub(crate) seed: String,
@@ -137,6 +142,7 @@ impl Store {
         Store {
             shared: Arc::new(Shared {
                 registry: Arc::new(registry),
+                clock: std::sync::RwLock::new(None),
                 state: Mutex::new(state),
                 changed: notify::channel(1).0,
                 seed,
@@ -163,6 +169,35 @@ impl Store {
             .registry
             .by_kind(api_version, kind)
             .ok_or_else(ApiError::no_such_resource)
+    }
+
+    /// Makes server-written timestamps follow `clock` (a simulated clock) instead of the wall
+    /// clock, so they agree with the timestamps controllers write.
+    pub fn set_clock(&self, clock: Option<TimeSource>) {
+        let mut slot = self
+            .shared
+            .clock
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = clock;
+    }
+
+    /// The current time of this store's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        let slot = self
+            .shared
+            .clock
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match slot.as_ref() {
+            Some(clock) => clock(),
+            None => jiff::Timestamp::now(),
+        }
+    }
+
+    /// `now()` as `metav1.Time` serializes it (RFC 3339, seconds).
+    pub(crate) fn now_string(&self) -> String {
+        rfc3339(self.now())
     }
 
     /// The newest resourceVersion.
@@ -296,10 +331,8 @@ pub(crate) fn str_at<'a>(obj: &'a Value, pointer: &str) -> &'a str {
 }
 
 /// RFC 3339 with seconds, as `metav1.Time` is serialized.
-pub(crate) fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+pub fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A random-looking version 4 UUID, unique per store.

@@ -10,8 +10,8 @@ use super::patch::{self, PatchType};
 use super::registry::{ResId, ResourceType};
 use super::status::{ApiError, Reason, cause};
 use super::store::{
-    DeleteOptions, Key, State, Store, Subresource, WriteOptions, Written, finalizers_empty, now,
-    str_at, uid,
+    DeleteOptions, Key, State, Store, Subresource, WriteOptions, Written, finalizers_empty, str_at,
+    uid,
 };
 use super::validate;
 use super::watch::ChangeType;
@@ -90,7 +90,7 @@ impl Store {
         let uid = uid(&self.shared.seed, state.seq);
         let meta = &mut obj["metadata"];
         meta["uid"] = json!(uid);
-        meta["creationTimestamp"] = json!(now());
+        meta["creationTimestamp"] = json!(self.now_string());
         if rt.generation {
             meta["generation"] = json!(1);
         }
@@ -261,6 +261,26 @@ impl Store {
         })
     }
 
+    /// The `pods/binding` subresource: sets `spec.nodeName` of an unbound pod (a plain update
+    /// may not change it). 409 if the pod is already bound.
+    pub fn bind_pod(&self, ns: &str, name: &str, node: &str) -> Result<Value, ApiError> {
+        let res = self.res("v1", "Pod")?;
+        let rt = self.resource(res)?;
+        let key = self.key(res, Some(ns), name)?;
+        let mut state = self.lock();
+        let Some(current) = state.objects.get(&key).cloned() else {
+            return Err(ApiError::not_found(rt, name));
+        };
+        let bound = str_at(&current, "/spec/nodeName");
+        if !bound.is_empty() {
+            let msg = format!("pod {name} is already assigned to node \"{bound}\"");
+            return Err(ApiError::conflict_because(rt, name, &msg));
+        }
+        let mut new = current.clone();
+        new["spec"]["nodeName"] = json!(node);
+        Ok(self.commit(&mut state, key, ChangeType::Modified, new, Some(current)))
+    }
+
     /// DELETE: removes the object, or marks it with `deletionTimestamp` while finalizers remain.
     /// Deleting a namespace deletes everything in it first.
     pub fn delete(
@@ -318,7 +338,7 @@ impl Store {
             return current;
         }
         let mut marked = current.clone();
-        marked["metadata"]["deletionTimestamp"] = json!(now());
+        marked["metadata"]["deletionTimestamp"] = json!(self.now_string());
         marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         self.commit(state, key, ChangeType::Modified, marked, Some(current))
     }
