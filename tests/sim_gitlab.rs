@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use git2::{Cred, FetchOptions, PushOptions, RemoteCallbacks, Repository};
+use gitlab::api::projects::Project;
 use gitlab::api::projects::labels::{CreateLabel, Labels};
 use gitlab::api::projects::merge_requests::notes::{CreateMergeRequestNote, MergeRequestNotes};
 use gitlab::api::projects::merge_requests::{
@@ -21,7 +22,6 @@ use gitlab::api::projects::merge_requests::{
 };
 use gitlab::api::projects::repository::branches::{Branch, Branches, CreateBranch};
 use gitlab::api::projects::repository::commits::{CommitAction, CommitActionType, CreateCommit};
-use gitlab::api::projects::Project;
 use gitlab::api::{ApiError, AsyncQuery};
 use gitlab::{AsyncGitlab, GitlabBuilder, RestError};
 use serde_json::{Value, json};
@@ -97,7 +97,10 @@ fn push(sim: &GitLabSim, branch: &str, content: &str) -> String {
     po.remote_callbacks(callbacks(TOKEN, &asked));
     repo.find_remote("origin")
         .unwrap()
-        .push(&[format!("refs/heads/{branch}:refs/heads/{branch}")], Some(&mut po))
+        .push(
+            &[format!("refs/heads/{branch}:refs/heads/{branch}")],
+            Some(&mut po),
+        )
         .unwrap();
     sha.to_string()
 }
@@ -263,10 +266,13 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
         .unwrap();
     assert_eq!(b["commit"]["id"], head);
 
-    let mr: Value = create_mr(BRANCH, "fix(payments/checkout-api): raise memory limit 512Mi -> 640Mi")
-        .query_async(&gl)
-        .await
-        .unwrap();
+    let mr: Value = create_mr(
+        BRANCH,
+        "fix(payments/checkout-api): raise memory limit 512Mi -> 640Mi",
+    )
+    .query_async(&gl)
+    .await
+    .unwrap();
     assert_eq!(mr["iid"], 1);
     assert_eq!(mr["state"], "opened");
     assert_eq!(mr["sha"], head);
@@ -274,7 +280,12 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
     assert_eq!(mr["author"]["username"], "suture-bot");
     assert_eq!(mr["detailed_merge_status"], "mergeable");
     assert_eq!(mr["has_conflicts"], false);
-    assert!(mr["web_url"].as_str().unwrap().ends_with("/acme/gitops/-/merge_requests/1"));
+    assert!(
+        mr["web_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/acme/gitops/-/merge_requests/1")
+    );
 
     let open = next_event(&mut rx, "open").await;
     assert_gitlab_headers(&open);
@@ -308,7 +319,10 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
         .await
         .unwrap();
     assert_eq!(notes.len(), 1);
-    assert_eq!(sim.notes(PROJECT, 1)[0].body, "Verification plan: watch restarts for 15m");
+    assert_eq!(
+        sim.notes(PROJECT, 1)[0].body,
+        "Verification plan: watch restarts for 15m"
+    );
 
     let merged: Value = MergeMergeRequest::builder()
         .project(PROJECT)
@@ -329,10 +343,16 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
     let info = sim.store().commit_info(PROJECT, &merge_sha).unwrap();
     assert_eq!(info.parents.len(), 2);
     assert_eq!(info.parents[1], head);
-    assert!(info.message.starts_with(&format!("Merge branch '{BRANCH}' into 'main'")));
+    assert!(
+        info.message
+            .starts_with(&format!("Merge branch '{BRANCH}' into 'main'"))
+    );
     assert!(info.message.contains("See merge request acme/gitops!1"));
     assert_eq!(
-        sim.store().read_file(PROJECT, "main", FILE).unwrap().unwrap(),
+        sim.store()
+            .read_file(PROJECT, "main", FILE)
+            .unwrap()
+            .unwrap(),
         b"memory: 640Mi\n"
     );
     // remove_source_branch was asked for at creation.
@@ -342,7 +362,12 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
     assert_gitlab_headers(&hook);
     let payload = hook.json();
     let mut missing = Vec::new();
-    missing_paths(&fixture("merge_request.merge.json"), &payload, "", &mut missing);
+    missing_paths(
+        &fixture("merge_request.merge.json"),
+        &payload,
+        "",
+        &mut missing,
+    );
     assert!(missing.is_empty(), "merge payload lacks {missing:?}");
     assert_eq!(payload["object_kind"], "merge_request");
     assert_eq!(payload["object_attributes"]["state"], "merged");
@@ -352,7 +377,10 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
     assert_eq!(payload["project"]["path_with_namespace"], PROJECT);
     assert_eq!(payload["user"]["username"], "suture-bot");
     assert_eq!(payload["labels"][0]["title"], "suture");
-    assert_eq!(payload["changes"]["state_id"], json!({"previous": 1, "current": 3}));
+    assert_eq!(
+        payload["changes"]["state_id"],
+        json!({"previous": 1, "current": 3})
+    );
 
     // A redelivery repeats the key and the bytes.
     let key = hook.header("idempotency-key").to_owned();
@@ -361,7 +389,10 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
     assert_eq!(again.status, Some(200));
     let r2 = next_event(&mut rx, "merge").await;
     assert_eq!(r2.header("idempotency-key"), key);
-    assert_eq!(r2.header("x-gitlab-event-uuid"), hook.header("x-gitlab-event-uuid"));
+    assert_eq!(
+        r2.header("x-gitlab-event-uuid"),
+        hook.header("x-gitlab-event-uuid")
+    );
     assert_eq!(r2.body, hook.body);
 
     let snap = sim.merge_request(PROJECT, 1).unwrap();
@@ -406,7 +437,10 @@ async fn commits_through_the_api_and_a_second_mr_for_the_branch_is_409() {
     let sha = commit["id"].as_str().unwrap();
     assert_eq!(commit["author_name"], "suture-bot");
     let store = sim.store();
-    assert_eq!(store.branch_sha(PROJECT, BRANCH).unwrap().as_deref(), Some(sha));
+    assert_eq!(
+        store.branch_sha(PROJECT, BRANCH).unwrap().as_deref(),
+        Some(sha)
+    );
     assert_eq!(
         store.read_file(PROJECT, sha, FILE).unwrap().unwrap(),
         b"memory: 640Mi\n"
@@ -438,7 +472,10 @@ async fn commits_through_the_api_and_a_second_mr_for_the_branch_is_409() {
     let e = gitlab::api::ignore(err).query_async(&gl).await.unwrap_err();
     assert_eq!(
         status_of(&e),
-        (StatusCode::BAD_REQUEST, json!("A file with this name already exists"))
+        (
+            StatusCode::BAD_REQUEST,
+            json!("A file with this name already exists")
+        )
     );
 
     let _: Value = create_mr(BRANCH, "fix").query_async(&gl).await.unwrap();
@@ -494,7 +531,10 @@ async fn unknown_project_is_404_and_a_bad_token_401() {
     .query_async(&gl)
     .await
     .unwrap_err();
-    assert_eq!(status_of(&e), (StatusCode::NOT_FOUND, json!("404 Not found")));
+    assert_eq!(
+        status_of(&e),
+        (StatusCode::NOT_FOUND, json!("404 Not found"))
+    );
 
     // A token revoked after the client was built.
     assert!(sim.tokens().revoke(TOKEN));
@@ -516,16 +556,29 @@ async fn injected_faults_surface_with_their_status() {
 
     sim.faults()
         .inject(Fault::Status(502), 1, Some("/api/v4/projects/"));
-    let e = gitlab::api::ignore(project()).query_async(&gl).await.unwrap_err();
+    let e = gitlab::api::ignore(project())
+        .query_async(&gl)
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&e).0, StatusCode::BAD_GATEWAY);
 
     sim.faults().inject(Fault::Status(503), 1, None);
-    let e = gitlab::api::ignore(project()).query_async(&gl).await.unwrap_err();
+    let e = gitlab::api::ignore(project())
+        .query_async(&gl)
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&e).0, StatusCode::SERVICE_UNAVAILABLE);
 
-    sim.faults()
-        .inject(Fault::RateLimit { retry_after_secs: 7 }, 1, None);
-    let e = gitlab::api::ignore(project()).query_async(&gl).await.unwrap_err();
+    // Typed queries (not `api::ignore`) turn a 429 into the crate's rate-limit error.
+    let typed = || async { project().query_async(&gl).await.map(|_: Value| ()) };
+    sim.faults().inject(
+        Fault::RateLimit {
+            retry_after_secs: 7,
+        },
+        1,
+        None,
+    );
+    let e = typed().await.unwrap_err();
     match e {
         ApiError::GitlabRateLimited {
             retry_after,
@@ -542,17 +595,29 @@ async fn injected_faults_surface_with_their_status() {
 
     // The real throttle: past the limit, 429 until the window resets.
     sim.set_rate_limit(2);
-    gitlab::api::ignore(project()).query_async(&gl).await.unwrap();
-    gitlab::api::ignore(project()).query_async(&gl).await.unwrap();
-    let e = gitlab::api::ignore(project()).query_async(&gl).await.unwrap_err();
-    assert!(matches!(e, ApiError::GitlabRateLimited { rl_remaining: 0, .. }), "{e:?}");
+    typed().await.unwrap();
+    typed().await.unwrap();
+    let e = typed().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ApiError::GitlabRateLimited {
+                rl_remaining: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     sim.set_rate_limit(2000);
 
     // A hang delays the answer, which still arrives.
     sim.faults()
         .inject(Fault::Hang(Duration::from_millis(300)), 1, None);
     let t = Instant::now();
-    gitlab::api::ignore(project()).query_async(&gl).await.unwrap();
+    gitlab::api::ignore(project())
+        .query_async(&gl)
+        .await
+        .unwrap();
     assert!(t.elapsed() >= Duration::from_millis(300));
     assert_eq!(sim.faults().pending(), 0);
 }
@@ -582,7 +647,9 @@ async fn conflicts_are_406_and_a_stale_sha_409() {
         status_of(&e),
         (
             StatusCode::CONFLICT,
-            json!(format!("SHA does not match HEAD of source branch: {head_a}"))
+            json!(format!(
+                "SHA does not match HEAD of source branch: {head_a}"
+            ))
         )
     );
     merge(1, None).query_async(&gl).await.unwrap();
@@ -607,7 +674,10 @@ async fn conflicts_are_406_and_a_stale_sha_409() {
     let e = merge(1, None).query_async(&gl).await.unwrap_err();
     assert_eq!(
         status_of(&e),
-        (StatusCode::METHOD_NOT_ALLOWED, json!("405 Method Not Allowed"))
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!("405 Method Not Allowed")
+        )
     );
 }
 
@@ -664,7 +734,10 @@ async fn edit_labels_close_reopen_and_a_human_merge() {
     assert_eq!(branches.len(), 2);
     push_onto(&sim, BRANCH);
 
-    let _: Value = create_mr(BRANCH, "Draft: fix").query_async(&gl).await.unwrap();
+    let _: Value = create_mr(BRANCH, "Draft: fix")
+        .query_async(&gl)
+        .await
+        .unwrap();
     next_event(&mut rx, "open").await;
     let edit = |f: &dyn Fn(&mut gitlab::api::projects::merge_requests::EditMergeRequestBuilder)| {
         let mut b = EditMergeRequest::builder();
@@ -680,7 +753,10 @@ async fn edit_labels_close_reopen_and_a_human_merge() {
     .await
     .unwrap();
     assert_eq!(mr["draft"], false);
-    assert_eq!(mr["labels"], json!(["suture", "fault/oom-killed", "verified"]));
+    assert_eq!(
+        mr["labels"],
+        json!(["suture", "fault/oom-killed", "verified"])
+    );
     let update = next_event(&mut rx, "update").await;
     assert!(update.json()["changes"]["title"]["previous"] == "Draft: fix");
 
@@ -710,7 +786,10 @@ async fn edit_labels_close_reopen_and_a_human_merge() {
         .await
         .unwrap();
     assert_eq!(labels.len(), 3);
-    assert_eq!(sim.labels(PROJECT), ["fault/oom-killed", "suture", "verified"]);
+    assert_eq!(
+        sim.labels(PROJECT),
+        ["fault/oom-killed", "suture", "verified"]
+    );
 
     // A human clicks merge in the UI.
     let sha = sim.merge_mr(PROJECT, 1).await.unwrap();
@@ -739,14 +818,54 @@ async fn bad_inputs_get_gitlab_errors_not_panics() {
     let sim = sim();
     let http = reqwest_like(&sim);
     for (method, path, body, want) in [
-        ("POST", "/api/v4/projects/acme%2Fgitops/merge_requests", "", 400),
-        ("POST", "/api/v4/projects/acme%2Fgitops/merge_requests", "{not json", 400),
-        ("GET", "/api/v4/projects/acme%2Fgitops/merge_requests/abc", "", 404),
-        ("GET", "/api/v4/projects/acme%2Fgitops/merge_requests?state=weird", "", 400),
-        ("PUT", "/api/v4/projects/acme%2Fgitops/merge_requests/1", "", 400),
-        ("POST", "/api/v4/projects/acme%2Fgitops/repository/commits", "branch=x", 400),
-        ("POST", "/api/v4/projects/acme%2Fgitops/repository/branches", "branch=..&ref=main", 400),
-        ("GET", "/api/v4/projects/acme%2Fgitops/repository/files/..%2Fetc?ref=main", "", 404),
+        (
+            "POST",
+            "/api/v4/projects/acme%2Fgitops/merge_requests",
+            "",
+            400,
+        ),
+        (
+            "POST",
+            "/api/v4/projects/acme%2Fgitops/merge_requests",
+            "{not json",
+            400,
+        ),
+        (
+            "GET",
+            "/api/v4/projects/acme%2Fgitops/merge_requests/abc",
+            "",
+            404,
+        ),
+        (
+            "GET",
+            "/api/v4/projects/acme%2Fgitops/merge_requests?state=weird",
+            "",
+            400,
+        ),
+        (
+            "PUT",
+            "/api/v4/projects/acme%2Fgitops/merge_requests/1",
+            "",
+            400,
+        ),
+        (
+            "POST",
+            "/api/v4/projects/acme%2Fgitops/repository/commits",
+            "branch=x",
+            400,
+        ),
+        (
+            "POST",
+            "/api/v4/projects/acme%2Fgitops/repository/branches",
+            "branch=..&ref=main",
+            400,
+        ),
+        (
+            "GET",
+            "/api/v4/projects/acme%2Fgitops/repository/files/..%2Fetc?ref=main",
+            "",
+            404,
+        ),
         ("GET", "/api/v4/nothing", "", 404),
         ("DELETE", "/api/v4/projects/acme%2Fgitops", "", 405),
     ] {
@@ -762,17 +881,17 @@ async fn bad_inputs_get_gitlab_errors_not_panics() {
 /// A raw HTTP client for requests the typed client would refuse to send.
 fn reqwest_like(
     sim: &GitLabSim,
-) -> impl Fn(&str, &str, &str) -> std::pin::Pin<Box<dyn Future<Output = (u16, HeaderMap, Bytes)>>> + '_ {
+) -> impl Fn(&str, &str, &str) -> std::pin::Pin<Box<dyn Future<Output = (u16, HeaderMap, Bytes)>>> + '_
+{
     move |method, path, body| {
         let url = format!("{}{path}", sim.api_url());
         let method: axum::http::Method = method.parse().unwrap();
         let body = body.to_owned();
         Box::pin(async move {
             use http_body_util::{BodyExt as _, Full};
-            let client = hyper_util::client::legacy::Client::builder(
-                hyper_util::rt::TokioExecutor::new(),
-            )
-            .build_http::<Full<Bytes>>();
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<Full<Bytes>>();
             let ct = if body.starts_with('{') {
                 "application/json"
             } else {
@@ -800,5 +919,9 @@ fn the_client_path_is_plain_http_and_project_paths_resolve() {
     assert!(sim.api_url().starts_with("http://127.0.0.1:"));
     assert_eq!(sim.project_paths(), [PROJECT]);
     assert!(sim.project_id(PROJECT).is_some());
-    assert!(Path::new(&sim.store().path(PROJECT).unwrap()).join("HEAD").is_file());
+    assert!(
+        Path::new(&sim.store().path(PROJECT).unwrap())
+            .join("HEAD")
+            .is_file()
+    );
 }
