@@ -816,7 +816,6 @@ fn push_onto(sim: &GitLabSim, branch: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_get_gitlab_errors_not_panics() {
     let sim = sim();
-    let http = reqwest_like(&sim);
     for (method, path, body, want) in [
         (
             "POST",
@@ -869,48 +868,37 @@ async fn bad_inputs_get_gitlab_errors_not_panics() {
         ("GET", "/api/v4/nothing", "", 404),
         ("DELETE", "/api/v4/projects/acme%2Fgitops", "", 405),
     ] {
-        let (status, headers, _) = http(method, path, body).await;
+        let (status, headers, _) = raw(&sim, method, path, body).await;
         assert_eq!(status, want, "{method} {path}");
         assert!(headers.contains_key("ratelimit-remaining"));
     }
     let big = "a".repeat(5 * 1024 * 1024);
-    let (status, _, _) = http("POST", "/api/v4/projects/1/labels", &big).await;
+    let (status, _, _) = raw(&sim, "POST", "/api/v4/projects/1/labels", &big).await;
     assert_eq!(status, 413);
 }
 
-/// A raw HTTP client for requests the typed client would refuse to send.
-fn reqwest_like(
-    sim: &GitLabSim,
-) -> impl Fn(&str, &str, &str) -> std::pin::Pin<Box<dyn Future<Output = (u16, HeaderMap, Bytes)>>> + '_
-{
-    move |method, path, body| {
-        let url = format!("{}{path}", sim.api_url());
-        let method: axum::http::Method = method.parse().unwrap();
-        let body = body.to_owned();
-        Box::pin(async move {
-            use http_body_util::{BodyExt as _, Full};
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build_http::<Full<Bytes>>();
-            let ct = if body.starts_with('{') {
-                "application/json"
-            } else {
-                "application/x-www-form-urlencoded"
-            };
-            let req = hyper::Request::builder()
-                .method(method)
-                .uri(url)
-                .header("private-token", TOKEN)
-                .header("content-type", ct)
-                .body(Full::new(Bytes::from(body)))
-                .unwrap();
-            let resp = client.request(req).await.unwrap();
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-            (status, headers, bytes)
-        })
-    }
+/// A raw request, for inputs the typed client would refuse to send.
+async fn raw(sim: &GitLabSim, method: &str, path: &str, body: &str) -> (u16, HeaderMap, Bytes) {
+    use http_body_util::{BodyExt as _, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let ct = if body.starts_with('{') {
+        "application/json"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
+    let req = hyper::Request::builder()
+        .method(method.parse::<axum::http::Method>().unwrap())
+        .uri(format!("{}{path}", sim.api_url()))
+        .header("private-token", TOKEN)
+        .header("content-type", ct)
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
 }
 
 #[test]

@@ -272,7 +272,7 @@ pub(crate) async fn list(
         "closed" => Some(MrState::Closed),
         "merged" => Some(MrState::Merged),
         // Nothing is ever locked here.
-        "locked" => return Ok(page(&ctx, pid, Vec::new(), &params)?),
+        "locked" => return page(&ctx, pid, Vec::new(), &params),
         _ => {
             return Err(ApiError::error(
                 StatusCode::BAD_REQUEST,

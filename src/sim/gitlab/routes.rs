@@ -258,9 +258,7 @@ async fn gitlab(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -
             let reason = status.canonical_reason().unwrap_or("Error");
             ApiError::message(status, format!("{} {reason}", status.as_u16())).into_response()
         }
-        Some(Fault::RateLimit { retry_after_secs }) => {
-            throttled(&ctx, retry_after_secs).into_response()
-        }
+        Some(Fault::RateLimit { retry_after_secs }) => throttled(retry_after_secs).into_response(),
         other => {
             if let Some(Fault::Hang(d)) = other {
                 tokio::time::sleep(d).await;
@@ -304,14 +302,14 @@ fn count_request(ctx: &Ctx) -> Option<ApiError> {
     if rate.used >= rate.limit {
         let wait = (rate.reset - jiff::Timestamp::now().as_second()).max(1);
         drop(rate);
-        return Some(throttled(ctx, wait.unsigned_abs()));
+        return Some(throttled(wait.unsigned_abs()));
     }
     rate.used += 1;
     None
 }
 
-/// GitLab's Rack::Attack answer: 429, `Retry after` text and `Retry-After`.
-fn throttled(_ctx: &Ctx, retry_after_secs: u64) -> ApiError {
+/// GitLab's Rack::Attack answer: 429 "Retry later" with `Retry-After`.
+fn throttled(retry_after_secs: u64) -> ApiError {
     ApiError::with_body(
         StatusCode::TOO_MANY_REQUESTS,
         json!({"message": "Retry later"}),
