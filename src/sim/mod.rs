@@ -1,7 +1,8 @@
 //! Simulators that speak the real HTTP APIs of the systems suture talks to (the Kubernetes API
-//! server, a Git smart-HTTP remote, GitHub), so the product's real clients run against them over
-//! loopback (design §10).
+//! server, a Git smart-HTTP remote, GitHub, GitLab), so the product's real clients run against
+//! them over loopback (design §10).
 
 pub mod git;
 pub mod github;
+pub mod gitlab;
 pub mod kube;
