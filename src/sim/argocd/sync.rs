@@ -229,7 +229,10 @@ impl Controller {
         let last_rev = last
             .and_then(|o| o.pointer("/syncResult/revision"))
             .and_then(Value::as_str);
-        if last_rev == Some(cmp.revision.as_str()) {
+        // Argo CD's "already attempted": same revision and same source (a changed source,
+        // e.g. new Helm parameters, is a new desired state).
+        let last_source = last.and_then(|o| o.pointer("/syncResult/source"));
+        if last_rev == Some(cmp.revision.as_str()) && last_source == spec.get("source") {
             let phase = last
                 .and_then(|o| o.get("phase"))
                 .and_then(Value::as_str)

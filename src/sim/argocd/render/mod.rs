@@ -109,7 +109,8 @@ pub fn join(base: &str, rel: &str) -> RenderResult<String> {
 
 /// Parses a manifest file into objects: YAML multi-doc or JSON, `kind: List` flattened.
 pub fn parse_manifests(path: &str, text: &str) -> RenderResult<Vec<Value>> {
-    let docs = crate::state::parse_objects(text).map_err(|e| format!("{path}: {e}"))?;
+    let text = yaml11_octals(text);
+    let docs = crate::state::parse_objects(&text).map_err(|e| format!("{path}: {e}"))?;
     let mut out = Vec::new();
     for doc in docs {
         if doc.is_null() {
@@ -197,4 +198,34 @@ pub fn render_source(
         objects,
         revision: tree.sha.clone(),
     })
+}
+
+/// Kubernetes' YAML reader (go-yaml) reads a plain `0755` as the octal 493 (`defaultMode`);
+/// rewrite such scalars to decimal before parsing so the object matches what kubectl sends.
+fn yaml11_octals(text: &str) -> std::borrow::Cow<'_, str> {
+    let octal = |v: &str| {
+        v.len() > 1 && v.starts_with('0') && v.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    };
+    if !text
+        .lines()
+        .any(|l| l.rsplit([' ', '\t']).next().is_some_and(octal))
+    {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let value = body.rsplit(' ').next().unwrap_or("");
+        let prefix = &body[..body.len() - value.len()];
+        let keyed = prefix.trim_end().ends_with(':') || prefix.trim_end().ends_with('-');
+        match i64::from_str_radix(value, 8) {
+            Ok(n) if keyed && octal(value) => {
+                out.push_str(prefix);
+                out.push_str(&n.to_string());
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out.into()
 }
