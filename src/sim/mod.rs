@@ -2,6 +2,7 @@
 //! server, a Git smart-HTTP remote, GitHub, GitLab), so the product's real clients run against
 //! them over loopback (design §10).
 
+pub mod argocd;
 pub mod git;
 pub mod github;
 pub mod gitlab;
