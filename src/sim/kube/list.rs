@@ -67,13 +67,20 @@ impl Store {
             {
                 continue;
             }
+            // Past the page: count what remains (`remainingItemCount`) without copying
+            // objects; with selectors the real server reports no count, so one match is enough.
+            let full = limit.is_some_and(|l| items.len() >= l);
+            if full && opts.selectors.is_empty() {
+                more += 1;
+                continue;
+            }
             let view = self.to_view(res, obj.clone());
             if !opts.selectors.matches(&view) {
                 continue;
             }
-            if limit.is_some_and(|l| items.len() >= l) {
-                more += 1;
-                continue;
+            if full {
+                more = 1;
+                break;
             }
             last = Some(key.clone());
             items.push(view);
