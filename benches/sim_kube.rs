@@ -135,10 +135,11 @@ fn benches(c: &mut Criterion) {
                     };
                     let mut got = 0;
                     while got < WATCH_EVENTS {
-                        match stream.next().await {
-                            Some(Ok(WatchEvent::Modified(_))) => got += 1,
-                            Some(Ok(_)) => {}
-                            other => panic!("watch ended early after {got} events: {other:?}"),
+                        // Bounded: a stalled stream fails the benchmark instead of hanging it.
+                        match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
+                            Ok(Some(Ok(WatchEvent::Modified(_)))) => got += 1,
+                            Ok(Some(Ok(_))) => {}
+                            other => panic!("watch stalled after {got} events: {other:?}"),
                         }
                     }
                     writer.await.unwrap();
