@@ -163,8 +163,25 @@ fn sim(
             speed,
             world.endpoints()
         );
-        let _ = tokio::signal::ctrl_c().await;
+        stopped().await;
         world.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Ctrl-C, or SIGTERM (what `kill` and process supervisors send), so the world shuts down
+/// cleanly and the temporary kubeconfig directory is removed either way.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
