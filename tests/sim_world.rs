@@ -155,6 +155,28 @@ async fn bad_image_reverts_to_the_previous_tag() {
             .any(|l| l.starts_with('+') && l.contains("checkout-api:1.0")),
         "{diff}"
     );
+    // The old ReplicaSet keeps serving while the new one cannot pull.
+    let client = client(&world.endpoints().kube_url).await;
+    let sets = Api::<ReplicaSet>::namespaced(client, "payments")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let old_ready = sets.items.iter().any(|rs| {
+        let image = rs
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .and_then(|t| t.spec.as_ref())
+            .map(|p| p.containers[1].image.clone().unwrap_or_default());
+        image.as_deref() == Some("ghcr.io/example/checkout-api:1.0")
+            && rs
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0)
+                > 0
+    });
+    assert!(old_ready, "{sets:#?}");
     world.shutdown().await;
 }
 
