@@ -39,6 +39,22 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Run the simulated world (Kubernetes + controllers, Argo CD, Git, GitHub, GitLab) with a
+    /// scenario seeded, print its endpoints and credentials, and serve until Ctrl-C.
+    Sim {
+        /// A scenario name, or `list` to print them.
+        #[arg(long, default_value = "oom")]
+        scenario: String,
+        /// Address of the Kubernetes API (default: an ephemeral loopback port).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Where to write the kubeconfig (default: a temporary directory, removed on exit).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Simulated seconds per wall-clock second.
+        #[arg(long, default_value_t = 20.0)]
+        speed: f64,
+    },
 }
 
 fn print(plan: &plan::Plan, format: Format) {
@@ -57,6 +73,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Sim {
+            scenario,
+            listen,
+            dir,
+            speed,
+        } => sim(&scenario, listen, dir, speed),
         Command::Demo { format } => {
             print(&demo::run(), format);
             ExitCode::SUCCESS
@@ -97,4 +119,69 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn sim(
+    name: &str,
+    listen: Option<std::net::SocketAddr>,
+    dir: Option<PathBuf>,
+    speed: f64,
+) -> ExitCode {
+    let listing = suture::sim::scenarios::listing();
+    if name == "list" {
+        print!("scenarios:\n{listing}");
+        return ExitCode::SUCCESS;
+    }
+    let Some(scenario) = suture::sim::scenarios::find(name) else {
+        eprint!("error: unknown scenario {name:?}; scenarios:\n{listing}");
+        return ExitCode::from(2);
+    };
+    if !(speed.is_finite() && speed > 0.0) {
+        eprintln!("error: --speed must be a positive number");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        use suture::sim::world::{Options, World};
+        let options = Options { speed, listen, dir };
+        let world = match World::start(scenario, options).await {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: cannot start the simulated world: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "suture sim: scenario {} ({}x clock)\n{}\nready; Ctrl-C to stop",
+            world.scenario.name,
+            speed,
+            world.endpoints()
+        );
+        stopped().await;
+        world.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what `kill` and process supervisors send), so the world shuts down
+/// cleanly and the temporary kubeconfig directory is removed either way.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

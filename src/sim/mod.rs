@@ -7,3 +7,5 @@ pub mod git;
 pub mod github;
 pub mod gitlab;
 pub mod kube;
+pub mod scenarios;
+pub mod world;
