@@ -102,6 +102,11 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.throughput(Throughput::Elements(WATCH_EVENTS as u64));
+    // A client of its own: the watch must not share pooled connections with the big lists.
+    let api: Api<Pod> = rt.block_on(async {
+        let config = kube::Config::new(sim.url().parse().unwrap());
+        Api::namespaced(kube::Client::try_from(config).unwrap(), "default")
+    });
     g.bench_function("watch-events-http", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
