@@ -106,38 +106,7 @@ fn group_of(kind: &str) -> &'static str {
 
 /// The live metadata of a workload, for its Argo CD tracking annotation or label.
 pub fn live_meta(state: &ClusterState, namespace: &str, owner: &ObjRef) -> Option<ObjectMeta> {
-    let hit = |m: &ObjectMeta| {
-        m.name.as_deref() == Some(owner.name.as_str())
-            && m.namespace.as_deref().unwrap_or_default() == namespace
-    };
-    let meta = match owner.kind.as_str() {
-        "Deployment" => state
-            .deployments
-            .iter()
-            .map(|o| &o.metadata)
-            .find(|m| hit(m)),
-        "StatefulSet" => state
-            .stateful_sets
-            .iter()
-            .map(|o| &o.metadata)
-            .find(|m| hit(m)),
-        "DaemonSet" => state
-            .daemon_sets
-            .iter()
-            .map(|o| &o.metadata)
-            .find(|m| hit(m)),
-        "ReplicaSet" => state
-            .replica_sets
-            .iter()
-            .map(|o| &o.metadata)
-            .find(|m| hit(m)),
-        "Job" => state.jobs.iter().map(|o| &o.metadata).find(|m| hit(m)),
-        "CronJob" => state.cron_jobs.iter().map(|o| &o.metadata).find(|m| hit(m)),
-        "Rollout" => state.rollouts.iter().map(|o| &o.metadata).find(|m| hit(m)),
-        "Pod" => state.pods.iter().map(|o| &o.metadata).find(|m| hit(m)),
-        _ => None,
-    };
-    meta.cloned()
+    crate::owner::find_meta(state, &owner.kind, "", namespace, &owner.name).cloned()
 }
 
 /// Find the owning Application, locate every write in Git, apply the edits and diff them.
