@@ -340,7 +340,7 @@ mod fixture_tests {
     fn argo_health_testdata_decodes() {
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/kubernetes/argo-health-testdata"
+            "/tests/fixtures/kubernetes/argo-health-testdata"
         );
         let mut state = ClusterState::default();
         let mut files = 0;

@@ -212,7 +212,7 @@ fn bad_now_is_a_clear_error() {
 fn real_captured_objects_are_escalated_with_reasons_a_human_can_act_on() {
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/kubernetes/argo-health-testdata"
+        "/tests/fixtures/kubernetes/argo-health-testdata"
     );
     let out = suture(&[
         "plan",

@@ -1,14 +1,11 @@
-//! `plan` end to end over the real GitOps repositories in `../shared/fixtures/gitops-repos`:
+//! `plan` end to end over the real GitOps repositories in `tests/fixtures/gitops-repos`:
 //! a live snapshot built around each repo's workload, and the exact diff suture proposes.
 
 use suture::gitops::tree::RepoTree;
 use suture::plan::{self, Plan, Repos, Settings};
 use suture::state::ClusterState;
 
-const REPOS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/gitops-repos"
-);
+const REPOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gitops-repos");
 const EXAMPLES_URL: &str = "https://github.com/argoproj/argocd-example-apps.git";
 const PODINFO_URL: &str = "https://github.com/stefanprodan/podinfo";
 

@@ -456,7 +456,10 @@ async fn kustomize_overlay_patches_images_and_prefix() {
 }
 
 fn podinfo_files() -> Vec<(String, String)> {
-    let root = std::path::Path::new("/work/shared/fixtures/gitops-repos/podinfo");
+    let root = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gitops-repos/podinfo"
+    ));
     let mut out = Vec::new();
     let mut stack = vec![root.join("deploy")];
     while let Some(dir) = stack.pop() {

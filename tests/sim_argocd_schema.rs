@@ -9,7 +9,10 @@ use suture::sim::argocd::{ArgoSim, Settings, registry};
 use suture::sim::git::RepoStore;
 use suture::sim::kube::{Config, SimKube, WriteOptions};
 
-const CRD: &str = "/work/shared/fixtures/argocd/application-crd.yaml";
+const CRD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/argocd/application-crd.yaml"
+);
 
 fn schema() -> Value {
     let text = std::fs::read_to_string(CRD).expect("CRD fixture");

@@ -25,7 +25,7 @@ const BRANCH: &str = "suture/oom-killed/payments/checkout-api-1a2b3c4d";
 
 fn fixture(name: &str) -> Value {
     let path = format!(
-        "{}/../shared/fixtures/github-webhooks/{name}",
+        "{}/tests/fixtures/github-webhooks/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).unwrap()

@@ -38,7 +38,7 @@ type GlError = ApiError<RestError>;
 
 fn fixture(name: &str) -> Value {
     let path = format!(
-        "{}/../shared/fixtures/gitlab-webhooks/{name}",
+        "{}/tests/fixtures/gitlab-webhooks/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).unwrap()

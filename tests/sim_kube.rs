@@ -877,7 +877,7 @@ async fn events_are_served_by_both_event_apis() {
 fn swagger() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/kubernetes/swagger.json"
+        "/tests/fixtures/kubernetes/swagger.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).expect("swagger.json fixture"))
         .expect("swagger json")
@@ -965,7 +965,7 @@ fn check_schema(
 async fn served_objects_match_the_kubernetes_openapi_schema() {
     let swagger_path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/kubernetes/swagger.json"
+        "/tests/fixtures/kubernetes/swagger.json"
     );
     let (sim, client) = start(Config {
         openapi_v2: Some(swagger_path.into()),

@@ -7,7 +7,7 @@ macro_rules! fixture {
     ($file:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/kubernetes/argo-health-testdata/",
+            "/tests/fixtures/kubernetes/argo-health-testdata/",
             $file
         ))
     };
@@ -206,7 +206,7 @@ fn healthy_and_in_progress_objects_yield_nothing() {
 fn all_fixtures_together_are_sorted_and_stable() {
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/kubernetes/argo-health-testdata"
+        "/tests/fixtures/kubernetes/argo-health-testdata"
     );
     let mut state = ClusterState::default();
     let mut paths: Vec<_> = std::fs::read_dir(dir)

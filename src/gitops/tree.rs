@@ -125,7 +125,7 @@ mod tests {
     fn loads_the_fixture_repos() -> std::io::Result<()> {
         let root = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/gitops-repos/argocd-example-apps"
+            "/tests/fixtures/gitops-repos/argocd-example-apps"
         );
         let tree = RepoTree::load(Path::new(root))?;
         assert!(

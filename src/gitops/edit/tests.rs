@@ -487,7 +487,7 @@ fn path_rendering() {
 
 fn fixture(rel: &str) -> String {
     let path = format!(
-        "{}/../shared/fixtures/gitops-repos/{rel}",
+        "{}/tests/fixtures/gitops-repos/{rel}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -583,10 +583,7 @@ fn every_fixture_edits_cleanly() {
     // In every document of every fixture: setting any leaf is a one-line diff, adding a key
     // to any mapping and appending to any sequence only add lines (a flow collection
     // changes its one line). A refusal is allowed, but never a failed verification.
-    let root = format!(
-        "{}/../shared/fixtures/gitops-repos",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let root = format!("{}/tests/fixtures/gitops-repos", env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     let mut dirs = vec![std::path::PathBuf::from(root)];
     while let Some(d) = dirs.pop() {

@@ -10,10 +10,7 @@ pub(crate) const EXAMPLE_APPS: &str = "https://github.com/argoproj/argocd-exampl
 pub(crate) const PODINFO: &str = "https://github.com/stefanprodan/podinfo";
 
 fn load(name: &str) -> RepoTree {
-    let root = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/gitops-repos/"
-    );
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gitops-repos/");
     RepoTree::load(&Path::new(root).join(name)).unwrap_or_default()
 }
 
