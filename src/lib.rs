@@ -5,8 +5,10 @@
 //! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline). `sim`
 //! holds the simulators that speak the real HTTP APIs (Kubernetes first) for tests and the demo.
 
+pub mod alerts;
 pub mod demo;
 pub mod detection;
+pub mod forge;
 pub mod gitops;
 pub mod inputs;
 pub mod owner;
