@@ -39,6 +39,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Create the incident ledger or apply the migrations it lacks, then exit.
+    Migrate {
+        /// `sqlite://PATH` (the default, a file created when missing) or `postgres://...`.
+        #[arg(long, default_value = "sqlite://suture.db")]
+        ledger: String,
+    },
     /// Run the simulated world (Kubernetes + controllers, Argo CD, Git, GitHub, GitLab) with a
     /// scenario seeded, print its endpoints and credentials, and serve until Ctrl-C.
     Sim {
@@ -79,6 +85,7 @@ fn main() -> ExitCode {
             dir,
             speed,
         } => sim(&scenario, listen, dir, speed),
+        Command::Migrate { ledger } => migrate(&ledger),
         Command::Demo { format } => {
             print(&demo::run(), format);
             ExitCode::SUCCESS
@@ -166,6 +173,33 @@ fn sim(
         stopped().await;
         world.shutdown().await;
         ExitCode::SUCCESS
+    })
+}
+
+fn migrate(url: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match suture::ledger::Ledger::open(url).await {
+            Ok(ledger) => {
+                let newest = suture::ledger::migrations::versions().last().copied();
+                println!(
+                    "ledger migrated to version {}",
+                    newest.map_or("none".into(), |v| v.to_string())
+                );
+                ledger.close().await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
     })
 }
 
