@@ -6,6 +6,7 @@
 //! holds the simulators that speak the real HTTP APIs (Kubernetes first) for tests and the demo.
 
 pub mod alerts;
+pub mod config;
 pub mod demo;
 pub mod detection;
 pub mod forge;

@@ -39,6 +39,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Validate a `suture serve` configuration file (with the SUTURE_* environment applied) and
+    /// report every problem at once.
+    CheckConfig { file: PathBuf },
     /// Create the incident ledger or apply the migrations it lacks, then exit.
     Migrate {
         /// `sqlite://PATH` (the default, a file created when missing) or `postgres://...`.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
             speed,
         } => sim(&scenario, listen, dir, speed),
         Command::Migrate { ledger } => migrate(&ledger),
+        Command::CheckConfig { file } => check_config(&file),
         Command::Demo { format } => {
             print(&demo::run(), format);
             ExitCode::SUCCESS
@@ -174,6 +178,38 @@ fn sim(
         world.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let base = file.parent().unwrap_or(std::path::Path::new("."));
+    match suture::config::load(Some(&text), std::env::vars(), base) {
+        Ok(settings) => {
+            println!(
+                "{}: ok (cluster {}, ledger {}, {} forge(s))",
+                file.display(),
+                settings.config.cluster.name,
+                settings.config.ledger.split(':').next().unwrap_or(""),
+                settings.config.forges.len()
+            );
+            if !settings.has_webhook_secret() {
+                println!(
+                    "note: no webhook secret is configured; `suture serve` refuses to start without one unless --insecure-webhooks is given"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{}: {errors}", file.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn migrate(url: &str) -> ExitCode {

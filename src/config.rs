@@ -1,0 +1,599 @@
+//! `suture serve` configuration: a YAML file, every key also settable by an environment
+//! variable, secrets read from files. [`load`] reports every problem at once, and no error or
+//! `Debug` output ever contains a secret's content (only the file it came from).
+//!
+//! Environment: `SUTURE_<SECTION>__<KEY>` (double underscore between levels, as config-rs and
+//! figment do), e.g. `SUTURE_LEDGER=postgres://...`, `SUTURE_POLICY__MAX_OPEN_PRS=5`,
+//! `SUTURE_WEBHOOKS__GITHUB_SECRET_FILES=[/run/a, /run/b]`. Values are read as YAML scalars or
+//! flow sequences, and override the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::forge::webhook::Secret;
+
+/// The file as written (and as the environment overrides it). Durations are text (`24h`, `7d`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the webhook/API server listens on.
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://...`.
+    pub ledger: String,
+    pub cluster: ClusterConfig,
+    pub argocd: ArgoConfig,
+    pub git: GitConfig,
+    pub forges: Vec<ForgeConfig>,
+    pub webhooks: WebhookConfig,
+    pub policy: PolicyConfig,
+    /// A directory whose templates override the bundled ones (same file names).
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "0.0.0.0:8080".into(),
+            ledger: "sqlite://suture.db".into(),
+            cluster: ClusterConfig::default(),
+            argocd: ArgoConfig::default(),
+            git: GitConfig::default(),
+            forges: Vec::new(),
+            webhooks: WebhookConfig::default(),
+            policy: PolicyConfig::default(),
+            templates_dir: None,
+        }
+    }
+}
+
+/// The cluster whose workloads suture watches.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The cluster's name in incident keys (`<cluster>/<namespace>/<kind>/<name>/<fault>`).
+    pub name: String,
+    /// A kubeconfig file; unset: in-cluster service account, then `$KUBECONFIG`.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            name: "default".into(),
+            kubeconfig: None,
+            context: None,
+        }
+    }
+}
+
+/// Where the Argo CD Applications live: the workload cluster unless a kubeconfig is given
+/// (Argo CD often runs in a management cluster).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArgoConfig {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// The control-plane namespace (apps elsewhere are named `<ns>_<name>`).
+    pub namespace: String,
+    /// argocd-cm `application.instanceLabelKey`.
+    pub instance_label_key: String,
+    /// How long a pause lasts before suture resumes sync by itself.
+    pub pause_ttl: String,
+}
+
+impl Default for ArgoConfig {
+    fn default() -> Self {
+        ArgoConfig {
+            kubeconfig: None,
+            context: None,
+            namespace: "argocd".into(),
+            instance_label_key: "app.kubernetes.io/instance".into(),
+            pause_ttl: "24h".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitConfig {
+    pub author_name: String,
+    pub author_email: String,
+    /// Where the cached mirrors live.
+    pub cache_dir: PathBuf,
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        GitConfig {
+            author_name: "suture".into(),
+            author_email: "suture@localhost".into(),
+            cache_dir: PathBuf::from("suture-git"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    Github,
+    Gitlab,
+}
+
+/// One forge host: which API it speaks and how suture authenticates.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ForgeConfig {
+    /// The host of repository URLs served by this forge (`github.com`, `gitlab.example.com`).
+    pub host: String,
+    pub kind: ForgeKind,
+    /// API base; default `https://api.github.com` or `https://<host>/api/v4`.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// A token (GitHub PAT, GitLab project or group access token), read from this file.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// GitHub App authentication instead of a token.
+    #[serde(default)]
+    pub app: Option<GithubAppConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GithubAppConfig {
+    pub app_id: u64,
+    pub installation_id: u64,
+    pub private_key_file: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// GitHub webhook secrets, one per file; several are accepted at once for rotation.
+    pub github_secret_files: Vec<PathBuf>,
+    /// GitLab `X-Gitlab-Token` values, one per file.
+    pub gitlab_token_files: Vec<PathBuf>,
+    /// Alertmanager `http_config.authorization` bearer tokens, one per file.
+    pub alertmanager_token_files: Vec<PathBuf>,
+    /// Requests with larger bodies are refused with 413.
+    pub max_body_bytes: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            github_secret_files: Vec::new(),
+            gitlab_token_files: Vec::new(),
+            alertmanager_token_files: Vec::new(),
+            // GitHub caps payloads at 25 MB; PR events are a few tens of KB.
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Only these namespaces (empty: all).
+    pub include_namespaces: Vec<String>,
+    pub exclude_namespaces: Vec<String>,
+    /// Kinds suture never edits.
+    pub forbidden_kinds: Vec<String>,
+    /// Renovate's defaults: at most 10 open, 2 new per hour.
+    pub max_open_prs: u32,
+    pub max_new_prs_per_hour: u32,
+    /// Everything but the writes; each write is logged as a hop instead.
+    pub dry_run: bool,
+    /// After a PR is closed unmerged, the same fix is not proposed again for this long.
+    pub declined_cooldown: String,
+    /// At most one recurrence comment per incident this often.
+    pub comment_interval: String,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            include_namespaces: Vec::new(),
+            exclude_namespaces: vec!["kube-system".into()],
+            forbidden_kinds: Vec::new(),
+            max_open_prs: 10,
+            max_new_prs_per_hour: 2,
+            dry_run: false,
+            declined_cooldown: "7d".into(),
+            comment_interval: "1h".into(),
+        }
+    }
+}
+
+/// One problem found in a configuration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigIssue {
+    /// Dotted key path (`policy.max_open_prs`), or the environment variable that set it.
+    pub key: String,
+    pub message: String,
+}
+
+/// Everything wrong with a configuration, reported together.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{} configuration problem(s):\n{}", .0.len(), .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigErrors(pub Vec<ConfigIssue>);
+
+/// A secret with where it came from (for messages; the content is never shown).
+#[derive(Clone, Debug)]
+pub struct LoadedSecret {
+    pub file: PathBuf,
+    pub secret: Secret,
+}
+
+/// A validated configuration with its secrets read.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub config: Config,
+    pub pause_ttl: jiff::SignedDuration,
+    pub declined_cooldown: jiff::SignedDuration,
+    pub comment_interval: jiff::SignedDuration,
+    pub github_secrets: Vec<LoadedSecret>,
+    pub gitlab_tokens: Vec<LoadedSecret>,
+    pub alertmanager_tokens: Vec<LoadedSecret>,
+    /// Forge tokens by host.
+    pub forge_tokens: BTreeMap<String, LoadedSecret>,
+}
+
+impl Settings {
+    /// Whether any webhook can be authenticated (serve refuses to start otherwise, unless told
+    /// `--insecure-webhooks`).
+    pub fn has_webhook_secret(&self) -> bool {
+        !(self.github_secrets.is_empty()
+            && self.gitlab_tokens.is_empty()
+            && self.alertmanager_tokens.is_empty())
+    }
+}
+
+const ENV_PREFIX: &str = "SUTURE_";
+
+/// Load `file` (or only defaults and the environment), apply `env` overrides, validate, and
+/// read every secret file. All problems are returned together.
+pub fn load(
+    text: Option<&str>,
+    env: impl IntoIterator<Item = (String, String)>,
+    base_dir: &Path,
+) -> Result<Settings, ConfigErrors> {
+    let mut issues = Vec::new();
+    let mut tree = match text {
+        Some(t) if !t.trim().is_empty() => match serde_saphyr::from_str::<Value>(t) {
+            Ok(Value::Null) => Value::Object(Default::default()),
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return Err(ConfigErrors(vec![issue(
+                    "(file)",
+                    "must be a mapping of keys",
+                )]));
+            }
+            Err(e) => {
+                return Err(ConfigErrors(vec![issue(
+                    "(file)",
+                    &format!("invalid YAML: {e}"),
+                )]));
+            }
+        },
+        _ => Value::Object(Default::default()),
+    };
+    let known = serde_json::to_value(Config::default()).unwrap_or(Value::Null);
+    let mut origin: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        if path.iter().any(String::is_empty) {
+            issues.push(issue(&name, "empty key segment"));
+            continue;
+        }
+        // Text keys take the value as it is (`1.10` stays a string); others read it as YAML.
+        let text_key = matches!(
+            known.pointer(&format!("/{}", path.join("/"))),
+            Some(Value::String(_) | Value::Null)
+        );
+        let parsed = if text_key {
+            Value::String(value)
+        } else {
+            serde_saphyr::from_str::<Value>(&value).unwrap_or(Value::String(value))
+        };
+        set_path(&mut tree, &path, parsed);
+        origin.insert(path.join("."), name);
+    }
+    unknown_keys(&tree, &known, "", &origin, &mut issues);
+    let config = match serde_json::from_value::<Config>(tree.clone()) {
+        Ok(c) => Some(c),
+        Err(_) => {
+            // Find every bad value: try each one alone against the defaults.
+            type_errors(&tree, &known, &mut Vec::new(), &origin, &mut issues);
+            None
+        }
+    };
+    let Some(config) = config else {
+        return Err(ConfigErrors(issues));
+    };
+    let settings = validate(config, base_dir, &origin, &mut issues);
+    if issues.is_empty() {
+        settings.ok_or(ConfigErrors(issues))
+    } else {
+        Err(ConfigErrors(issues))
+    }
+}
+
+fn issue(key: &str, message: &str) -> ConfigIssue {
+    ConfigIssue {
+        key: key.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn named(path: &str, origin: &BTreeMap<String, String>) -> String {
+    match origin.get(path) {
+        Some(var) => format!("{path} (from {var})"),
+        None => path.to_string(),
+    }
+}
+
+fn set_path(tree: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = tree;
+    for p in parents {
+        if !node.get(p).is_some_and(Value::is_object) {
+            node[p.as_str()] = Value::Object(Default::default());
+        }
+        node = &mut node[p.as_str()];
+    }
+    node[last.as_str()] = value;
+}
+
+fn unknown_keys(
+    tree: &Value,
+    known: &Value,
+    prefix: &str,
+    origin: &BTreeMap<String, String>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let (Value::Object(given), Value::Object(expected)) = (tree, known) else {
+        return;
+    };
+    for (k, v) in given {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match expected.get(k) {
+            None => {
+                let mut names: Vec<&str> = expected.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                issues.push(issue(
+                    &named(&path, origin),
+                    &format!("unknown key (known here: {})", names.join(", ")),
+                ));
+            }
+            Some(sub) => unknown_keys(v, sub, &path, origin, issues),
+        }
+    }
+}
+
+/// Put each given leaf alone into the defaults and see whether it deserializes, so a file with
+/// three bad values gets three messages (serde stops at the first).
+fn type_errors(
+    tree: &Value,
+    known: &Value,
+    path: &mut Vec<String>,
+    origin: &BTreeMap<String, String>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    match (tree, known) {
+        (Value::Object(given), Value::Object(expected)) => {
+            for (k, v) in given {
+                if let Some(sub) = expected.get(k) {
+                    path.push(k.clone());
+                    type_errors(v, sub, path, origin, issues);
+                    path.pop();
+                }
+            }
+        }
+        _ => {
+            let mut probe = serde_json::to_value(Config::default()).unwrap_or(Value::Null);
+            set_path(&mut probe, path, tree.clone());
+            if let Err(e) = serde_json::from_value::<Config>(probe) {
+                issues.push(issue(&named(&path.join("."), origin), &e.to_string()));
+            }
+        }
+    }
+}
+
+fn duration(
+    key: &str,
+    text: &str,
+    origin: &BTreeMap<String, String>,
+    issues: &mut Vec<ConfigIssue>,
+) -> jiff::SignedDuration {
+    let parsed = text
+        .parse::<jiff::Span>()
+        .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()));
+    match parsed {
+        Ok(d) if d.is_positive() => d,
+        Ok(_) => {
+            issues.push(issue(&named(key, origin), "must be a positive duration"));
+            jiff::SignedDuration::ZERO
+        }
+        Err(e) => {
+            issues.push(issue(
+                &named(key, origin),
+                &format!("not a duration like 24h, 7d or 90s ({e})"),
+            ));
+            jiff::SignedDuration::ZERO
+        }
+    }
+}
+
+/// Read a secret file: the whole content less one trailing newline (how `echo > file` and
+/// Kubernetes Secret mounts leave it). Errors name the file, never the content.
+fn read_secret(
+    key: &str,
+    file: &Path,
+    base_dir: &Path,
+    origin: &BTreeMap<String, String>,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<LoadedSecret> {
+    let path = base_dir.join(file);
+    match std::fs::read(&path) {
+        Ok(mut bytes) => {
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+            }
+            if bytes.is_empty() {
+                issues.push(issue(
+                    &named(key, origin),
+                    &format!("{} is empty", path.display()),
+                ));
+                return None;
+            }
+            Some(LoadedSecret {
+                file: path,
+                secret: Secret::new(bytes),
+            })
+        }
+        Err(e) => {
+            issues.push(issue(
+                &named(key, origin),
+                &format!("cannot read {}: {}", path.display(), e.kind()),
+            ));
+            None
+        }
+    }
+}
+
+fn validate(
+    config: Config,
+    base_dir: &Path,
+    origin: &BTreeMap<String, String>,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<Settings> {
+    if config.listen.parse::<std::net::SocketAddr>().is_err() {
+        issues.push(issue(
+            &named("listen", origin),
+            &format!("{:?} is not an address like 0.0.0.0:8080", config.listen),
+        ));
+    }
+    if let Err(e) = crate::ledger::Dialect::of(&config.ledger) {
+        issues.push(issue(&named("ledger", origin), &e.to_string()));
+    }
+    if config.cluster.name.is_empty() || config.cluster.name.contains('/') {
+        issues.push(issue(
+            &named("cluster.name", origin),
+            "must be non-empty and contain no '/' (it is part of incident keys)",
+        ));
+    }
+    if config.policy.max_open_prs == 0 {
+        issues.push(issue(
+            &named("policy.max_open_prs", origin),
+            "must be at least 1 (use policy.dry_run to open none)",
+        ));
+    }
+    for ns in &config.policy.include_namespaces {
+        if config.policy.exclude_namespaces.contains(ns) {
+            issues.push(issue(
+                &named("policy.include_namespaces", origin),
+                &format!("{ns} is also excluded"),
+            ));
+        }
+    }
+    let pause_ttl = duration("argocd.pause_ttl", &config.argocd.pause_ttl, origin, issues);
+    let declined_cooldown = duration(
+        "policy.declined_cooldown",
+        &config.policy.declined_cooldown,
+        origin,
+        issues,
+    );
+    let comment_interval = duration(
+        "policy.comment_interval",
+        &config.policy.comment_interval,
+        origin,
+        issues,
+    );
+    let secrets = |key: &str, files: &[PathBuf], issues: &mut Vec<ConfigIssue>| {
+        files
+            .iter()
+            .filter_map(|f| read_secret(key, f, base_dir, origin, issues))
+            .collect::<Vec<_>>()
+    };
+    let github_secrets = secrets(
+        "webhooks.github_secret_files",
+        &config.webhooks.github_secret_files,
+        issues,
+    );
+    let gitlab_tokens = secrets(
+        "webhooks.gitlab_token_files",
+        &config.webhooks.gitlab_token_files,
+        issues,
+    );
+    let alertmanager_tokens = secrets(
+        "webhooks.alertmanager_token_files",
+        &config.webhooks.alertmanager_token_files,
+        issues,
+    );
+    let mut forge_tokens = BTreeMap::new();
+    let mut hosts = std::collections::BTreeSet::new();
+    for (i, forge) in config.forges.iter().enumerate() {
+        let key = format!("forges[{i}]");
+        if forge.host.is_empty() || forge.host.contains('/') {
+            issues.push(issue(&key, "host must be a bare host name like github.com"));
+        }
+        if !hosts.insert(forge.host.clone()) {
+            issues.push(issue(&key, &format!("host {} is listed twice", forge.host)));
+        }
+        match (&forge.token_file, &forge.app, forge.kind) {
+            (Some(_), Some(_), _) => issues.push(issue(&key, "set token_file or app, not both")),
+            (None, None, _) => issues.push(issue(&key, "needs token_file (or app for GitHub)")),
+            (None, Some(_), ForgeKind::Gitlab) => {
+                issues.push(issue(&key, "GitHub App authentication is for GitHub only"))
+            }
+            (Some(file), None, _) => {
+                if let Some(s) =
+                    read_secret(&format!("{key}.token_file"), file, base_dir, origin, issues)
+                {
+                    forge_tokens.insert(forge.host.clone(), s);
+                }
+            }
+            (None, Some(app), ForgeKind::Github) => {
+                if let Some(s) = read_secret(
+                    &format!("{key}.app.private_key_file"),
+                    &app.private_key_file,
+                    base_dir,
+                    origin,
+                    issues,
+                ) {
+                    forge_tokens.insert(forge.host.clone(), s);
+                }
+            }
+        }
+    }
+    Some(Settings {
+        config,
+        pause_ttl,
+        declined_cooldown,
+        comment_interval,
+        github_secrets,
+        gitlab_tokens,
+        alertmanager_tokens,
+        forge_tokens,
+    })
+}
+
+#[cfg(test)]
+mod tests;
