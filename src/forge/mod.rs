@@ -1,4 +1,5 @@
-//! Forges: GitHub and GitLab. `webhook` authenticates and reads their deliveries (pure); the API
-//! clients arrive with the live loop.
+//! Forges: GitHub and GitLab. `webhook` authenticates and reads their deliveries, `body` renders
+//! what suture writes on them (both pure); the API clients arrive with the live loop.
 
+pub mod body;
 pub mod webhook;
