@@ -227,7 +227,18 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
         .evidence_str("usage")
         .and_then(|u| Quantity::parse(u).ok())
         .map(|(q, _)| q);
+    let over_own_limit = ctx.evidence_str("eviction_kind") == Some("container-limit");
     let (primitive, kind, words) = match res.as_str() {
+        // A node low on disk evicts by usage, not by the container's limit: a larger limit
+        // would not have kept this container running.
+        "ephemeral-storage" if !over_own_limit => {
+            return Err(format!(
+                "pod was evicted because its node ran low on ephemeral-storage while container {name} used {}; the container was not over its own limit, so raising it would not help: free disk on the node, or give the container an ephemeral-storage request that covers its usage",
+                usage
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| "an unreported amount".into())
+            ));
+        }
         "ephemeral-storage" => (
             Primitive::RaiseEphemeralStorageLimit,
             "limits",
