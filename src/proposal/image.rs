@@ -122,6 +122,20 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             f.owner.kind, f.owner.name
         ));
     };
+    // A stalled rollout is the image's fault only if the new ReplicaSet's pods fail; pods never
+    // created (quota, admission) or only slow to become ready say nothing about the image.
+    let new_pods_fail = ctx.all.iter().any(|x| {
+        x.evidence
+            .get("new_pod_faults")
+            .and_then(|v| v.as_array())
+            .is_some_and(|faults| !faults.is_empty())
+    });
+    if fault == FaultId::ProgressDeadlineExceeded && !new_pods_fail {
+        return Err(format!(
+            "{why_fault}; no pod of the new ReplicaSet {} shows a fault (none created, or only slow to become ready), so its image is not known to be bad: check the ReplicaSet's events, quota and readiness",
+            newest.rs.metadata.name.as_deref().unwrap_or_default()
+        ));
+    }
     // The fault must have begun with the newest rollout: its pods are the failing ones.
     let failing_hashes: Vec<&str> = ctx
         .all
