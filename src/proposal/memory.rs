@@ -266,6 +266,18 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
             .map(|(q, _)| (q, "the container's memory limit".to_string())),
         _ => limit_range_max(ctx, &res),
     };
+    // Evicted while within its request: the node was short because of others, and a larger
+    // request for this pod would not have saved it.
+    let within_request = Quantity::parse(&old)
+        .ok()
+        .zip(usage)
+        .is_some_and(|((request, _), used)| used <= request);
+    if primitive == Primitive::RaiseMemoryRequest && within_request {
+        return Err(format!(
+            "pod was evicted for memory while container {name} used {}, within its request {old}: the node was short of memory because of other pods or system use, and a larger request would not have prevented it; check the node's allocatable memory and the other pods' usage",
+            usage.map(|u| u.to_string()).unwrap_or_default()
+        ));
+    }
     let sized = size(ctx, &old, usage, cap)?;
     let field = field_path(prefix, &name, false, &format!("resources.{kind}.{res}"));
     let change = Change {
