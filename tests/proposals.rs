@@ -227,6 +227,21 @@ fn memory_eviction_above_the_request_raises_the_request_from_the_usage() {
 }
 
 #[test]
+fn memory_eviction_within_the_request_does_not_raise_it() {
+    // The container used 400Mi of its 512Mi request: the node ran out of memory because of
+    // others, and a larger request for this pod would not have prevented the eviction
+    // (docs/faults.md raises the request only for an eviction above it).
+    let plan = evicted_snapshot(
+        "{requests: {memory: 512Mi}, limits: {memory: 1Gi}}",
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 88Mi. Container app was using 400Mi, request is 512Mi, has larger consumption of memory. ",
+        &PRESSURE_CLEARED,
+    )
+    .plan();
+    plan.assert_no_proposal("evicted");
+    assert_mentions(&plan.reason("evicted"), &["app", "400Mi", "512Mi"]);
+}
+
+#[test]
 fn memory_request_may_grow_up_to_the_limit_but_not_past_it() {
     // The sized request is 768Mi (as above). A limit of exactly 768Mi allows it...
     let at_limit = evicted_snapshot(
