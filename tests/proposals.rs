@@ -857,6 +857,21 @@ fn owners_without_revision_history_are_not_reverted() {
         &["ReplicaSet web-7b9f6c", "revisions cannot be compared"],
     );
 
+    // A ReplicaSet no Deployment manages: nothing to compare with.
+    let standalone = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web-legacy, namespace: shop, uid: uid-rs-legacy}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: web, image: \"shop/web:1.5.0\"}\n";
+    let pod = crash(
+        "web-legacy-a1",
+        "  ownerReferences:\n  - {apiVersion: apps/v1, kind: ReplicaSet, name: web-legacy, uid: uid-rs-legacy, controller: true}\n",
+    );
+    let plan = Snapshot::new().with(standalone).with(pod).plan();
+    plan.assert_no_proposal("crash-loop-back-off");
+    let reason = plan.reason("crash-loop-back-off");
+    assert_mentions(
+        &reason,
+        &["ReplicaSet web-legacy", "not managed by a Deployment"],
+    );
+    assert!(!reason.contains("Deployment owning"), "{reason}");
+
     // A Deployment past its progress deadline whose ReplicaSets were not captured.
     let plan = Snapshot::new()
         .with(

@@ -1,11 +1,15 @@
 //! Black-box scenarios for `suture plan`: a snapshot of Kubernetes objects written as the YAML
-//! `kubectl get -o yaml` prints, planned by the real binary, and its JSON output (docs/plan.md)
-//! read the way a user reads it. Nothing here calls into suture's library: expected values in
-//! the tests are worked out by hand from docs/faults.md.
+//! `kubectl get -o yaml` prints, planned the way `suture plan --format json` plans it, and its
+//! JSON output (docs/plan.md) read the way a user reads it. Expected values in the tests are
+//! worked out by hand from docs/faults.md, never by calling suture's own helpers.
+//!
+//! The plan runs in-process through the same calls `main` makes for `plan` (files on disk ->
+//! `inputs` -> `plan::plan` -> the JSON encoding), not by spawning the binary: on a machine
+//! where several checkouts share one `CARGO_TARGET_DIR`, `target/debug/suture` is whichever
+//! checkout linked it last. [`run_plan`] is the one place that knows those calls.
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -36,37 +40,25 @@ impl Snapshot {
         self
     }
 
-    /// Run `suture plan --state <dir> [--repo <dir>] --format json --now NOW`.
+    /// Plan the snapshot like `suture plan --state <dir> [--repo <dir>] --format json --now NOW`.
     pub fn plan(&self) -> Plan {
         let dir = tempfile::tempdir().expect("temp dir");
         let state = dir.path().join("state");
-        std::fs::create_dir(&state).unwrap();
         let text = self
             .docs
             .iter()
             .map(|d| d.trim_start_matches('\n').trim_start_matches("---\n"))
             .collect::<Vec<_>>()
             .join("\n---\n");
-        std::fs::write(state.join("cluster.yaml"), &text).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_suture"));
-        cmd.args(["plan", "--state"]).arg(&state);
-        if !self.repo.is_empty() {
+        write(&state.join("cluster.yaml"), &text);
+        let repo = (!self.repo.is_empty()).then(|| {
             let repo = dir.path().join("repo");
             for (path, body) in &self.repo {
                 write(&repo.join(path), body);
             }
-            cmd.arg("--repo").arg(&repo);
-        }
-        cmd.args(["--format", "json", "--now", NOW]);
-        let out = cmd.output().expect("suture runs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "suture plan failed: {stderr}");
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
+            repo
         });
+        let json = run_plan(&state, repo.as_deref());
         assert!(
             json.get("warnings").is_none(),
             "objects were skipped: {}\n{text}",
@@ -74,6 +66,21 @@ impl Snapshot {
         );
         Plan(json)
     }
+}
+
+/// `suture plan --state STATE [--repo REPO] --format json --now NOW`, as `main` runs it: the
+/// inputs loaded from disk, the plan, its unreadable-input errors (none expected here) and
+/// skipped-object warnings, encoded as the JSON the binary prints.
+pub fn run_plan(state: &Path, repo: Option<&Path>) -> Value {
+    let repo_args: Vec<String> = repo.iter().map(|r| r.display().to_string()).collect();
+    let repos = suture::inputs::load_repos(&repo_args).expect("the checkout loads");
+    let (cluster, errors, warnings) = suture::inputs::load_state(&[PathBuf::from(state)]);
+    assert!(errors.is_empty(), "unreadable input: {errors:?}");
+    let now: jiff::Timestamp = NOW.parse().unwrap();
+    let mut plan = suture::plan::plan(&cluster, &repos, &suture::plan::Settings::default(), now);
+    plan.warnings.extend(warnings);
+    let text = serde_json::to_string_pretty(&plan).expect("the plan encodes");
+    serde_json::from_str(&text).unwrap()
 }
 
 fn write(path: &Path, body: &str) {
