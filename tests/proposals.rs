@@ -54,6 +54,13 @@ fn oom_proposal(resources: &str) -> serde_json::Value {
         "spec.template.spec.containers[name=app].resources.limits.memory"
     );
     assert_eq!(p["key"], "default/shop/Deployment/web/oom-killed");
+    // No Argo CD Application in these snapshots: proposed, but not as a pull request.
+    assert_eq!(p["rail"], "escalate-only");
+    assert!(p["diff"].is_null() && p["file"].is_null(), "{p}");
+    assert_mentions(
+        p["note"].as_str().unwrap(),
+        &["no Argo CD Application", "shop/web"],
+    );
     p
 }
 
@@ -164,13 +171,26 @@ fn a_limit_range_of_another_namespace_does_not_apply() {
 /// Deployment `shop/web` (container `app` with `resources`) with one pod on `node-a`, evicted
 /// with the kubelet's `message`; `node-a` reports `conditions`.
 fn evicted_snapshot(resources: &str, message: &str, node_conditions: &[&str]) -> Snapshot {
-    let d = Deploy::new("shop", "web").revision(
+    evicted_snapshot_tracked(resources, message, node_conditions, None)
+}
+
+/// As [`evicted_snapshot`], the Deployment tracked by the Argo CD Application `app`.
+fn evicted_snapshot_tracked(
+    resources: &str,
+    message: &str,
+    node_conditions: &[&str],
+    app: Option<&str>,
+) -> Snapshot {
+    let mut d = Deploy::new("shop", "web").revision(
         "5f7d9c",
         &[&format!(
             "{{name: app, image: \"shop/web:2.3.1\", resources: {resources}}}"
         )],
         1,
     );
+    if let Some(app) = app {
+        d = d.tracked_by(app);
+    }
     let r = &d.revisions[0];
     let pod = pod_yaml(
         "shop",
@@ -287,6 +307,32 @@ fn ephemeral_storage_over_the_limit_raises_the_limit() {
     assert_mentions(
         p["basis"].as_str().unwrap(),
         &["1228.8Mi", "1124Mi", "1280Mi"],
+    );
+}
+
+#[test]
+fn the_ephemeral_storage_limit_is_raised_in_git_on_one_line() {
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: app\n          image: shop/web:2.3.1\n          resources:\n            requests:\n              ephemeral-storage: 512Mi\n            limits:\n              ephemeral-storage: 1Gi # scratch space for uploads\n";
+    let plan = evicted_snapshot_tracked(
+        "{requests: {ephemeral-storage: 512Mi}, limits: {ephemeral-storage: 1Gi}}",
+        EPHEMERAL_EVICTION,
+        &[NODE_READY],
+        Some("web"),
+    )
+    .with(application("web", "shop", "apps/web"))
+    .repo_file("apps/web/deployment.yaml", manifest)
+    .plan();
+    let p = plan.proposal("evicted");
+    assert_eq!(p["rail"], "pull-request", "{}", plan.pretty());
+    assert_eq!(p["file"], "apps/web/deployment.yaml");
+    let diff = p["diff"].as_str().unwrap();
+    assert_eq!(
+        changed_lines(diff),
+        [
+            "-              ephemeral-storage: 1Gi # scratch space for uploads",
+            "+              ephemeral-storage: 1280Mi # scratch space for uploads",
+        ],
+        "{diff}"
     );
 }
 
