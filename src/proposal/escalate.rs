@@ -72,17 +72,19 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
                 with(histogram, &with(message, "no scheduler message"))
             )
         }
+        // Probe and event faults keep their message under their own keys (detection's
+        // `probe_message`, `event_message`), not `message`.
         FaultId::ReadinessProbeFailure => format!(
             "container {container} runs but fails its readiness probe ({}): it receives no traffic; this is an application or dependency problem, not restarts to tune away",
-            with(message, "no probe message")
+            with(ev(ctx, "probe_message"), "no probe message")
         ),
         FaultId::FailedMount => format!(
             "{subject} cannot mount its volumes: {}. Check the volume, PVC, Secret or CSI driver it names",
-            with(message, "no event message")
+            with(ev(ctx, "event_message"), "no event message")
         ),
         FaultId::SandboxCreationFailed => format!(
             "{subject}: the runtime could not create the pod sandbox ({}); a node or CNI problem",
-            with(message, "no event message")
+            with(ev(ctx, "event_message"), "no event message")
         ),
         FaultId::StuckTerminating => format!(
             "{subject} has been terminating since {} (finalizers: {}); suture never force-deletes",
@@ -112,7 +114,7 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
             "PersistentVolumeClaim {}/{} is Pending: {}. Check the StorageClass and provisioner",
             f.namespace,
             f.subject.name,
-            with(message, "no binding event")
+            with(ev(ctx, "event_message"), "no binding event")
         ),
         FaultId::NodePressure => format!(
             "Node {} reports {}: workload fixes for pods evicted by it are suppressed; free the node or add capacity",
@@ -122,7 +124,15 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
         FaultId::NodeNotReady => format!(
             "Node {} is not Ready ({}); pods on it are not fixed by suture until it recovers",
             f.subject.name,
-            with(message, "no condition message")
+            // The Ready condition's own message; absent when the node never reported one.
+            with(
+                ctx.all
+                    .iter()
+                    .find_map(|f| f.evidence.get("condition")?.get("message")?.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                "no condition message"
+            )
         ),
         other => format!("{other} on {subject}: {}", with(message, "see evidence")),
     }

@@ -79,6 +79,30 @@ fn owner_uid(ctx: &Ctx) -> Option<String> {
     }
 }
 
+/// Why a ReplicaSet owner has no revisions to compare: it was not captured, no Deployment
+/// manages it, or the one that does is not in the snapshot (said only as far as it is known).
+fn replica_set_without_history(ctx: &Ctx) -> String {
+    let f = ctx.finding;
+    let rs = ctx.state.replica_sets.iter().find(|rs| {
+        rs.metadata.name.as_deref() == Some(&f.owner.name)
+            && rs.metadata.namespace.as_deref().unwrap_or_default() == f.namespace
+    });
+    match rs.map(|rs| crate::owner::controller_of(&rs.metadata)) {
+        None => format!(
+            "ReplicaSet {} and its owner are not in the snapshot, so revisions cannot be compared",
+            f.owner.name
+        ),
+        Some(None) => format!(
+            "ReplicaSet {} is not managed by a Deployment, so it has no earlier revision to return to",
+            f.owner.name
+        ),
+        Some(Some(owner)) => format!(
+            "the {} {} owning ReplicaSet {} is not in the snapshot, so revisions cannot be compared",
+            owner.kind, owner.name, f.owner.name
+        ),
+    }
+}
+
 fn rs_image(rs: &ReplicaSet, name: &str, init: bool) -> Option<String> {
     let spec = rs.spec.as_ref()?.template.as_ref()?.spec.as_ref()?;
     container(spec, name, init)?.image.clone()
@@ -97,10 +121,7 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
     let why_fault = why(ctx, fault);
     let no_history = match f.owner.kind.as_str() {
         "Deployment" | "Rollout" => None,
-        "ReplicaSet" => Some(format!(
-            "the Deployment owning ReplicaSet {} is not in the snapshot, so revisions cannot be compared",
-            f.owner.name
-        )),
+        "ReplicaSet" => Some(replica_set_without_history(ctx)),
         "Pod" => Some("a bare Pod has no earlier revision to return to".to_string()),
         kind => Some(format!(
             "suture does not read {kind} revision history (ControllerRevisions) to find a healthy previous image"
@@ -122,6 +143,20 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             f.owner.kind, f.owner.name
         ));
     };
+    // A stalled rollout is the image's fault only if the new ReplicaSet's pods fail; pods never
+    // created (quota, admission) or only slow to become ready say nothing about the image.
+    let new_pods_fail = ctx.all.iter().any(|x| {
+        x.evidence
+            .get("new_pod_faults")
+            .and_then(|v| v.as_array())
+            .is_some_and(|faults| !faults.is_empty())
+    });
+    if fault == FaultId::ProgressDeadlineExceeded && !new_pods_fail {
+        return Err(format!(
+            "{why_fault}; no pod of the new ReplicaSet {} shows a fault (none created, or only slow to become ready), so its image is not known to be bad: check the ReplicaSet's events, quota and readiness",
+            newest.rs.metadata.name.as_deref().unwrap_or_default()
+        ));
+    }
     // The fault must have begun with the newest rollout: its pods are the failing ones.
     let failing_hashes: Vec<&str> = ctx
         .all

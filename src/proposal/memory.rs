@@ -227,7 +227,18 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
         .evidence_str("usage")
         .and_then(|u| Quantity::parse(u).ok())
         .map(|(q, _)| q);
+    let over_own_limit = ctx.evidence_str("eviction_kind") == Some("container-limit");
     let (primitive, kind, words) = match res.as_str() {
+        // A node low on disk evicts by usage, not by the container's limit: a larger limit
+        // would not have kept this container running.
+        "ephemeral-storage" if !over_own_limit => {
+            return Err(format!(
+                "pod was evicted because its node ran low on ephemeral-storage while container {name} used {}; the container was not over its own limit, so raising it would not help: free disk on the node, or give the container an ephemeral-storage request that covers its usage",
+                usage
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| "an unreported amount".into())
+            ));
+        }
         "ephemeral-storage" => (
             Primitive::RaiseEphemeralStorageLimit,
             "limits",
@@ -255,6 +266,18 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
             .map(|(q, _)| (q, "the container's memory limit".to_string())),
         _ => limit_range_max(ctx, &res),
     };
+    // Evicted while within its request: the node was short because of others, and a larger
+    // request for this pod would not have saved it.
+    let within_request = Quantity::parse(&old)
+        .ok()
+        .zip(usage)
+        .is_some_and(|((request, _), used)| used <= request);
+    if primitive == Primitive::RaiseMemoryRequest && within_request {
+        return Err(format!(
+            "pod was evicted for memory while container {name} used {}, within its request {old}: the node was short of memory because of other pods or system use, and a larger request would not have prevented it; check the node's allocatable memory and the other pods' usage",
+            usage.map(|u| u.to_string()).unwrap_or_default()
+        ));
+    }
     let sized = size(ctx, &old, usage, cap)?;
     let field = field_path(prefix, &name, false, &format!("resources.{kind}.{res}"));
     let change = Change {

@@ -29,6 +29,22 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         .all
         .iter()
         .any(|x| x.evidence.get("during_startup").and_then(|v| v.as_bool()) == Some(true));
+    // Unknown (no start/finish time of the kills, or no liveness probe in the spec) is neither
+    // a slow start nor a failure while running; say only what the evidence shows.
+    let timing_known = ctx.all.iter().any(|x| {
+        x.evidence
+            .get("during_startup")
+            .is_some_and(|v| v.is_boolean())
+    });
+    if fault == FaultId::LivenessProbeFailure && !timing_known {
+        return Err(format!(
+            "liveness probe of container {name} kills it, but its uptime at the kills is not known (no start and finish time of its last termination, or no liveness probe in the spec), so suture cannot tell a slow start from an app turning unhealthy; check how long it runs before each kill. Restarts: {}",
+            f.evidence
+                .get("restart_count")
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        ));
+    }
     if fault == FaultId::LivenessProbeFailure && !during_startup {
         return Err(format!(
             "liveness probe of container {name} kills it after it had started: the app turns unhealthy while running; loosening the probe would hide that. Restarts: {}",
