@@ -24,6 +24,11 @@ impl Secret {
     fn bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// The secret's bytes, for the one place that must send them (an HTTP auth header).
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for Secret {
