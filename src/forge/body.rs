@@ -85,9 +85,9 @@ pub struct PullRequestView {
     pub machine: serde_json::Value,
 }
 
-/// Escape untrusted text for Markdown prose: bounded, one line, no HTML, no mentions, no
-/// Markdown syntax.
-pub fn escape_markdown(text: &str, max_chars: usize) -> String {
+/// At most `max_chars` of `text` on one line (whitespace folded, control characters dropped),
+/// each other character written by `write`; `…` marks a cut.
+fn one_line(text: &str, max_chars: usize, mut write: impl FnMut(char, &mut String)) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars * 2));
     for (n, c) in text.chars().enumerate() {
         if n == max_chars {
@@ -96,41 +96,39 @@ pub fn escape_markdown(text: &str, max_chars: usize) -> String {
         }
         match c {
             '\n' | '\r' | '\t' => out.push(' '),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            // A zero-width space after `@` (as Renovate does) keeps GitHub and GitLab from
-            // turning `@team` into a notification.
-            '@' => out.push_str("@&#8203;"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '|' | '~' | '=' | ':' => {
-                out.push('\\');
-                out.push(c);
-            }
             c if c.is_control() => {}
-            c => out.push(c),
+            c => write(c, &mut out),
         }
     }
     out
 }
 
+/// Escape untrusted text for Markdown prose: bounded, one line, no HTML, no mentions, no
+/// Markdown syntax.
+pub fn escape_markdown(text: &str, max_chars: usize) -> String {
+    one_line(text, max_chars, |c, out| match c {
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '&' => out.push_str("&amp;"),
+        // A zero-width space after `@` (as Renovate does) keeps GitHub and GitLab from turning
+        // `@team` into a notification.
+        '@' => out.push_str("@&#8203;"),
+        '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
+        | '!' | '|' | '~' | '=' | ':' => {
+            out.push('\\');
+            out.push(c);
+        }
+        c => out.push(c),
+    })
+}
+
 /// Untrusted text for plain-text templates (titles, commit messages): one line, bounded, and no
 /// `@mention` (a zero-width space follows every `@`).
 pub fn plain_text(text: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max_chars * 2));
-    for (n, c) in text.chars().enumerate() {
-        if n == max_chars {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\n' | '\r' | '\t' => out.push(' '),
-            '@' => out.push_str("@\u{200B}"),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    one_line(text, max_chars, |c, out| match c {
+        '@' => out.push_str("@\u{200B}"),
+        c => out.push(c),
+    })
 }
 
 /// Untrusted text as an inline code span: nothing inside is Markdown, HTML or a mention. Pipes
