@@ -719,3 +719,130 @@ fn collect(v: &Value, path: Vec<PathSeg>, out: &mut Collected) {
         _ => out.leaves.push(path),
     }
 }
+
+fn remove(text: &str, path: &str) -> Result<String, EditError> {
+    remove_doc(text, 0, path)
+}
+
+fn remove_doc(text: &str, document: usize, path: &str) -> Result<String, EditError> {
+    let op = YamlOp::Remove { path: p(path) };
+    apply(text, &YamlEdit { document, op })
+}
+
+#[test]
+fn rollback_of_an_added_key_restores_the_file() {
+    let probe = json!({"httpGet": {"path": "/healthz", "port": 8080}, "failureThreshold": 30});
+    let path = "spec.template.spec.containers[name=web].startupProbe";
+    let added = set(DEPLOY, path, probe).unwrap();
+    assert_ne!(added, DEPLOY);
+    assert_eq!(remove(&added, path).unwrap(), DEPLOY);
+    let text = fixture("podinfo/kustomize/deployment.yaml");
+    let path = "spec.template.spec.containers[name=podinfod].startupProbe";
+    let added = set(&text, path, json!({"exec": {"command": ["true"]}})).unwrap();
+    assert_eq!(remove(&added, path).unwrap(), text);
+}
+
+#[test]
+fn remove_takes_the_entry_and_its_own_comments() {
+    let text = "\
+a:
+  # about b: stays, it may head more keys
+  b:
+    c: 1  # c
+    d: [1, 2]
+    # end of b: goes with b
+  # about e: stays
+  e: 2
+
+f: |
+  keep
+g: 3
+";
+    let out = remove(text, "a.b").unwrap();
+    assert_eq!(
+        out,
+        "a:\n  # about b: stays, it may head more keys\n  # about e: stays\n  e: 2\n\nf: |\n  keep\ng: 3\n"
+    );
+    // A block scalar neighbour keeps its text; the entry after it goes.
+    let out = remove(text, "g").unwrap();
+    assert_eq!(out, text.replace("g: 3\n", ""));
+    let out = remove(text, "f").unwrap();
+    assert_eq!(out, text.replace("f: |\n  keep\n", ""));
+    // A key with a comment on its line.
+    let out = remove(text, "a.b.c").unwrap();
+    assert_eq!(out, text.replace("    c: 1  # c\n", ""));
+}
+
+#[test]
+fn remove_edge_positions() {
+    // The last line, without a final line break: the file still has none.
+    assert_eq!(remove("a: 1\nb: 2", "b").unwrap(), "a: 1");
+    assert_eq!(remove("a: 1\r\nb: 2\r\n", "a").unwrap(), "b: 2\r\n");
+    // The only key of a mapping leaves `{}` on its line.
+    assert_eq!(remove("a:\n  b: 1  # x\nc: 1\n", "a.b").unwrap(), "a:\n  {}\nc: 1\n");
+    assert_eq!(remove("only: 1\n", "only").unwrap(), "{}\n");
+    assert_eq!(remove("l:\n- only: 1\n", "l[0].only").unwrap(), "l:\n- {}\n");
+    // The first key of a `- ` item: the next key moves onto the dash line.
+    let text = "l:\n- name: web  # n\n  image: x\n- name: db\n";
+    assert_eq!(
+        remove(text, "l[name=web].name").unwrap(),
+        "l:\n- image: x\n- name: db\n"
+    );
+    assert_eq!(
+        remove(text, "l[name=web].image").unwrap(),
+        "l:\n- name: web  # n\n- name: db\n"
+    );
+    let err = remove("l:\n- name: web\n  # about image\n  image: x\n", "l[0].name").unwrap_err();
+    assert!(
+        matches!(err, EditError::Unsafe(ref m) if m.contains("comment")),
+        "{err:?}"
+    );
+    // Multi-document: only the named document changes.
+    let text = "a: 1\nb: 2\n---\na: 1\nb: 2\n";
+    assert_eq!(remove_doc(text, 1, "a").unwrap(), "a: 1\nb: 2\n---\nb: 2\n");
+}
+
+#[test]
+fn remove_from_flow_mappings() {
+    let text = "r: {cpu: 100m, memory: 1Gi, x: 'y'}  # c\n";
+    assert_eq!(
+        remove(text, "r.cpu").unwrap(),
+        "r: {memory: 1Gi, x: 'y'}  # c\n"
+    );
+    assert_eq!(
+        remove(text, "r.x").unwrap(),
+        "r: {cpu: 100m, memory: 1Gi}  # c\n"
+    );
+    assert_eq!(remove("r: { a: 1 }\n", "r.a").unwrap(), "r: {}\n");
+    assert_eq!(remove("r: [{a: 1, b: 2,}]\n", "r[0].b").unwrap(), "r: [{a: 1,}]\n");
+    for text in ["r: {a: 1,\n  b: 2}\n", "r: {a: 1, # c\n  b: 2}\n"] {
+        let err = remove(text, "r.a").unwrap_err();
+        assert!(
+            matches!(err, EditError::Unsafe(ref m) if m.contains("flow mapping")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn remove_refusals_are_clear() {
+    let text = "base: &b\n  mem: 1Gi\nother: *b\nmerged:\n  <<: *b\n  cpu: 1\nx:\n  a: &v 1\n  y: 2\n";
+    for path in ["base.mem", "other.mem", "merged.cpu", "merged.mem", "x.a"] {
+        let err = remove(text, path).unwrap_err();
+        assert!(matches!(err, EditError::Alias(_)), "{path}: {err:?}");
+    }
+    let out = remove(text, "x.y").unwrap();
+    assert_eq!(out, text.replace("  y: 2\n", ""));
+    assert_eq!(
+        remove(text, "x.nope"),
+        Err(EditError::PathNotFound("x.nope (no such key)".into()))
+    );
+    assert!(matches!(remove(text, "nope.a"), Err(EditError::PathNotFound(_))));
+    assert!(matches!(remove(text, "x.y.b"), Err(EditError::PathNotFound(_))));
+    let err = remove("l: [1, 2]\n", "l[0]").unwrap_err();
+    assert!(matches!(err, EditError::Unsafe(ref m) if m.contains("mapping key")), "{err:?}");
+    let err = remove("a: 1\n", "").unwrap_err();
+    assert!(matches!(err, EditError::Unsafe(_)), "{err:?}");
+    let err = remove("a: !!map {b: 1}\n", "a.b").unwrap_err();
+    assert!(matches!(err, EditError::Unsafe(ref m) if m.contains("tag")), "{err:?}");
+}
