@@ -13,9 +13,8 @@ type Token = rowan::SyntaxToken<Lang>;
 /// Parse `text` into yaml-edit's tree; refuse when the parser is unsure or not lossless.
 pub(super) fn parse(text: &str) -> Result<Node, EditError> {
     // A parser bug must not take the service down: `apply` never panics on any input.
-    let parsed = std::panic::catch_unwind(|| YamlFile::parse(text)).map_err(|_| {
-        EditError::Unsafe("the lossless YAML parser crashed on this file".into())
-    })?;
+    let parsed = std::panic::catch_unwind(|| YamlFile::parse(text))
+        .map_err(|_| EditError::Unsafe("the lossless YAML parser crashed on this file".into()))?;
     let errors = parsed.errors();
     if !errors.is_empty() {
         return Err(EditError::Unsafe(format!(
@@ -242,7 +241,8 @@ pub(super) fn flow_insert_point(collection: &Node) -> Option<(usize, Option<&'st
 
 /// True when an anchor (`&name`) is defined anywhere in `node`.
 pub(super) fn defines_anchor(node: &Node) -> bool {
-    node.descendants_with_tokens().any(|e| e.kind() == K::ANCHOR)
+    node.descendants_with_tokens()
+        .any(|e| e.kind() == K::ANCHOR)
 }
 
 /// True when a comment or line break sits anywhere inside `node`.

@@ -355,13 +355,11 @@ fn remove_block_entry(
         });
     }
     // The first entry of a `- key: v` item: the next entry moves up onto the `- ` line.
-    let unsafe_ = |why: &str| {
-        EditError::Unsafe(format!(
-            "cannot remove {}: {why}",
-            path_to_string(path)
-        ))
-    };
-    let next = entries.get(i + 1).ok_or_else(|| unsafe_("it shares its line"))?;
+    let unsafe_ =
+        |why: &str| EditError::Unsafe(format!("cannot remove {}: {why}", path_to_string(path)));
+    let next = entries
+        .get(i + 1)
+        .ok_or_else(|| unsafe_("it shares its line"))?;
     let (next_start, _) = cst::range(next);
     let between = text.get(end..next_start).unwrap_or("#");
     if between.lines().any(|l| !l.trim().is_empty()) {
@@ -566,7 +564,10 @@ fn insert_key(
     let col = cst::column(text, cst::range(&first).0);
     let mut lines = Vec::new();
     render::entry_lines(key, value, col, st, &mut lines);
-    Ok(insert_lines_after(text, cst::content_end(mapping), &lines))
+    // After the last entry's own trailing comments, so that removing the new key (a
+    // rollback) takes exactly the lines added here.
+    let at = own_lines_end(text, cst::content_end(mapping), col);
+    Ok(insert_lines_after(text, at, &lines))
 }
 
 /// Add `item` as the last item of a flow collection.
@@ -649,7 +650,7 @@ pub fn path_to_string(path: &[PathSeg]) -> String {
     out
 }
 
-// #[cfg(test)]
-// mod proptests;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -93,7 +93,14 @@ fn is_number(s: &str) -> bool {
     if matches!(body, ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN") {
         return true;
     }
-    let prefixed = [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)];
+    let prefixed = [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ];
     for (prefix, radix) in prefixed {
         if let Some(rest) = body.strip_prefix(prefix) {
             return all_digits(rest, radix);
@@ -142,7 +149,9 @@ fn is_sexagesimal(s: &str) -> bool {
         return !head.starts_with('0');
     }
     match last.split_once('.') {
-        Some((whole, frac)) => base60(whole) && frac.chars().all(|c| c.is_ascii_digit() || c == '_'),
+        Some((whole, frac)) => {
+            base60(whole) && frac.chars().all(|c| c.is_ascii_digit() || c == '_')
+        }
         None => false,
     }
 }
@@ -195,7 +204,9 @@ fn is_timestamp(s: &str) -> bool {
         || zone
             .strip_prefix(['+', '-'])
             .and_then(|r| num(r, None))
-            .is_some_and(|r| r.is_empty() || after(r, ':').and_then(|m| num(m, Some(2))) == Some(""))
+            .is_some_and(|r| {
+                r.is_empty() || after(r, ':').and_then(|m| num(m, Some(2))) == Some("")
+            })
 }
 
 /// Characters that only a double-quoted scalar can carry (as escapes).
@@ -342,33 +353,142 @@ mod tests {
     /// Strings that YAML 1.1 or 1.2 reads as another type, or as other syntax, when plain.
     const MUST_QUOTE: &[&str] = &[
         // booleans, YAML 1.1 and 1.2, any case (serde-saphyr ignores case)
-        "yes", "No", "ON", "off", "y", "N", "true", "False", "yEs",
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "y",
+        "N",
+        "true",
+        "False",
+        "yEs",
         // nulls
-        "null", "~", "NULL", "Null",
+        "null",
+        "~",
+        "NULL",
+        "Null",
         // integers: decimal, 1.1 octal, 1.2 octal, hex, binary, underscores, signs
-        "123", "-1", "+1", "0123", "0o17", "0x1F", "0X1f", "-0x1F", "0b101", "1_000", "1_", "+_1",
+        "123",
+        "-1",
+        "+1",
+        "0123",
+        "0o17",
+        "0x1F",
+        "0X1f",
+        "-0x1F",
+        "0b101",
+        "1_000",
+        "1_",
+        "+_1",
         // floats: 1.2 forms, 1.1 forms, non-finite
-        "1.10", "1.5", ".5", "1.", "1e3", "1E-3", "1.2e+3", "1_0.5", ".inf", "-.Inf", "+.INF",
-        ".NaN", "-.nan",
+        "1.10",
+        "1.5",
+        ".5",
+        "1.",
+        "1e3",
+        "1E-3",
+        "1.2e+3",
+        "1_0.5",
+        ".inf",
+        "-.Inf",
+        "+.INF",
+        ".NaN",
+        "-.nan",
         // YAML 1.1 base 60
-        "12:30", "1:30", "1:30:15", "190:20:30.15", "-1:30",
+        "12:30",
+        "1:30",
+        "1:30:15",
+        "190:20:30.15",
+        "-1:30",
         // YAML 1.1 timestamps
-        "2001-12-14", "2001-1-2", "2001-12-14t21:59:43.10-05:00", "2001-12-14T21:59:43Z",
-        "2001-12-14 21:59:43.10 -5", "2001-12-14 21:59:43.10",
+        "2001-12-14",
+        "2001-1-2",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14T21:59:43Z",
+        "2001-12-14 21:59:43.10 -5",
+        "2001-12-14 21:59:43.10",
         // merge and value keys
-        "<<", "=",
+        "<<",
+        "=",
         // syntax
-        "a: b", "a #b", "- x", "-", "? x", "?", ":", ": x", ",", "[a", "]", "{", "}", "#x", "&a",
-        "*a", "!t", "|", ">", "'", "\"", "%x", "@x", "`x", " a", "a ", "", "a:", "a\nb", "a\tb",
+        "a: b",
+        "a #b",
+        "- x",
+        "-",
+        "? x",
+        "?",
+        ":",
+        ": x",
+        ",",
+        "[a",
+        "]",
+        "{",
+        "}",
+        "#x",
+        "&a",
+        "*a",
+        "!t",
+        "|",
+        ">",
+        "'",
+        "\"",
+        "%x",
+        "@x",
+        "`x",
+        " a",
+        "a ",
+        "",
+        "a:",
+        "a\nb",
+        "a\tb",
     ];
 
     /// Strings that read back as themselves when plain: never quoted unless the value was.
     const PLAIN: &[&str] = &[
-        "1.2.3", "v1.2.3", "1.2.3-rc.1", "10.0.0.1", "512Mi", "100m", "1Gi", "web", "nginx:1.25",
-        "--port", "-Xmx512m", "-x", "?x", ":x", "a,b", "a#b", "http://x", "12e", "e3", "1e",
-        "0x", "0b2", "0o8", "_1", "yess", "null-ish", "NuLL", "inf", "nan", "NaN", "Infinity",
-        "0:30", "1:60", "1:2:3:x", "2024-01-05-abc", "2024-1", "20241-01-01", "foo bar", ".",
-        "+", "1..2", "1.2e", "say \"hi\"", "it's",
+        "1.2.3",
+        "v1.2.3",
+        "1.2.3-rc.1",
+        "10.0.0.1",
+        "512Mi",
+        "100m",
+        "1Gi",
+        "web",
+        "nginx:1.25",
+        "--port",
+        "-Xmx512m",
+        "-x",
+        "?x",
+        ":x",
+        "a,b",
+        "a#b",
+        "http://x",
+        "12e",
+        "e3",
+        "1e",
+        "0x",
+        "0b2",
+        "0o8",
+        "_1",
+        "yess",
+        "null-ish",
+        "NuLL",
+        "inf",
+        "nan",
+        "NaN",
+        "Infinity",
+        "0:30",
+        "1:60",
+        "1:2:3:x",
+        "2024-01-05-abc",
+        "2024-1",
+        "20241-01-01",
+        "foo bar",
+        ".",
+        "+",
+        "1..2",
+        "1.2e",
+        "say \"hi\"",
+        "it's",
     ];
 
     #[test]
@@ -397,7 +517,9 @@ mod tests {
             let v: serde_json::Value = serde_saphyr::from_str(&format!("k: {s}\n")).unwrap();
             assert_eq!(v, json!({ "k": s }), "{s:?}");
         }
-        for s in ["yes", "yEs", "0123", "1.10", "1e3", "~", "null", "on", "0x1F", "1_000"] {
+        for s in [
+            "yes", "yEs", "0123", "1.10", "1e3", "~", "null", "on", "0x1F", "1_000",
+        ] {
             let v: serde_json::Value = serde_saphyr::from_str(&format!("k: {s}\n")).unwrap();
             assert_ne!(v, json!({ "k": s }), "{s:?}");
         }
@@ -410,7 +532,10 @@ mod tests {
         assert_eq!(string_scalar("it's", Single, Double, false), "'it''s'");
         assert_eq!(string_scalar("512Mi", Single, Double, false), "'512Mi'");
         assert_eq!(string_scalar("512Mi", Double, Single, false), "\"512Mi\"");
-        assert_eq!(string_scalar("a\"b\\", Double, Single, false), r#""a\"b\\""#);
+        assert_eq!(
+            string_scalar("a\"b\\", Double, Single, false),
+            r#""a\"b\\""#
+        );
         assert_eq!(string_scalar("a\nb", Single, Single, false), r#""a\nb""#);
         // A plain scalar stays plain when it can, else takes the file's quotes.
         assert_eq!(string_scalar("1.2.3", Plain, Double, false), "1.2.3");

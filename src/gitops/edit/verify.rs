@@ -136,7 +136,10 @@ fn model_op(doc: &mut Value, op: &YamlOp) -> Result<(), String> {
                 _ => None,
             };
             if removed.is_none() {
-                return Err(format!("{} not found in the parsed document", path_to_string(path)));
+                return Err(format!(
+                    "{} not found in the parsed document",
+                    path_to_string(path)
+                ));
             }
         }
     }
