@@ -1,20 +1,25 @@
-//! Minimal-diff YAML edits: change one value, keep every comment, quote style, key order,
-//! indentation and line ending. Pure: text in, text out, or a reason the edit is unsafe.
+//! Minimal-diff YAML edits: set a value, add or remove a key, append to a sequence, keeping
+//! every comment, quote style, key order, indentation and line ending. Pure: text in, text
+//! out, or a reason the edit is unsafe.
 //!
 //! How: yaml-edit's lossless syntax tree (`cst`) finds the node a path leads to and the
 //! byte offsets around it; the edit is a splice of the original text there (a scalar's
-//! text replaced, or whole lines inserted after a collection's last line), so every other
-//! byte stays as it was. New text follows the file's own conventions (`render`): its
-//! indentation step, sequence style (`- x` flush or indented), line ending, the replaced
-//! scalar's quote style, and quotes wherever a plain scalar would read as something else.
+//! text replaced, whole lines inserted after a collection's last line, or a removed entry's
+//! whole lines cut), so every other byte stays as it was. New text follows the file's own
+//! conventions (`render`): its indentation step, sequence style (`- x` flush or indented),
+//! line ending and quotes. A string keeps the replaced scalar's quotes; a plain one stays
+//! plain unless a YAML 1.1 or 1.2 reader would take it for another type (`1.10`, `yes`,
+//! `0123`, `12:30`) or syntax, and then takes the quotes the file uses most.
 //! Then `verify` parses before and after with serde-saphyr, an independent parser, and
 //! requires the edited document to equal the old one with the op applied to its JSON
-//! model, and all other bytes to be unchanged.
+//! model, and all other documents' bytes to be unchanged.
 //!
-//! Refused: paths through aliases, anchored nodes or merge keys (`Alias`: shared YAML
-//! would change elsewhere); tagged nodes, block scalars (`|`, `>`) as targets, duplicate
-//! keys, ambiguous `Match`es, and setting a mapping or sequence to something that would
-//! drop existing keys or items (`Unsafe`; set leaves instead).
+//! Refused: paths through aliases, anchored nodes or merge keys, and removing an entry that
+//! defines an anchor or sits next to a merge key (`Alias`: shared YAML would change
+//! elsewhere); tagged nodes, block scalars (`|`, `>`) as targets, duplicate keys, ambiguous
+//! `Match`es, removals from multi-line or commented flow mappings, and setting a mapping or
+//! sequence to something that would drop existing keys or items (`Unsafe`; set leaves or
+//! remove keys instead).
 
 mod cst;
 mod render;
@@ -63,19 +68,27 @@ pub struct YamlEdit {
     pub op: YamlOp,
 }
 
-/// Why an edit was refused; the message is for the escalation a human reads.
+/// Why an edit was refused; the message is for the escalation a human reads. No variant
+/// is worth retrying on the same text: callers re-locate (`NoDocument`, `PathNotFound`: the
+/// file is not shaped as located) or escalate (the rest).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EditError {
+    /// The file does not parse (serde-saphyr's first error line).
     #[error("file is not valid YAML: {0}")]
     Parse(String),
     #[error("document {0} not found in file")]
     NoDocument(usize),
+    /// The path (and why it stops) as `a.b[name=x] (a.b is ...)`.
     #[error("path {0} not found")]
     PathNotFound(String),
+    /// The edit would change YAML shared through an anchor, alias or merge key.
     #[error("edit would go through an alias or anchor at {0}; refusing to change shared YAML")]
     Alias(String),
+    /// A shape the editor does not change in place (tags, block scalars, flow layouts, ...).
     #[error("cannot edit safely: {0}")]
     Unsafe(String),
+    /// The edited text did not re-parse to the intended document: an editor bug, never
+    /// written.
     #[error("verification failed: {0}")]
     Verify(String),
 }

@@ -113,7 +113,6 @@ const AMBIGUOUS: &[&str] = &[
     "? x",
     "[x]",
     "{x}",
-    "x,y",
     "#x",
     "&a",
     "*a",
@@ -567,7 +566,7 @@ fn render(doc: &(Node, Option<Node>), cfg: Cfg, crlf: bool) -> (String, Gen) {
         g.out.push("x_ref: *v1".into());
         g.quotes.0 += 1;
         // Under an alias or merge key, every path is shared: the tree has them all.
-        for (name, _, ..) in shared {
+        for (name, ..) in shared {
             for top in ["x_alias", "x_merged"] {
                 g.leaves.push(Leaf {
                     path: vec![PathSeg::Key(top.into()), PathSeg::Key(name.clone())],
@@ -752,11 +751,12 @@ fn check_spelling(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
 
     #[test]
     fn set_leaf_changes_its_line_only(doc in document(), cfg in cfg(), crlf in any::<bool>(), pick in any::<prop::sample::Index>(), value in new_value()) {
         let (text, g) = render(&doc, cfg, crlf);
+        prop_assume!(!g.leaves.is_empty()); // e.g. only empty flow mappings
         let leaf = pick.get(&g.leaves).clone();
         let op = YamlOp::Set { path: leaf.path.clone(), value: value.clone() };
         let out = apply(&text, &YamlEdit { document: 0, op });
@@ -889,6 +889,7 @@ proptest! {
         let rendered: Vec<(String, Gen)> = docs.iter().map(|(d, c)| render(d, *c, false)).collect();
         let text = rendered.iter().map(|(t, _)| format!("---\n{t}")).collect::<String>() + "...\n";
         let i = which.index(rendered.len());
+        prop_assume!(!rendered[i].1.leaves.is_empty());
         let leaf = pick.get(&rendered[i].1.leaves).clone();
         prop_assume!(!leaf.shared && !leaf.tagged && !leaf.block);
         let op = YamlOp::Set { path: leaf.path.clone(), value: value.clone() };

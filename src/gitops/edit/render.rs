@@ -46,7 +46,7 @@ pub(super) fn needs_quotes(s: &str, flow: bool) -> bool {
     // except that `?` and `:` are indicators in flow collections for some parsers.
     let next_safe = chars
         .next()
-        .is_some_and(|c| !c.is_whitespace() && !(flow && ",[]{}".contains(c)));
+        .is_some_and(|c| !(c.is_whitespace() || flow && ",[]{}".contains(c)));
     let indicator = match first {
         '-' => !next_safe,
         '?' | ':' => flow || !next_safe,
@@ -168,7 +168,7 @@ fn is_timestamp(s: &str) -> bool {
         };
         ok.then(|| &s[n..])
     }
-    fn after<'a>(s: &'a str, c: char) -> Option<&'a str> {
+    fn after(s: &str, c: char) -> Option<&str> {
         s.strip_prefix(c)
     }
     let date = num(s, Some(4))
