@@ -4,26 +4,29 @@
 use rowan::ast::AstNode;
 use yaml_edit::{Lang, SyntaxKind as K, YamlFile};
 
+use super::render::QuoteStyle;
 use super::{EditError, PathSeg, path_to_string};
 
 pub(super) type Node = rowan::SyntaxNode<Lang>;
 type Token = rowan::SyntaxToken<Lang>;
 
 /// Parse `text` into yaml-edit's tree; refuse when the parser is unsure or not lossless.
-pub(super) fn parse(text: &str) -> Result<Node, String> {
+pub(super) fn parse(text: &str) -> Result<Node, EditError> {
     // A parser bug must not take the service down: `apply` never panics on any input.
     let parsed = std::panic::catch_unwind(|| YamlFile::parse(text))
-        .map_err(|_| "the lossless YAML parser crashed on this file".to_string())?;
+        .map_err(|_| EditError::Unsafe("the lossless YAML parser crashed on this file".into()))?;
     let errors = parsed.errors();
     if !errors.is_empty() {
-        return Err(format!(
+        return Err(EditError::Unsafe(format!(
             "the lossless YAML parser could not read the file: {}",
             errors.join("; ")
-        ));
+        )));
     }
     let root = parsed.tree().syntax().clone();
     if root.text() != text {
-        return Err("the lossless YAML parser did not reproduce the file byte for byte".into());
+        return Err(EditError::Unsafe(
+            "the lossless YAML parser did not reproduce the file byte for byte".into(),
+        ));
     }
     Ok(root)
 }
@@ -173,7 +176,7 @@ pub(super) fn entry_value(entry: &Node) -> Option<Node> {
     child(entry, K::VALUE)
 }
 
-fn is_merge(entry: &Node, text: &str) -> bool {
+pub(super) fn is_merge(entry: &Node, text: &str) -> bool {
     let merge_token = child(entry, K::KEY).is_some_and(|k| {
         k.descendants_with_tokens()
             .any(|e| e.kind() == K::MERGE_KEY)
@@ -234,6 +237,42 @@ pub(super) fn flow_insert_point(collection: &Node) -> Option<(usize, Option<&'st
         _ => Some(", "),
     };
     Some((token_range(&prev).1, sep))
+}
+
+/// True when an anchor (`&name`) is defined anywhere in `node`.
+pub(super) fn defines_anchor(node: &Node) -> bool {
+    node.descendants_with_tokens()
+        .any(|e| e.kind() == K::ANCHOR)
+}
+
+/// True when a comment or line break sits anywhere inside `node`.
+pub(super) fn has_trivia(node: &Node) -> bool {
+    node.descendants_with_tokens()
+        .any(|e| matches!(e.kind(), K::COMMENT | K::NEWLINE))
+}
+
+/// End of a flow entry's key or value, before its comma.
+pub(super) fn flow_item_end(entry: &Node) -> usize {
+    content_tokens(entry)
+        .filter(|t| t.kind() != K::COMMA)
+        .last()
+        .map_or(range(entry).1, |t| token_range(&t).1)
+}
+
+/// The range between a flow collection's brackets.
+pub(super) fn flow_inner(collection: &Node) -> Option<(usize, usize)> {
+    let mut brackets = collection
+        .children_with_tokens()
+        .filter_map(|e| e.into_token())
+        .filter(|t| {
+            matches!(
+                t.kind(),
+                K::LEFT_BRACE | K::LEFT_BRACKET | K::RIGHT_BRACE | K::RIGHT_BRACKET
+            )
+        });
+    let open = brackets.next()?;
+    let close = brackets.last()?;
+    Some((token_range(&open).1, token_range(&close).0))
 }
 
 fn has_anchor(node: &Node) -> bool {
@@ -407,5 +446,36 @@ pub(super) fn style(doc: &Node, near: Option<&Node>, text: &str) -> super::rende
     };
     let step = find(false).unwrap_or(2);
     let seq_offset = find(true).unwrap_or(step);
-    super::render::Style { step, seq_offset }
+    super::render::Style {
+        step,
+        seq_offset,
+        quote: quote_style(doc, text),
+    }
+}
+
+/// The quotes the file uses: the more common of single and double among the document's
+/// quoted scalars (keys too), else the whole file's; double when neither is used more.
+fn quote_style(doc: &Node, text: &str) -> QuoteStyle {
+    let count = |n: &Node| {
+        let mut counts = (0usize, 0usize);
+        for scalar in n.descendants().filter(|d| d.kind() == K::SCALAR) {
+            match QuoteStyle::of(scalar_text(&scalar, text)) {
+                QuoteStyle::Single => counts.0 += 1,
+                QuoteStyle::Double => counts.1 += 1,
+                QuoteStyle::Plain => {}
+            }
+        }
+        counts
+    };
+    let mut counts = count(doc);
+    if counts == (0, 0)
+        && let Some(root) = doc.parent()
+    {
+        counts = count(&root);
+    }
+    if counts.0 > counts.1 {
+        QuoteStyle::Single
+    } else {
+        QuoteStyle::Double
+    }
 }

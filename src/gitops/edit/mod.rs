@@ -1,20 +1,25 @@
-//! Minimal-diff YAML edits: change one value, keep every comment, quote style, key order,
-//! indentation and line ending. Pure: text in, text out, or a reason the edit is unsafe.
+//! Minimal-diff YAML edits: set a value, add or remove a key, append to a sequence, keeping
+//! every comment, quote style, key order, indentation and line ending. Pure: text in, text
+//! out, or a reason the edit is unsafe.
 //!
 //! How: yaml-edit's lossless syntax tree (`cst`) finds the node a path leads to and the
 //! byte offsets around it; the edit is a splice of the original text there (a scalar's
-//! text replaced, or whole lines inserted after a collection's last line), so every other
-//! byte stays as it was. New text follows the file's own conventions (`render`): its
-//! indentation step, sequence style (`- x` flush or indented), line ending, the replaced
-//! scalar's quote style, and quotes wherever a plain scalar would read as something else.
+//! text replaced, whole lines inserted after a collection's last line, or a removed entry's
+//! whole lines cut), so every other byte stays as it was. New text follows the file's own
+//! conventions (`render`): its indentation step, sequence style (`- x` flush or indented),
+//! line ending and quotes. A string keeps the replaced scalar's quotes; a plain one stays
+//! plain unless a YAML 1.1 or 1.2 reader would take it for another type (`1.10`, `yes`,
+//! `0123`, `12:30`) or syntax, and then takes the quotes the file uses most.
 //! Then `verify` parses before and after with serde-saphyr, an independent parser, and
 //! requires the edited document to equal the old one with the op applied to its JSON
-//! model, and all other bytes to be unchanged.
+//! model, and all other documents' bytes to be unchanged.
 //!
-//! Refused: paths through aliases, anchored nodes or merge keys (`Alias`: shared YAML
-//! would change elsewhere); tagged nodes, block scalars (`|`, `>`) as targets, duplicate
-//! keys, ambiguous `Match`es, and setting a mapping or sequence to something that would
-//! drop existing keys or items (`Unsafe`; set leaves instead).
+//! Refused: paths through aliases, anchored nodes or merge keys, and removing an entry that
+//! defines an anchor or sits next to a merge key (`Alias`: shared YAML would change
+//! elsewhere); tagged nodes, block scalars (`|`, `>`) as targets, duplicate keys, ambiguous
+//! `Match`es, removals from multi-line or commented flow mappings, and setting a mapping or
+//! sequence to something that would drop existing keys or items (`Unsafe`; set leaves or
+//! remove keys instead).
 
 mod cst;
 mod render;
@@ -51,6 +56,9 @@ pub enum YamlOp {
         path: Vec<PathSeg>,
         value: serde_json::Value,
     },
+    /// Remove the mapping entry that the last key of `path` names, with its whole value
+    /// (the rollback of an added key).
+    Remove { path: Vec<PathSeg> },
 }
 
 /// An edit of one file: ops on the document with index `document` (0 for single-document).
@@ -60,19 +68,27 @@ pub struct YamlEdit {
     pub op: YamlOp,
 }
 
-/// Why an edit was refused; the message is for the escalation a human reads.
+/// Why an edit was refused; the message is for the escalation a human reads. No variant
+/// is worth retrying on the same text: callers re-locate (`NoDocument`, `PathNotFound`: the
+/// file is not shaped as located) or escalate (the rest).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EditError {
+    /// The file does not parse (serde-saphyr's first error line).
     #[error("file is not valid YAML: {0}")]
     Parse(String),
     #[error("document {0} not found in file")]
     NoDocument(usize),
+    /// The path (and why it stops) as `a.b[name=x] (a.b is ...)`.
     #[error("path {0} not found")]
     PathNotFound(String),
+    /// The edit would change YAML shared through an anchor, alias or merge key.
     #[error("edit would go through an alias or anchor at {0}; refusing to change shared YAML")]
     Alias(String),
+    /// A shape the editor does not change in place (tags, block scalars, flow layouts, ...).
     #[error("cannot edit safely: {0}")]
     Unsafe(String),
+    /// The edited text did not re-parse to the intended document: an editor bug, never
+    /// written.
     #[error("verification failed: {0}")]
     Verify(String),
 }
@@ -87,6 +103,7 @@ pub fn apply(text: &str, edit: &YamlEdit) -> Result<String, EditError> {
     let after = match &edit.op {
         YamlOp::Set { path, value } => set(text, edit.document, path, value)?,
         YamlOp::Append { path, value } => append(text, edit.document, path, value)?,
+        YamlOp::Remove { path } => remove(text, edit.document, path)?,
     };
     verify::check(&before, text, &after, edit)?;
     Ok(after)
@@ -162,7 +179,7 @@ fn insert_lines_after(text: &str, offset: usize, lines: &[String]) -> Splice {
 }
 
 fn locate(text: &str, doc: usize, path: &[PathSeg]) -> Result<(cst::Node, Found), EditError> {
-    let root = cst::parse(text).map_err(EditError::Unsafe)?;
+    let root = cst::parse(text)?;
     let d = cst::documents(&root)
         .nth(doc)
         .ok_or(EditError::NoDocument(doc))?;
@@ -221,9 +238,10 @@ fn append(text: &str, doc: usize, path: &[PathSeg], value: &Value) -> Result<Str
     let splices = match found {
         Found::Node { node, .. } if node.kind() == SyntaxKind::SEQUENCE => {
             if cst::is_flow(&node) {
+                let quote = cst::style(&d, None, text).quote;
                 vec![flow_insert(
                     &node,
-                    render::inline(value, QuoteStyle::Plain, true),
+                    render::inline(value, QuoteStyle::Plain, quote, true),
                 )?]
             } else {
                 let first = cst::seq_entries(&node).next();
@@ -262,6 +280,181 @@ fn append(text: &str, doc: usize, path: &[PathSeg], value: &Value) -> Result<Str
     splice(text, splices)
 }
 
+/// Remove the entry `path` names from its mapping. Block entries lose their whole lines
+/// (the key's line to the end of its value, plus comment lines indented deeper than the key
+/// that follow it, which describe its value); comments above the key and blank lines stay,
+/// as they may head more than this key. The last entry of a mapping becomes `{}`.
+fn remove(text: &str, doc: usize, path: &[PathSeg]) -> Result<String, EditError> {
+    let Some((PathSeg::Key(key), parent_path)) = path.split_last() else {
+        return Err(EditError::Unsafe(format!(
+            "{}: only a mapping key can be removed",
+            path_to_string(path)
+        )));
+    };
+    let (_, found) = locate(text, doc, parent_path)?;
+    let missing = |why: &str| EditError::PathNotFound(format!("{} ({why})", path_to_string(path)));
+    let mapping = match found {
+        Found::Node { node, .. } if node.kind() == SyntaxKind::MAPPING => node,
+        Found::Node { .. } => return Err(missing("its parent is not a mapping")),
+        Found::MissingKey { .. } | Found::UnderNull { .. } => {
+            return Err(missing("its parent does not exist"));
+        }
+    };
+    let entries: Vec<cst::Node> = cst::entries(&mapping).collect();
+    if entries.iter().any(|e| cst::is_merge(e, text)) {
+        // The merged mapping may hold the key too: removing it here would not remove it.
+        return Err(EditError::Alias(path_to_string(path)));
+    }
+    let hits: Vec<usize> = (0..entries.len())
+        .filter(|&i| cst::entry_key(&entries[i], text).as_deref() == Some(key.as_str()))
+        .collect();
+    let i = match hits.as_slice() {
+        [] => return Err(missing("no such key")),
+        [i] => *i,
+        _ => {
+            return Err(EditError::Unsafe(format!(
+                "duplicate key at {}",
+                path_to_string(path)
+            )));
+        }
+    };
+    if cst::defines_anchor(&entries[i]) {
+        return Err(EditError::Alias(format!(
+            "{} (it defines an anchor other YAML may use)",
+            path_to_string(path)
+        )));
+    }
+    let cut = if cst::is_flow(&mapping) {
+        remove_flow_entry(text, &mapping, &entries, i, path)?
+    } else {
+        remove_block_entry(text, &entries, i, path)?
+    };
+    splice(text, vec![cut])
+}
+
+/// The splice that removes block entry `entries[i]`.
+fn remove_block_entry(
+    text: &str,
+    entries: &[cst::Node],
+    i: usize,
+    path: &[PathSeg],
+) -> Result<Splice, EditError> {
+    let entry = &entries[i];
+    let (start, _) = cst::range(entry);
+    let col = cst::column(text, start);
+    let end = own_lines_end(text, cst::content_end(entry), col);
+    let line = cst::line_start(text, start);
+    let alone_on_line = text[line..start].chars().all(|c| c == ' ');
+    if entries.len() == 1 {
+        // The mapping would be empty: write `{}` where the entry was, on its first line.
+        let body_end = end - trailing_newline(&text[..end]);
+        return Ok(Splice {
+            start,
+            end: body_end,
+            with: "{}".into(),
+        });
+    }
+    if alone_on_line {
+        let (mut start, mut end) = (line, end);
+        if end == text.len() && !text.ends_with('\n') && line > 0 {
+            // Keep the file's missing final line break: take the one before instead.
+            start -= trailing_newline(&text[..line]);
+            end = text.len();
+        }
+        return Ok(Splice {
+            start,
+            end,
+            with: String::new(),
+        });
+    }
+    // The first entry of a `- key: v` item: the next entry moves up onto the `- ` line.
+    let unsafe_ =
+        |why: &str| EditError::Unsafe(format!("cannot remove {}: {why}", path_to_string(path)));
+    let next = entries
+        .get(i + 1)
+        .ok_or_else(|| unsafe_("it shares its line"))?;
+    let (next_start, _) = cst::range(next);
+    let between = text.get(end..next_start).unwrap_or("#");
+    if between.lines().any(|l| !l.trim().is_empty()) {
+        return Err(unsafe_(
+            "a comment between it and the next key would have to move onto the `- ` line",
+        ));
+    }
+    if cst::column(text, next_start) != col {
+        return Err(unsafe_("the next key is not aligned with it"));
+    }
+    Ok(Splice {
+        start,
+        end: next_start,
+        with: String::new(),
+    })
+}
+
+/// Length of the line break `s` ends with (0, 1 or 2).
+fn trailing_newline(s: &str) -> usize {
+    if s.ends_with("\r\n") {
+        2
+    } else {
+        usize::from(s.ends_with('\n'))
+    }
+}
+
+/// The end of an entry's own lines: past the line break of the line holding `content_end`,
+/// and past any comment lines after it that are indented deeper than the key (at `col`).
+fn own_lines_end(text: &str, content_end: usize, col: usize) -> usize {
+    let mut end = match text.get(..content_end) {
+        Some(t) if content_end > 0 && t.ends_with('\n') => content_end,
+        _ => text
+            .get(content_end..)
+            .and_then(|t| t.find('\n'))
+            .map_or(text.len(), |n| content_end + n + 1),
+    };
+    while let Some(rest) = text.get(end..).filter(|r| !r.is_empty()) {
+        let line_len = rest.find('\n').map_or(rest.len(), |n| n + 1);
+        let line = &rest[..line_len];
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if !(line.trim_start_matches(' ').starts_with('#') && indent > col) {
+            break;
+        }
+        end += line_len;
+    }
+    end
+}
+
+/// The splice that removes `entries[i]` from a one-line flow mapping, with one comma.
+fn remove_flow_entry(
+    text: &str,
+    mapping: &cst::Node,
+    entries: &[cst::Node],
+    i: usize,
+    path: &[PathSeg],
+) -> Result<Splice, EditError> {
+    let (m_start, m_end) = cst::range(mapping);
+    if text[m_start..m_end].contains('\n') || cst::has_trivia(mapping) {
+        return Err(EditError::Unsafe(format!(
+            "cannot remove {}: its flow mapping spans lines or holds comments",
+            path_to_string(path)
+        )));
+    }
+    let (start, end) = match (i.checked_sub(1), entries.get(i + 1)) {
+        // `{a: 1, b: 2}` -> `{b: 2}`: up to the next entry.
+        (_, Some(next)) => (cst::range(&entries[i]).0, cst::range(next).0),
+        // `{a: 1, b: 2}` -> `{a: 1}`: from the end of the previous one.
+        (Some(prev), None) => (
+            cst::flow_item_end(&entries[prev]),
+            cst::flow_item_end(&entries[i]),
+        ),
+        // `{ a: 1 }` -> `{}`.
+        (None, None) => cst::flow_inner(mapping)
+            .ok_or_else(|| EditError::Unsafe("cannot find the braces of a flow mapping".into()))?,
+    };
+    Ok(Splice {
+        start,
+        end,
+        with: String::new(),
+    })
+}
+
 /// Replace a scalar's text, keeping its quote style for strings.
 fn set_scalar(
     text: &str,
@@ -288,7 +481,8 @@ fn set_scalar(
         return replace_with_collection(text, doc, scalar, holder, value);
     }
     let (start, end) = cst::scalar_span(scalar);
-    let mut with = render::inline(value, QuoteStyle::of(raw), cst::in_flow(scalar));
+    let quote = cst::style(doc, None, text).quote;
+    let mut with = render::inline(value, QuoteStyle::of(raw), quote, cst::in_flow(scalar));
     if raw.is_empty() && !space_before(text, start) {
         with.insert(0, ' '); // `key:` -> `key: value`
     }
@@ -368,11 +562,12 @@ fn insert_key(
     key: &str,
     value: &Value,
 ) -> Result<Splice, EditError> {
+    let st = cst::style(doc, Some(mapping), text);
     if cst::is_flow(mapping) {
         let item = format!(
             "{}: {}",
-            render::key(key, true),
-            render::inline(value, QuoteStyle::Plain, true)
+            render::key(key, st.quote, true),
+            render::inline(value, QuoteStyle::Plain, st.quote, true)
         );
         return flow_insert(mapping, item);
     }
@@ -381,14 +576,11 @@ fn insert_key(
         .ok_or_else(|| EditError::Unsafe("empty block mapping".into()))?;
     let col = cst::column(text, cst::range(&first).0);
     let mut lines = Vec::new();
-    render::entry_lines(
-        key,
-        value,
-        col,
-        cst::style(doc, Some(mapping), text),
-        &mut lines,
-    );
-    Ok(insert_lines_after(text, cst::content_end(mapping), &lines))
+    render::entry_lines(key, value, col, st, &mut lines);
+    // After the last entry's own trailing comments, so that removing the new key (a
+    // rollback) takes exactly the lines added here.
+    let at = own_lines_end(text, cst::content_end(mapping), col);
+    Ok(insert_lines_after(text, at, &lines))
 }
 
 /// Add `item` as the last item of a flow collection.
@@ -421,7 +613,8 @@ fn replace_with_collection(
         .filter(|e| holder.kind() == SyntaxKind::VALUE && e.kind() == SyntaxKind::MAPPING_ENTRY);
     let block_entry = entry.filter(|_| !cst::in_flow(scalar) && !cst::is_block_scalar(scalar));
     let Some(entry) = block_entry else {
-        let mut with = render::inline(value, QuoteStyle::Plain, cst::in_flow(scalar));
+        let quote = cst::style(doc, None, text).quote;
+        let mut with = render::inline(value, QuoteStyle::Plain, quote, cst::in_flow(scalar));
         if start == end && !space_before(text, start) {
             with.insert(0, ' ');
         }

@@ -126,18 +126,30 @@ fn quote_style_is_kept() {
 
 #[test]
 fn ambiguous_strings_are_quoted() {
+    // No quotes anywhere in the file: new quotes are double.
     let base = "a:\n  b: x  # c\n";
     for (v, line) in [
+        ("1.10", "  b: \"1.10\"  # c"),
         ("yes", "  b: \"yes\"  # c"),
         ("0123", "  b: \"0123\"  # c"),
-        ("1.10", "  b: \"1.10\"  # c"),
         ("1e3", "  b: \"1e3\"  # c"),
+        ("~", "  b: \"~\"  # c"),
+        ("null", "  b: \"null\"  # c"),
+        ("on", "  b: \"on\"  # c"),
+        ("0x1F", "  b: \"0x1F\"  # c"),
+        (".inf", "  b: \".inf\"  # c"),
+        ("12:30", "  b: \"12:30\"  # c"),
         ("2001-12-14", "  b: \"2001-12-14\"  # c"),
         ("a: b", "  b: \"a: b\"  # c"),
         ("", "  b: \"\"  # c"),
         ("x # y", "  b: \"x # y\"  # c"),
         ("line\nbreak", "  b: \"line\\nbreak\"  # c"),
+        // Strings that read back as themselves stay plain.
         ("plain", "  b: plain  # c"),
+        ("1.2.3", "  b: 1.2.3  # c"),
+        ("--port=8080", "  b: --port=8080  # c"),
+        ("0:30", "  b: 0:30  # c"),
+        ("v1.10", "  b: v1.10  # c"),
     ] {
         let out = set(base, "a.b", json!(v)).unwrap();
         one_line(base, &out, line);
@@ -148,6 +160,41 @@ fn ambiguous_strings_are_quoted() {
     one_line(base, &out, "  b: null  # c");
     let out = set(base, "a.b", json!(1.5)).unwrap();
     one_line(base, &out, "  b: 1.5  # c");
+}
+
+#[test]
+fn new_quotes_follow_the_file() {
+    // A kustomization that single-quotes: a plain `newTag` that needs quotes gets single ones.
+    let text =
+        "images:\n- name: 'web'\n  newTag: 1.2.3\n  digest: ''\n- name: \"db\"\n  newTag: v2\n";
+    let tag = "images[name=web].newTag";
+    let out = set(text, tag, json!("1.2.4")).unwrap();
+    one_line(text, &out, "  newTag: 1.2.4");
+    let out = set(text, tag, json!("1.10")).unwrap();
+    one_line(text, &out, "  newTag: '1.10'");
+    // A value that was quoted keeps its own quotes, needed or not.
+    let out = set(text, "images[name=db].name", json!("1.10")).unwrap();
+    one_line(text, &out, "- name: \"1.10\"");
+    let out = set(text, "images[name=web].name", json!("api")).unwrap();
+    one_line(text, &out, "- name: 'api'");
+    // Single quotes cannot carry a line break: double quotes then.
+    let out = set(text, tag, json!("a\nb")).unwrap();
+    one_line(text, &out, "  newTag: \"a\\nb\"");
+    // Inserted keys and values follow the file too.
+    let out = set(text, "images[name=db].newName", json!("yes")).unwrap();
+    assert_eq!(out, format!("{text}  newName: 'yes'\n"));
+    let out = set(text, "images[name=web].on", json!(1)).unwrap();
+    assert!(out.contains("  digest: ''\n  'on': 1\n"), "{out}");
+    // Mostly double-quoted, or no quotes: double.
+    let text = "a: \"x\"\nb: \"y\"\nc: 'z'\nd: 1.2.3\n";
+    let out = set(text, "d", json!("1.10")).unwrap();
+    one_line(text, &out, "d: \"1.10\"");
+    // The document's own quotes decide; other documents only when it has none.
+    let text = "a: 'x'\n---\nb: \"y\"\nc: \"z\"\n---\nd: v\n";
+    let out = set_doc(text, 0, "a2", json!("no")).unwrap();
+    assert!(out.starts_with("a: 'x'\na2: 'no'\n---\n"), "{out}");
+    let out = set_doc(text, 2, "d", json!("no")).unwrap();
+    assert!(out.ends_with("d: \"no\"\n"), "{out}");
 }
 
 #[test]
@@ -718,4 +765,157 @@ fn collect(v: &Value, path: Vec<PathSeg>, out: &mut Collected) {
         _ if path.is_empty() => {}
         _ => out.leaves.push(path),
     }
+}
+
+fn remove(text: &str, path: &str) -> Result<String, EditError> {
+    remove_doc(text, 0, path)
+}
+
+fn remove_doc(text: &str, document: usize, path: &str) -> Result<String, EditError> {
+    let op = YamlOp::Remove { path: p(path) };
+    apply(text, &YamlEdit { document, op })
+}
+
+#[test]
+fn rollback_of_an_added_key_restores_the_file() {
+    let probe = json!({"httpGet": {"path": "/healthz", "port": 8080}, "failureThreshold": 30});
+    let path = "spec.template.spec.containers[name=web].startupProbe";
+    let added = set(DEPLOY, path, probe).unwrap();
+    assert_ne!(added, DEPLOY);
+    assert_eq!(remove(&added, path).unwrap(), DEPLOY);
+    let text = fixture("podinfo/kustomize/deployment.yaml");
+    let path = "spec.template.spec.containers[name=podinfod].startupProbe";
+    let added = set(&text, path, json!({"exec": {"command": ["true"]}})).unwrap();
+    assert_eq!(remove(&added, path).unwrap(), text);
+}
+
+#[test]
+fn remove_takes_the_entry_and_its_own_comments() {
+    let text = "\
+a:
+  # about b: stays, it may head more keys
+  b:
+    c: 1  # c
+    d: [1, 2]
+    # end of b: goes with b
+  # about e: stays
+  e: 2
+
+f: |
+  keep
+g: 3
+";
+    let out = remove(text, "a.b").unwrap();
+    assert_eq!(
+        out,
+        "a:\n  # about b: stays, it may head more keys\n  # about e: stays\n  e: 2\n\nf: |\n  keep\ng: 3\n"
+    );
+    // A block scalar neighbour keeps its text; the entry after it goes.
+    let out = remove(text, "g").unwrap();
+    assert_eq!(out, text.replace("g: 3\n", ""));
+    let out = remove(text, "f").unwrap();
+    assert_eq!(out, text.replace("f: |\n  keep\n", ""));
+    // A key with a comment on its line.
+    let out = remove(text, "a.b.c").unwrap();
+    assert_eq!(out, text.replace("    c: 1  # c\n", ""));
+}
+
+#[test]
+fn remove_edge_positions() {
+    // The last line, without a final line break: the file still has none.
+    assert_eq!(remove("a: 1\nb: 2", "b").unwrap(), "a: 1");
+    assert_eq!(remove("a: 1\r\nb: 2\r\n", "a").unwrap(), "b: 2\r\n");
+    // The only key of a mapping leaves `{}` on its line.
+    assert_eq!(
+        remove("a:\n  b: 1  # x\nc: 1\n", "a.b").unwrap(),
+        "a:\n  {}\nc: 1\n"
+    );
+    assert_eq!(remove("only: 1\n", "only").unwrap(), "{}\n");
+    assert_eq!(
+        remove("l:\n- only: 1\n", "l[0].only").unwrap(),
+        "l:\n- {}\n"
+    );
+    // The first key of a `- ` item: the next key moves onto the dash line.
+    let text = "l:\n- name: web  # n\n  image: x\n- name: db\n";
+    assert_eq!(
+        remove(text, "l[name=web].name").unwrap(),
+        "l:\n- image: x\n- name: db\n"
+    );
+    assert_eq!(
+        remove(text, "l[name=web].image").unwrap(),
+        "l:\n- name: web  # n\n- name: db\n"
+    );
+    let err = remove(
+        "l:\n- name: web\n  # about image\n  image: x\n",
+        "l[0].name",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, EditError::Unsafe(ref m) if m.contains("comment")),
+        "{err:?}"
+    );
+    // Multi-document: only the named document changes.
+    let text = "a: 1\nb: 2\n---\na: 1\nb: 2\n";
+    assert_eq!(remove_doc(text, 1, "a").unwrap(), "a: 1\nb: 2\n---\nb: 2\n");
+}
+
+#[test]
+fn remove_from_flow_mappings() {
+    let text = "r: {cpu: 100m, memory: 1Gi, x: 'y'}  # c\n";
+    assert_eq!(
+        remove(text, "r.cpu").unwrap(),
+        "r: {memory: 1Gi, x: 'y'}  # c\n"
+    );
+    assert_eq!(
+        remove(text, "r.x").unwrap(),
+        "r: {cpu: 100m, memory: 1Gi}  # c\n"
+    );
+    assert_eq!(remove("r: { a: 1 }\n", "r.a").unwrap(), "r: {}\n");
+    assert_eq!(
+        remove("r: [{a: 1, b: 2,}]\n", "r[0].b").unwrap(),
+        "r: [{a: 1,}]\n"
+    );
+    for text in ["r: {a: 1,\n  b: 2}\n", "r: {a: 1, # c\n  b: 2}\n"] {
+        let err = remove(text, "r.a").unwrap_err();
+        assert!(
+            matches!(err, EditError::Unsafe(ref m) if m.contains("flow mapping")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn remove_refusals_are_clear() {
+    let text =
+        "base: &b\n  mem: 1Gi\nother: *b\nmerged:\n  <<: *b\n  cpu: 1\nx:\n  a: &v 1\n  y: 2\n";
+    for path in ["base.mem", "other.mem", "merged.cpu", "merged.mem", "x.a"] {
+        let err = remove(text, path).unwrap_err();
+        assert!(matches!(err, EditError::Alias(_)), "{path}: {err:?}");
+    }
+    let out = remove(text, "x.y").unwrap();
+    assert_eq!(out, text.replace("  y: 2\n", ""));
+    assert_eq!(
+        remove(text, "x.nope"),
+        Err(EditError::PathNotFound("x.nope (no such key)".into()))
+    );
+    assert!(matches!(
+        remove(text, "nope.a"),
+        Err(EditError::PathNotFound(_))
+    ));
+    assert!(matches!(
+        remove(text, "x.y.b"),
+        Err(EditError::PathNotFound(_))
+    ));
+    let err = remove("l: [1, 2]\n", "l[0]").unwrap_err();
+    assert!(
+        matches!(err, EditError::Unsafe(ref m) if m.contains("mapping key")),
+        "{err:?}"
+    );
+    let err = remove("a: 1\n", "").unwrap_err();
+    assert!(matches!(err, EditError::Unsafe(_)), "{err:?}");
+    let err = remove("a: !!map {b: 1}\n", "a.b").unwrap_err();
+    assert!(
+        matches!(err, EditError::Unsafe(ref m) if m.contains("tag")),
+        "{err:?}"
+    );
 }

@@ -25,20 +25,21 @@ fn first_line(e: &serde_saphyr::Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
-fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
-    serde_saphyr::from_multiple_with_options::<Value>(text, options()).map_err(|e| first_line(&e))
+fn parse_stream(text: &str) -> Result<Vec<Value>, EditError> {
+    serde_saphyr::from_multiple_with_options::<Value>(text, options())
+        .map_err(|e| EditError::Parse(first_line(&e)))
 }
 
 /// Parse `text` as a whole and document by document (using the syntax tree's document
 /// ranges); the two must agree, so per-document comparisons are sound.
 pub(super) fn documents(text: &str) -> Result<Vec<Doc>, EditError> {
-    let all = parse_stream(text).map_err(EditError::Parse)?;
-    let root = cst::parse(text).map_err(EditError::Unsafe)?;
+    let all = parse_stream(text)?;
+    let root = cst::parse(text)?;
     let mut docs = Vec::new();
     for node in cst::documents(&root) {
         let (start, end) = cst::range(&node);
         let slice = text.get(start..end).unwrap_or_default();
-        let mut values = parse_stream(slice).map_err(|e| split_error(&e))?;
+        let mut values = parse_stream(slice).map_err(|e| split_error(&e.to_string()))?;
         if values.len() > 1 {
             return Err(split_error("one syntax-tree document holds several"));
         }
@@ -86,7 +87,7 @@ pub(super) fn check(
         return Err(fail("text outside the edited document changed".into()));
     }
     let mut expected = b.value.clone().unwrap_or(Value::Null);
-    apply_op(&mut expected, &edit.op).map_err(fail)?;
+    apply_op(&mut expected, &edit.op)?;
     let got = a.value.clone().unwrap_or(Value::Null);
     if got != expected {
         return Err(fail(format!(
@@ -107,7 +108,11 @@ fn brief(v: &Value) -> String {
 }
 
 /// `op` on the JSON model: what the document must parse to after the edit.
-pub(super) fn apply_op(doc: &mut Value, op: &YamlOp) -> Result<(), String> {
+fn apply_op(doc: &mut Value, op: &YamlOp) -> Result<(), EditError> {
+    model_op(doc, op).map_err(EditError::Verify)
+}
+
+fn model_op(doc: &mut Value, op: &YamlOp) -> Result<(), String> {
     match op {
         YamlOp::Set { path, value } => {
             *slot(doc, path)? = value.clone();
@@ -121,6 +126,21 @@ pub(super) fn apply_op(doc: &mut Value, op: &YamlOp) -> Result<(), String> {
                 return Err(format!("{} is not a sequence", path_to_string(path)));
             };
             items.push(value.clone());
+        }
+        YamlOp::Remove { path } => {
+            let Some((PathSeg::Key(k), parent)) = path.split_last() else {
+                return Err(format!("{} is not a mapping key", path_to_string(path)));
+            };
+            let removed = match slot(doc, parent)? {
+                Value::Object(map) => map.shift_remove(k),
+                _ => None,
+            };
+            if removed.is_none() {
+                return Err(format!(
+                    "{} not found in the parsed document",
+                    path_to_string(path)
+                ));
+            }
         }
     }
     Ok(())
