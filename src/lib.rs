@@ -8,7 +8,9 @@
 pub mod demo;
 pub mod detection;
 pub mod gitops;
+pub mod incident_key;
 pub mod inputs;
+pub mod objref;
 pub mod owner;
 pub mod plan;
 pub mod proposal;

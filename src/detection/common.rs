@@ -6,7 +6,8 @@ use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde_json::Value;
 
-use super::{Evidence, FaultId, Finding, ObjRef};
+use super::{Evidence, FaultId, Finding};
+use crate::objref::ObjectRef;
 use crate::owner::resolve_workload;
 use crate::state::{ClusterState, ObservedEvent};
 
@@ -56,7 +57,7 @@ pub struct PodCtx<'a> {
     pub pod: &'a Pod,
     pub namespace: &'a str,
     pub name: &'a str,
-    pub owner: ObjRef,
+    pub owner: ObjectRef,
     pub events: Vec<&'a ObservedEvent>,
 }
 
@@ -125,7 +126,8 @@ impl<'a> PodCtx<'a> {
             container: container.map(str::to_string),
             init_container: false,
             cause: None,
-            subject: ObjRef::new("Pod", self.name),
+            subject: ObjectRef::of_kind("Pod", self.namespace, self.name)
+                .with_uid(self.pod.metadata.uid.clone()),
             owner: self.owner.clone(),
             evidence,
         }
@@ -145,12 +147,12 @@ pub fn object_finding(
     Finding {
         fault,
         owner: resolve_workload(state, kind, &namespace, name),
+        subject: ObjectRef::of_kind(kind, &namespace, name).with_uid(meta.uid.clone()),
         namespace,
         pod: None,
         container: None,
         init_container: false,
         cause: None,
-        subject: ObjRef::new(kind, name),
         evidence,
     }
 }

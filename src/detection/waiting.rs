@@ -27,6 +27,41 @@ const NOT_FOUND: [&str; 6] = [
     "code = notfound",
 ];
 
+/// What the evidence says about why an image pull fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PullCause {
+    /// The registry has no such image or tag.
+    NotFound,
+    /// The registry refused access (credentials, permissions).
+    Unauthorized,
+    /// A reported failure that is neither (network, TLS, rate limit, ...).
+    Other,
+    /// No cause was reported: only the kubelet's `Back-off pulling image`, without the
+    /// registry's answer (no `Failed to pull image` event, no `ErrImagePull` message).
+    NotReported,
+}
+
+/// The pull cause from the waiting message and the newest `Failed to pull image` event.
+pub fn pull_cause(waiting_message: &str, event_message: Option<&str>) -> PullCause {
+    let class = |m: &str| match classify_pull_error(m) {
+        "not-found" => PullCause::NotFound,
+        "unauthorized" => PullCause::Unauthorized,
+        _ => PullCause::Other,
+    };
+    match (class(waiting_message), event_message.map(class)) {
+        (PullCause::Other, Some(from_event)) => from_event,
+        (c @ (PullCause::NotFound | PullCause::Unauthorized), _) => c,
+        (_, None) if reports_no_cause(waiting_message) => PullCause::NotReported,
+        (c, _) => c,
+    }
+}
+
+/// `Back-off pulling image "x"` (or nothing) says the kubelet is waiting, not why.
+fn reports_no_cause(message: &str) -> bool {
+    let m = message.trim();
+    m.is_empty() || m.starts_with("Back-off pulling image")
+}
+
 /// `not-found`, `unauthorized` or `other` for a pull error message.
 pub fn classify_pull_error(message: &str) -> &'static str {
     let m = message.to_ascii_lowercase();
@@ -181,6 +216,36 @@ mod tests {
         for (message, class) in cases {
             assert_eq!(classify_pull_error(message), class, "{message}");
         }
+    }
+
+    #[test]
+    fn a_back_off_without_the_registry_answer_reports_no_cause() {
+        let back_off = "Back-off pulling image \"shop/web:2.0\"";
+        assert_eq!(pull_cause(back_off, None), PullCause::NotReported);
+        assert_eq!(pull_cause("", None), PullCause::NotReported);
+        // A network error is a reported cause, just not a registry verdict.
+        assert_eq!(
+            pull_cause("dial tcp 10.0.0.1:443: i/o timeout", None),
+            PullCause::Other
+        );
+        assert_eq!(
+            pull_cause(
+                back_off,
+                Some("Failed to pull image \"shop/web:2.0\": 401 Unauthorized")
+            ),
+            PullCause::Unauthorized
+        );
+        assert_eq!(
+            pull_cause(
+                back_off,
+                Some("Failed to pull image \"shop/web:2.0\": manifest unknown")
+            ),
+            PullCause::NotFound
+        );
+        assert_eq!(
+            pull_cause(back_off, Some("Failed to pull image \"x\": i/o timeout")),
+            PullCause::Other
+        );
     }
 
     #[test]

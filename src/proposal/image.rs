@@ -8,8 +8,9 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use super::workload::{container, field_path, pod_spec};
 use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
-use crate::detection::FaultId;
+use crate::detection::{FaultId, PullCause, pull_cause};
 use crate::gitops::locate::FieldTarget;
+use crate::objref::WorkloadKind;
 
 /// A ReplicaSet of the workload with its revision number.
 struct Revision<'a> {
@@ -20,9 +21,12 @@ struct Revision<'a> {
 fn revisions<'a>(ctx: &Ctx<'a>) -> Vec<Revision<'a>> {
     let f = ctx.finding;
     let owner_uid = owner_uid(ctx);
-    let annotation = match f.owner.kind.as_str() {
-        "Rollout" => "rollout.argoproj.io/revision",
-        _ => "deployment.kubernetes.io/revision",
+    let Some(annotation) = f
+        .owner
+        .workload_kind()
+        .and_then(WorkloadKind::revision_annotation)
+    else {
+        return Vec::new();
     };
     let mut out: Vec<Revision> = ctx
         .state
@@ -54,29 +58,10 @@ fn revisions<'a>(ctx: &Ctx<'a>) -> Vec<Revision<'a>> {
 
 fn owner_uid(ctx: &Ctx) -> Option<String> {
     let f = ctx.finding;
-    let matches = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        m.name.as_deref() == Some(&f.owner.name)
-            && m.namespace.as_deref().unwrap_or_default() == f.namespace
-    };
-    match f.owner.kind.as_str() {
-        "Deployment" => ctx
-            .state
-            .deployments
-            .iter()
-            .find(|d| matches(&d.metadata))?
-            .metadata
-            .uid
-            .clone(),
-        "Rollout" => ctx
-            .state
-            .rollouts
-            .iter()
-            .find(|d| matches(&d.metadata))?
-            .metadata
-            .uid
-            .clone(),
-        _ => None,
-    }
+    let kind = f.owner.workload_kind()?;
+    crate::owner::workload_meta(ctx.state, kind, &f.namespace, &f.owner.name)?
+        .uid
+        .clone()
 }
 
 fn rs_image(rs: &ReplicaSet, name: &str, init: bool) -> Option<String> {
@@ -95,25 +80,54 @@ fn hash_of(rs: &ReplicaSet) -> Option<&str> {
 pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
     let f = ctx.finding;
     let why_fault = why(ctx, fault);
-    let no_history = match f.owner.kind.as_str() {
-        "Deployment" | "Rollout" => None,
-        "ReplicaSet" => Some(format!(
+    let no_history = match f.owner.workload_kind() {
+        Some(WorkloadKind::Deployment | WorkloadKind::Rollout) => None,
+        Some(WorkloadKind::ReplicaSet) => Some(format!(
             "the Deployment owning ReplicaSet {} is not in the snapshot, so revisions cannot be compared",
             f.owner.name
         )),
-        "Pod" => Some("a bare Pod has no earlier revision to return to".to_string()),
-        kind => Some(format!(
-            "suture does not read {kind} revision history (ControllerRevisions) to find a healthy previous image"
+        Some(WorkloadKind::Pod) => {
+            Some("a bare Pod has no earlier revision to return to".to_string())
+        }
+        _ => Some(format!(
+            "suture does not read {} revision history (ControllerRevisions) to find a healthy previous image",
+            f.owner.kind
         )),
     };
     if let Some(why) = no_history {
         return Err(format!("{why_fault}; {why}"));
     }
-    if fault == FaultId::ImagePullBackOff && ctx.evidence_str("pull_error") != Some("not-found") {
-        return Err(format!(
-            "{why_fault}; the registry refused the pull ({}), which is an access or registry problem, not a bad tag: fix the pull secret or registry",
-            ctx.evidence_str("message").unwrap_or("no message")
-        ));
+    if fault == FaultId::ImagePullBackOff {
+        let waiting = ctx.evidence_str("message").unwrap_or_default();
+        let event = ctx.evidence_str("pull_event_message");
+        let answer = event.unwrap_or(waiting);
+        let cause = match ctx.evidence_str("pull_error") {
+            Some("not-found") => PullCause::NotFound,
+            Some("unauthorized") => PullCause::Unauthorized,
+            _ => match pull_cause(waiting, event) {
+                PullCause::NotReported => PullCause::NotReported,
+                _ => PullCause::Other,
+            },
+        };
+        match cause {
+            PullCause::NotFound => {}
+            PullCause::Unauthorized => {
+                return Err(format!(
+                    "{why_fault}; the registry refused the pull ({answer}): an access problem, not a bad tag. Fix the registry credentials (imagePullSecrets) or the registry permissions"
+                ));
+            }
+            PullCause::Other => {
+                return Err(format!(
+                    "{why_fault}; the pull failed ({answer}), which is neither a missing tag nor denied access: check the registry's availability and the node's network path to it"
+                ));
+            }
+            PullCause::NotReported => {
+                let image = ctx.evidence_str("image").unwrap_or("the image");
+                return Err(format!(
+                    "{why_fault}; the cause of the pull failure was not reported (only `Back-off pulling image`, and no `Failed to pull image` event in the snapshot), so reverting would guess. Check that {image} exists with that name and tag, the registry credentials (imagePullSecrets), and the node's network access to the registry"
+                ));
+            }
+        }
     }
     let revs = revisions(ctx);
     let Some(newest) = revs.first() else {
@@ -190,7 +204,7 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         .and_then(|s| s.available_replicas)
         .unwrap_or(0);
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: f.fault,
         primitive: Primitive::RevertImage,
         target: ctx.target(&name),

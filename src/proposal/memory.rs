@@ -17,12 +17,19 @@ struct Sized {
     basis: String,
 }
 
+/// An upper bound on a new value, with the words that name it in a refusal.
+struct Cap {
+    value: Quantity,
+    /// e.g. `LimitRange shop/caps max memory`.
+    words: String,
+}
+
 /// new = max(old × ratio, old + min_bump, observed × ratio), rounded, capped.
 fn size(
     ctx: &Ctx,
     old_text: &str,
     observed: Option<Quantity>,
-    cap_extra: Option<(Quantity, String)>,
+    cap_extra: Option<Cap>,
 ) -> Result<Sized, String> {
     let p = ctx.policy;
     let (old, _) = Quantity::parse(old_text)
@@ -45,23 +52,38 @@ fn size(
     }
     let new = raw.round_up(p.round_bytes);
     let text = new.format_like(old_text);
-    let cap = old.scale(p.cap_ratio.0, p.cap_ratio.1);
-    let mut cap_words = format!(
-        "cap {}× the current value = {cap}",
-        p.cap_ratio.0 / p.cap_ratio.1
-    );
-    let (cap, cap_words) = match cap_extra {
-        Some((limit, why)) if limit < cap => (limit, format!("{cap_words}; {why} = {limit}")),
-        Some((_, why)) => {
-            cap_words.push_str(&format!("; {why} (not binding)"));
-            (cap, cap_words)
-        }
-        None => (cap, cap_words),
+    let ratio_cap = Cap {
+        value: old.scale(p.cap_ratio.0, p.cap_ratio.1),
+        words: format!(
+            "the {}x rule (at most {}× the current value {old_text})",
+            p.cap_ratio.0 / p.cap_ratio.1,
+            p.cap_ratio.0 / p.cap_ratio.1
+        ),
     };
-    if new > cap {
+    let mut cap_words = format!(
+        "cap {}× the current value = {}",
+        p.cap_ratio.0 / p.cap_ratio.1,
+        ratio_cap.value
+    );
+    // The lowest cap binds; a refusal names it alone, so it never cites a cap the new value
+    // stays under.
+    let binding = match cap_extra {
+        Some(extra) if extra.value < ratio_cap.value => {
+            cap_words.push_str(&format!("; {} = {}", extra.words, extra.value));
+            extra
+        }
+        Some(extra) => {
+            cap_words.push_str(&format!("; {} (not binding)", extra.words));
+            ratio_cap
+        }
+        None => ratio_cap,
+    };
+    if new > binding.value {
         return Err(format!(
-            "the sized value {text} (max of {}) exceeds the {cap_words}; a change this large needs a human: check for a leak or a workload change",
-            parts.join(", ")
+            "the sized value {text} (max of {}) exceeds {} = {}; a change this large needs a human: check for a leak or a workload change",
+            parts.join(", "),
+            binding.words,
+            binding.value
         ));
     }
     let basis = format!(
@@ -74,7 +96,7 @@ fn size(
 }
 
 /// The LimitRange max for one container resource in the namespace, if any.
-fn limit_range_max(ctx: &Ctx, res: &str) -> Option<(Quantity, String)> {
+fn limit_range_max(ctx: &Ctx, res: &str) -> Option<Cap> {
     let ns = ctx.finding.namespace.as_str();
     ctx.state
         .limit_ranges
@@ -89,10 +111,13 @@ fn limit_range_max(ctx: &Ctx, res: &str) -> Option<(Quantity, String)> {
                     (item.type_ == "Container").then_some(())?;
                     let q = item.max.as_ref()?.get(res)?;
                     let (q, _) = Quantity::parse(&q.0).ok()?;
-                    Some((q, format!("LimitRange {ns}/{name} max {res}")))
+                    Some(Cap {
+                        value: q,
+                        words: format!("LimitRange {ns}/{name} max {res}"),
+                    })
                 })
         })
-        .min_by_key(|(q, _)| *q)
+        .min_by_key(|c| c.value)
 }
 
 pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
@@ -103,8 +128,8 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
         .ok_or("the OOM finding names no container")?;
     if ctx.history.prior_bumps >= ctx.policy.max_bumps {
         return Err(format!(
-            "container {name} was OOMKilled again after {} memory bumps for this incident: a probable leak, no third bump",
-            ctx.history.prior_bumps
+            "container {name} was OOMKilled again after {} memory bumps for this incident, the leak stop ({} bumps per incident): a probable leak, no further bump",
+            ctx.history.prior_bumps, ctx.policy.max_bumps
         ));
     }
     let (spec, prefix) = pod_spec(ctx.state, &f.namespace, &f.owner).ok_or_else(|| {
@@ -181,7 +206,7 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
         to: c.from.clone(),
     }));
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: f.fault,
         primitive: Primitive::RaiseMemoryLimit,
         target: ctx.target(&name),
@@ -252,7 +277,10 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
     let cap = match primitive {
         Primitive::RaiseMemoryRequest => resource(c, "limits", "memory")
             .and_then(|l| Quantity::parse(&l).ok())
-            .map(|(q, _)| (q, "the container's memory limit".to_string())),
+            .map(|(q, _)| Cap {
+                value: q,
+                words: "the container's memory limit".to_string(),
+            }),
         _ => limit_range_max(ctx, &res),
     };
     let sized = size(ctx, &old, usage, cap)?;
@@ -263,7 +291,7 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
         to: sized.text.clone().into(),
     };
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: FaultId::Evicted,
         primitive,
         target: ctx.target(&name),

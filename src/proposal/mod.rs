@@ -13,8 +13,10 @@ pub mod workload;
 
 use serde::Serialize;
 
-use crate::detection::{Evidence, FaultId, Finding, ObjRef};
+use crate::detection::{Evidence, FaultId, Finding};
 use crate::gitops::locate::FieldTarget;
+use crate::incident_key::IncidentKey;
+use crate::objref::ObjectRef;
 use crate::quantity::MI;
 use crate::state::ClusterState;
 
@@ -51,14 +53,34 @@ pub enum Rail {
 }
 
 /// The workload and container a proposal changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+    pub workload: ObjectRef,
     pub container: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub init_container: bool,
+}
+
+/// The plan JSON's `target`: `{kind, namespace, name, container, init_container?}`.
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            kind: &'a str,
+            namespace: &'a str,
+            name: &'a str,
+            container: &'a str,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            init_container: bool,
+        }
+        View {
+            kind: &self.workload.kind,
+            namespace: &self.workload.namespace,
+            name: &self.workload.name,
+            container: &self.container,
+            init_container: self.init_container,
+        }
+        .serialize(s)
+    }
 }
 
 /// One field change on the workload: `field` is the path in the workload object.
@@ -93,7 +115,7 @@ pub struct Rollback {
 /// A fix before it has been located in Git.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Draft {
-    pub key: String,
+    pub key: IncidentKey,
     pub fault: FaultId,
     pub primitive: Primitive,
     pub target: Target,
@@ -114,7 +136,7 @@ pub struct Draft {
 /// A fault suture will not fix, with the evidence a human needs.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Escalation {
-    pub key: String,
+    pub key: IncidentKey,
     pub fault: FaultId,
     pub reason: String,
     pub evidence: Evidence,
@@ -167,22 +189,14 @@ pub struct History {
     pub prior_bumps: u32,
 }
 
-/// `cluster/namespace/kind/name/fault`: one incident, one open PR.
-pub fn incident_key(cluster: &str, namespace: &str, owner: &ObjRef, fault: FaultId) -> String {
-    format!(
-        "{cluster}/{namespace}/{}/{}/{fault}",
-        owner.kind, owner.name
-    )
-}
-
 /// Findings that share an incident key (one workload, one fault), most informative first.
 pub fn group_findings<'a>(
     findings: &'a [Finding],
     cluster: &str,
-) -> Vec<(String, Vec<&'a Finding>)> {
-    let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
+) -> Vec<(IncidentKey, Vec<&'a Finding>)> {
+    let mut groups: Vec<(IncidentKey, Vec<&Finding>)> = Vec::new();
     for f in findings {
-        let key = incident_key(cluster, &f.namespace, &f.owner, f.fault);
+        let key = IncidentKey::new(cluster, &f.owner, f.fault);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(f),
             None => groups.push((key, vec![f])),
@@ -193,7 +207,7 @@ pub fn group_findings<'a>(
 
 /// Decide what to do about one incident: the findings of one key.
 pub fn propose(
-    key: &str,
+    key: &IncidentKey,
     findings: &[&Finding],
     state: &ClusterState,
     policy: &Policy,
@@ -201,7 +215,7 @@ pub fn propose(
 ) -> Outcome {
     let Some(first) = findings.first() else {
         return Outcome::Escalate(Escalation {
-            key: key.to_string(),
+            key: key.clone(),
             fault: FaultId::ContainerErrorExit,
             reason: "no finding".into(),
             evidence: Evidence::new(),
@@ -241,7 +255,7 @@ pub fn propose(
 
 /// Everything a primitive reads, borrowed.
 pub(crate) struct Ctx<'a> {
-    pub key: &'a str,
+    pub key: &'a IncidentKey,
     pub finding: &'a Finding,
     pub all: &'a [&'a Finding],
     pub state: &'a ClusterState,
@@ -257,7 +271,7 @@ impl Ctx<'_> {
             evidence.insert("affected_pods".into(), pods.into());
         }
         Outcome::Escalate(Escalation {
-            key: self.key.to_string(),
+            key: self.key.clone(),
             fault: self.finding.fault,
             reason,
             evidence,
@@ -266,9 +280,7 @@ impl Ctx<'_> {
 
     pub fn target(&self, container: &str) -> Target {
         Target {
-            kind: self.finding.owner.kind.clone(),
-            namespace: self.finding.namespace.clone(),
-            name: self.finding.owner.name.clone(),
+            workload: self.finding.owner.clone(),
             container: container.to_string(),
             init_container: self.finding.init_container,
         }
@@ -312,12 +324,7 @@ impl Draft {
 
     /// `fix(<namespace>/<name>): <change in words>`.
     pub fn title(&self) -> String {
-        format!(
-            "fix({}/{}): {}",
-            self.target.namespace,
-            self.target.name,
-            self.summary()
-        )
+        self.key.pr_title(&self.summary())
     }
 }
 

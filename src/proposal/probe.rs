@@ -143,7 +143,7 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
     };
     let field = field_path(prefix, &name, f.init_container, &field_rest);
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: f.fault,
         primitive: Primitive::TuneProbe,
         target: ctx.target(&name),

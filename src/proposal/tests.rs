@@ -2,7 +2,8 @@
 //! arithmetic and refusals are checked independently of detection.
 
 use super::*;
-use crate::detection::{FaultId, Finding, ObjRef};
+use crate::detection::{FaultId, Finding};
+use crate::objref::{ObjectRef, WorkloadKind};
 
 fn deployment(limit: Option<&str>, request: Option<&str>) -> String {
     let mut res = String::new();
@@ -32,15 +33,15 @@ fn finding(fault: FaultId, container: &str) -> Finding {
         container: Some(container.into()),
         init_container: false,
         cause: None,
-        subject: ObjRef::new("Pod", "web-abc-1"),
-        owner: ObjRef::new("Deployment", "web"),
+        subject: ObjectRef::workload(WorkloadKind::Pod, "shop", "web-abc-1"),
+        owner: ObjectRef::workload(WorkloadKind::Deployment, "shop", "web"),
         evidence,
     }
 }
 
 fn run(state_yaml: &str, f: &Finding, history: History) -> Outcome {
     let state = ClusterState::from_text(state_yaml).unwrap();
-    let key = incident_key("default", &f.namespace, &f.owner, f.fault);
+    let key = IncidentKey::new("default", &f.owner, f.fault);
     propose(&key, &[f], &state, &Policy::default(), history)
 }
 
@@ -87,7 +88,7 @@ fn oom_at_512mi_proposes_640mi_like_the_worked_example() {
         d.title(),
         "fix(shop/web): raise memory limit 512Mi -> 640Mi"
     );
-    assert_eq!(d.key, "default/shop/Deployment/web/oom-killed");
+    assert_eq!(d.key.to_string(), "default/shop/Deployment/web/oom-killed");
 }
 
 #[test]
@@ -259,7 +260,10 @@ fn registry_auth_errors_escalate() {
         &pull_finding("unauthorized"),
         History::default(),
     ));
-    assert!(r.contains("access or registry problem"), "{r}");
+    assert!(
+        r.contains("the registry refused the pull (manifest unknown): an access problem"),
+        "{r}"
+    );
 }
 
 fn probe_deployment(startup: &str) -> String {
@@ -315,4 +319,118 @@ fn many_pods_of_one_workload_group_into_one_incident() {
     let groups = group_findings(&findings, "default");
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0].1.len(), 2);
+}
+
+/// An image pull failure with only the kubelet's back-off: the evidence names no cause.
+#[test]
+fn a_pull_failure_without_a_reported_cause_says_so_and_what_to_check() {
+    let mut f = pull_finding("other");
+    f.evidence.insert(
+        "message".into(),
+        "Back-off pulling image \"shop/web:3\"".into(),
+    );
+    f.evidence.insert("image".into(), "shop/web:3".into());
+    let r = reason(run(&rollout(2), &f, History::default()));
+    assert!(
+        r.contains("cause of the pull failure was not reported"),
+        "{r}"
+    );
+    assert!(
+        r.contains("shop/web:3 exists") && r.contains("imagePullSecrets") && r.contains("network"),
+        "{r}"
+    );
+    assert!(!r.contains("refused"), "{r}");
+}
+
+#[test]
+fn a_reported_network_failure_is_not_called_a_refusal() {
+    let mut f = pull_finding("other");
+    f.evidence.insert(
+        "message".into(),
+        "Back-off pulling image \"shop/web:3\"".into(),
+    );
+    f.evidence.insert(
+        "pull_event_message".into(),
+        "Failed to pull image \"shop/web:3\": dial tcp 10.0.0.1:443: i/o timeout".into(),
+    );
+    let r = reason(run(&rollout(2), &f, History::default()));
+    assert!(
+        r.contains("(Failed to pull image \"shop/web:3\": dial tcp 10.0.0.1:443: i/o timeout)"),
+        "{r}"
+    );
+    assert!(!r.contains("refused") && !r.contains("not reported"), "{r}");
+}
+
+fn with_limit_range(deployment: String, max: &str) -> String {
+    format!(
+        "{deployment}---\napiVersion: v1\nkind: LimitRange\nmetadata: {{name: caps, namespace: shop}}\nspec:\n  limits:\n  - type: Container\n    max: {{memory: {max}}}\n"
+    )
+}
+
+#[test]
+fn a_refused_bump_names_only_the_cap_that_binds() {
+    // 64Mi -> 192Mi: over the 2x rule (128Mi), under the LimitRange max (2Gi).
+    let r = reason(run(
+        &with_limit_range(deployment(Some("64Mi"), None), "2Gi"),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert!(
+        r.contains("exceeds the 2x rule (at most 2× the current value 64Mi) = 128Mi"),
+        "{r}"
+    );
+    assert!(!r.contains("LimitRange") && !r.contains("2Gi"), "{r}");
+    // 512Mi -> 640Mi: under the 2x rule (1Gi), over the LimitRange max (600Mi).
+    let r = reason(run(
+        &with_limit_range(deployment(Some("512Mi"), None), "600Mi"),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert!(
+        r.contains("exceeds LimitRange shop/caps max memory = 600Mi"),
+        "{r}"
+    );
+    assert!(!r.contains("2x rule") && !r.contains("1Gi"), "{r}");
+}
+
+#[test]
+fn a_bump_under_every_cap_is_proposed_and_the_basis_marks_the_loose_one() {
+    let d = draft(run(
+        &with_limit_range(deployment(Some("512Mi"), None), "4Gi"),
+        &finding(FaultId::OomKilled, "app"),
+        History::default(),
+    ));
+    assert_eq!(d.change.to, "640Mi");
+    assert!(
+        d.basis
+            .contains("LimitRange shop/caps max memory (not binding)"),
+        "{}",
+        d.basis
+    );
+}
+
+#[test]
+fn the_leak_stop_is_named_with_its_value() {
+    let policy = Policy {
+        max_bumps: 3,
+        ..Policy::default()
+    };
+    let state = ClusterState::from_text(&deployment(Some("640Mi"), None)).unwrap();
+    let f = finding(FaultId::OomKilled, "app");
+    let key = IncidentKey::new("default", &f.owner, f.fault);
+    let r = reason(propose(
+        &key,
+        &[&f],
+        &state,
+        &policy,
+        History { prior_bumps: 3 },
+    ));
+    assert!(
+        r.contains("after 3 memory bumps for this incident, the leak stop (3 bumps per incident)"),
+        "{r}"
+    );
+    assert!(!r.contains("third"), "{r}");
+    // Under the stop, a fourth bump is still proposed.
+    let o = propose(&key, &[&f], &state, &policy, History { prior_bumps: 2 });
+    assert!(matches!(o, Outcome::Propose(_)), "{o:?}");
 }
