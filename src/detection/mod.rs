@@ -15,6 +15,7 @@
 
 mod common;
 mod container;
+pub mod evidence;
 #[cfg(test)]
 mod fixture_tests;
 mod nodes;
@@ -147,8 +148,7 @@ impl std::str::FromStr for FaultId {
 #[error("unknown fault id {0:?}")]
 pub struct UnknownFault(pub String);
 
-/// Facts read from objects, in the order a human would read them (field name -> value).
-pub type Evidence = serde_json::Map<String, serde_json::Value>;
+pub use evidence::{Evidence, Facts};
 
 /// One detected fault on one object.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::core::v1::ContainerStatus;
 
-use super::Evidence;
-use super::common::{PodCtx, put, put_msg};
+use super::common::{PodCtx, msg};
+use super::evidence::ContainerFacts;
 
 /// Auth/permission wording of registries (Docker Hub, GHCR, ECR, GCR/Artifact Registry,
 /// containerd, CRI-O). Checked before "not found": `failed to resolve reference ...: 401
@@ -76,27 +76,21 @@ pub fn classify_pull_error(message: &str) -> &'static str {
 
 /// `pull_error` from the waiting message (`ErrImagePull` carries the registry's answer) or,
 /// as `ImagePullBackOff` only says `Back-off pulling image`, from the newest `Failed to pull
-/// image` event of the container.
-pub fn pull_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, ev: &mut Evidence) {
+/// image` event of the container; [`PullCause::NotReported`] when neither says why.
+pub fn pull_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, facts: &mut ContainerFacts) {
     let waiting = cs
         .state
         .as_ref()
         .and_then(|s| s.waiting.as_ref())
         .and_then(|w| w.message.as_deref())
         .unwrap_or("");
-    let mut class = classify_pull_error(waiting);
     let events = ctx.container_events(&cs.name, init);
     let pull_event = events
         .iter()
         .filter(|e| e.reason == "Failed" && e.message.starts_with("Failed to pull image"))
         .max_by_key(|e| e.last_seen);
-    if let Some(e) = pull_event {
-        put_msg(ev, "pull_event_message", Some(&e.message));
-        if class == "other" {
-            class = classify_pull_error(&e.message);
-        }
-    }
-    put(ev, "pull_error", class);
+    facts.pull_event_message = pull_event.and_then(|e| msg(Some(&e.message)));
+    facts.pull_error = Some(pull_cause(waiting, pull_event.map(|e| e.message.as_str())));
 }
 
 /// The object a `CreateContainerConfigError` message names as missing.
@@ -156,7 +150,7 @@ fn object_kind(word: &str) -> Option<&'static str> {
 
 /// `missing_kind`, `missing_name`, `missing_key` from the waiting message or, failing that,
 /// from the newest `Failed` event of the container (`Error: ...`).
-pub fn config_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, ev: &mut Evidence) {
+pub fn config_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, facts: &mut ContainerFacts) {
     let waiting = cs
         .state
         .as_ref()
@@ -173,15 +167,14 @@ pub fn config_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, ev: &mut 
     let Some(missing) = waiting.and_then(parse_missing).or_else(from_event) else {
         return;
     };
-    put(ev, "missing_kind", missing.kind);
-    let namespace = missing
-        .namespace
-        .unwrap_or_else(|| ctx.namespace.to_string());
-    put(ev, "missing_namespace", namespace);
-    put(ev, "missing_name", missing.name);
-    if let Some(key) = missing.key {
-        put(ev, "missing_key", key);
-    }
+    facts.missing_kind = Some(missing.kind.to_string());
+    facts.missing_namespace = Some(
+        missing
+            .namespace
+            .unwrap_or_else(|| ctx.namespace.to_string()),
+    );
+    facts.missing_name = Some(missing.name);
+    facts.missing_key = missing.key;
 }
 
 #[cfg(test)]

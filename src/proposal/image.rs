@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use super::workload::{container, field_path, pod_spec};
 use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
-use crate::detection::{FaultId, PullCause, pull_cause};
+use crate::detection::{Facts, FaultId, PullCause};
 use crate::gitops::locate::FieldTarget;
 use crate::objref::WorkloadKind;
 
@@ -98,17 +98,16 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         return Err(format!("{why_fault}; {why}"));
     }
     if fault == FaultId::ImagePullBackOff {
-        let waiting = ctx.evidence_str("message").unwrap_or_default();
-        let event = ctx.evidence_str("pull_event_message");
+        let pull = ctx.facts().find_map(|x| match x {
+            Facts::Container(c) if c.pull_error.is_some() => Some(c),
+            _ => None,
+        });
+        let waiting = pull.and_then(|c| c.message.as_deref()).unwrap_or_default();
+        let event = pull.and_then(|c| c.pull_event_message.as_deref());
         let answer = event.unwrap_or(waiting);
-        let cause = match ctx.evidence_str("pull_error") {
-            Some("not-found") => PullCause::NotFound,
-            Some("unauthorized") => PullCause::Unauthorized,
-            _ => match pull_cause(waiting, event) {
-                PullCause::NotReported => PullCause::NotReported,
-                _ => PullCause::Other,
-            },
-        };
+        let cause = pull
+            .and_then(|c| c.pull_error)
+            .unwrap_or(PullCause::NotReported);
         match cause {
             PullCause::NotFound => {}
             PullCause::Unauthorized => {
@@ -122,7 +121,9 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
                 ));
             }
             PullCause::NotReported => {
-                let image = ctx.evidence_str("image").unwrap_or("the image");
+                let image = pull
+                    .and_then(|c| c.base.image.as_deref())
+                    .unwrap_or("the image");
                 return Err(format!(
                     "{why_fault}; the cause of the pull failure was not reported (only `Back-off pulling image`, and no `Failed to pull image` event in the snapshot), so reverting would guess. Check that {image} exists with that name and tag, the registry credentials (imagePullSecrets), and the node's network access to the registry"
                 ));
@@ -254,8 +255,9 @@ fn why(ctx: &Ctx, fault: FaultId) -> String {
         None => format!("{} {}", f.owner.kind, f.owner.name),
     };
     let detail = ctx
-        .evidence_str("message")
-        .or_else(|| ctx.evidence_str("reason"))
+        .facts()
+        .find_map(Facts::message)
+        .or_else(|| ctx.facts().find_map(Facts::reason))
         .unwrap_or_default();
     let detail = if detail.is_empty() {
         String::new()

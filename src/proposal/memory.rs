@@ -7,6 +7,7 @@
 use super::workload::{container, field_path, pod_spec, resource};
 use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
 use crate::detection::FaultId;
+use crate::detection::evidence::{EvictionFacts, Facts};
 use crate::gitops::locate::FieldTarget;
 use crate::quantity::Quantity;
 
@@ -152,11 +153,7 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
     let request = resource(c, "requests", "memory");
     let sized = size(ctx, &limit, None, limit_range_max(ctx, "memory"))?;
     let pods = ctx.all.iter().filter(|x| x.pod.is_some()).count();
-    let max_restarts = ctx
-        .all
-        .iter()
-        .filter_map(|x| x.evidence.get("restart_count")?.as_i64())
-        .max();
+    let max_restarts = ctx.facts().filter_map(Facts::restart_count).max();
     let seen = match (pods, max_restarts) {
         (0 | 1, Some(r)) => format!("restart count {r}"),
         (n, Some(r)) => format!("in {n} pods, restart counts up to {r}"),
@@ -233,11 +230,19 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
 /// request on a pressured node -> raise the request. Anything else escalates.
 pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
     let f = ctx.finding;
-    let message = ctx.evidence_str("message").unwrap_or_default().to_string();
-    let res = ctx.evidence_str("resource").unwrap_or_default().to_string();
-    let name = ctx
-        .evidence_str("container")
-        .map(str::to_string)
+    let evictions: Vec<&EvictionFacts> = ctx
+        .facts()
+        .filter_map(|x| match x {
+            Facts::Eviction(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    // Each fact from the first eviction of the incident that states it.
+    let first =
+        |get: fn(&EvictionFacts) -> &Option<String>| evictions.iter().find_map(|e| get(e).clone());
+    let message = first(|e| &e.message).unwrap_or_default();
+    let res = first(|e| &e.resource).unwrap_or_default();
+    let name = first(|e| &e.container)
         .or_else(|| f.container.clone())
         .ok_or_else(|| format!("eviction message names no container: {message:?}"))?;
     let (spec, prefix) = pod_spec(ctx.state, &f.namespace, &f.owner).ok_or_else(|| {
@@ -248,9 +253,8 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
     })?;
     let c = container(&spec, &name, false)
         .ok_or_else(|| format!("container {name} not found in the template"))?;
-    let usage = ctx
-        .evidence_str("usage")
-        .and_then(|u| Quantity::parse(u).ok())
+    let usage = first(|e| &e.usage)
+        .and_then(|u| Quantity::parse(&u).ok())
         .map(|(q, _)| q);
     let (primitive, kind, words) = match res.as_str() {
         "ephemeral-storage" => (

@@ -13,7 +13,8 @@ pub mod workload;
 
 use serde::Serialize;
 
-use crate::detection::{Evidence, FaultId, Finding};
+use crate::detection::evidence::Table;
+use crate::detection::{Facts, FaultId, Finding};
 use crate::gitops::locate::FieldTarget;
 use crate::incident_key::IncidentKey;
 use crate::objref::ObjectRef;
@@ -133,13 +134,14 @@ pub struct Draft {
     pub writes: Vec<FieldTarget>,
 }
 
-/// A fault suture will not fix, with the evidence a human needs.
+/// A fault suture will not fix, with the evidence a human needs (as a table: the finding's
+/// facts, plus what the escalation adds, such as every affected pod).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Escalation {
     pub key: IncidentKey,
     pub fault: FaultId,
     pub reason: String,
-    pub evidence: Evidence,
+    pub evidence: Table,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -218,7 +220,7 @@ pub fn propose(
             key: key.clone(),
             fault: FaultId::ContainerErrorExit,
             reason: "no finding".into(),
-            evidence: Evidence::new(),
+            evidence: Table::new(),
         });
     };
     let ctx = Ctx {
@@ -265,7 +267,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn escalate(&self, reason: String) -> Outcome {
-        let mut evidence = self.finding.evidence.clone();
+        let mut evidence = self.finding.evidence.table().clone();
         if self.all.len() > 1 {
             let pods: Vec<_> = self.all.iter().filter_map(|f| f.pod.clone()).collect();
             evidence.insert("affected_pods".into(), pods.into());
@@ -286,17 +288,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// `evidence[name]` as a string, from the first finding that has it.
-    pub fn evidence_str(&self, name: &str) -> Option<&str> {
-        self.all
-            .iter()
-            .find_map(|f| f.evidence.get(name).and_then(|v| v.as_str()))
-    }
-
-    pub fn evidence_f64(&self, name: &str) -> Option<f64> {
-        self.all
-            .iter()
-            .find_map(|f| f.evidence.get(name).and_then(|v| v.as_f64()))
+    /// The facts of every finding of the incident, the first finding's first.
+    pub fn facts(&self) -> impl Iterator<Item = &Facts> + '_ {
+        self.all.iter().map(|f| f.evidence.facts())
     }
 }
 

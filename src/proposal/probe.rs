@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Probe;
 use super::workload::{container, field_path, pod_spec};
 use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
 use crate::detection::FaultId;
+use crate::detection::evidence::{Facts, ProbeFacts};
 use crate::gitops::locate::FieldTarget;
 
 /// Longest startup budget suture proposes on its own; beyond this a human decides.
@@ -25,15 +26,21 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         .container
         .clone()
         .ok_or("the probe finding names no container")?;
-    let during_startup = ctx
-        .all
-        .iter()
-        .any(|x| x.evidence.get("during_startup").and_then(|v| v.as_bool()) == Some(true));
+    let probes: Vec<&ProbeFacts> = ctx
+        .facts()
+        .filter_map(|x| match x {
+            Facts::Probe(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let during_startup = probes.iter().any(|p| p.during_startup == Some(Some(true)));
+    let observed_start = probes.iter().find_map(|p| p.observed_start_seconds);
     if fault == FaultId::LivenessProbeFailure && !during_startup {
         return Err(format!(
             "liveness probe of container {name} kills it after it had started: the app turns unhealthy while running; loosening the probe would hide that. Restarts: {}",
             f.evidence
-                .get("restart_count")
+                .facts()
+                .restart_count()
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "unknown".into())
         ));
@@ -53,10 +60,7 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         .or(c.liveness_probe.as_ref())
         .map(budget)
         .unwrap_or(30);
-    let observed = ctx
-        .evidence_f64("observed_start_seconds")
-        .map(|s| s.ceil() as i64)
-        .unwrap_or(current_budget);
+    let observed = observed_start.unwrap_or(current_budget);
     // The app needed at least `observed` seconds; cover that with a margin, and never less
     // than the budget that already proved too short.
     let needed = ((observed.max(current_budget) * num) + den - 1) / den;
@@ -160,7 +164,7 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             changes: vec![Change { field, from: to, to: from }],
         },
         confidence: Confidence {
-            est: if ctx.evidence_f64("observed_start_seconds").is_some() { 0.7 } else { 0.5 },
+            est: if observed_start.is_some() { 0.7 } else { 0.5 },
             why: "kills happen inside the startup window; the real start time is only bounded from below".into(),
         },
         rail: ctx.policy.rail,

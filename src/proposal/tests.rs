@@ -2,7 +2,8 @@
 //! arithmetic and refusals are checked independently of detection.
 
 use super::*;
-use crate::detection::{FaultId, Finding};
+use crate::detection::evidence::{ContainerBase, ContainerFacts, Evidence, ProbeFacts};
+use crate::detection::{FaultId, Finding, PullCause};
 use crate::objref::{ObjectRef, WorkloadKind};
 
 fn deployment(limit: Option<&str>, request: Option<&str>) -> String {
@@ -23,9 +24,19 @@ fn deployment(limit: Option<&str>, request: Option<&str>) -> String {
     )
 }
 
+fn base(container: &str) -> ContainerBase {
+    ContainerBase {
+        container: container.into(),
+        image: None,
+        restart_count: 4,
+    }
+}
+
 fn finding(fault: FaultId, container: &str) -> Finding {
-    let mut evidence = Evidence::new();
-    evidence.insert("restart_count".into(), 4.into());
+    let evidence = Evidence::from(Facts::Container(ContainerFacts {
+        base: base(container),
+        ..ContainerFacts::default()
+    }));
     Finding {
         fault,
         namespace: "shop".into(),
@@ -213,12 +224,34 @@ fn rollout(prev_available: i32) -> String {
     )
 }
 
-fn pull_finding(kind: &str) -> Finding {
+fn pull_finding(cause: PullCause) -> Finding {
+    pull_finding_with(cause, |_| {})
+}
+
+/// An image pull finding with `cause`, its facts adjusted by `edit`.
+fn pull_finding_with(cause: PullCause, edit: impl FnOnce(&mut ContainerFacts)) -> Finding {
     let mut f = finding(FaultId::ImagePullBackOff, "app");
     f.pod = Some("web-bbb-1".into());
-    f.evidence.insert("pull_error".into(), kind.into());
-    f.evidence
-        .insert("message".into(), "manifest unknown".into());
+    let mut facts = ContainerFacts {
+        base: base("app"),
+        waiting_reason: Some("ImagePullBackOff".into()),
+        message: Some("manifest unknown".into()),
+        pull_error: Some(cause),
+        ..ContainerFacts::default()
+    };
+    edit(&mut facts);
+    f.evidence = Evidence::from(Facts::Container(facts));
+    f
+}
+
+fn probe_finding(fault: FaultId, during_startup: Option<bool>, observed: Option<i64>) -> Finding {
+    let mut f = finding(fault, "app");
+    f.evidence = Evidence::from(Facts::Probe(ProbeFacts {
+        base: base("app"),
+        during_startup: during_startup.map(Some),
+        observed_start_seconds: observed,
+        ..ProbeFacts::default()
+    }));
     f
 }
 
@@ -226,7 +259,7 @@ fn pull_finding(kind: &str) -> Finding {
 fn missing_tag_reverts_to_the_healthy_previous_image() {
     let d = draft(run(
         &rollout(2),
-        &pull_finding("not-found"),
+        &pull_finding(PullCause::NotFound),
         History::default(),
     ));
     assert_eq!(d.primitive, Primitive::RevertImage);
@@ -247,7 +280,7 @@ fn missing_tag_reverts_to_the_healthy_previous_image() {
 fn no_healthy_previous_revision_escalates() {
     let r = reason(run(
         &rollout(0),
-        &pull_finding("not-found"),
+        &pull_finding(PullCause::NotFound),
         History::default(),
     ));
     assert!(r.contains("no previous revision"), "{r}");
@@ -257,7 +290,7 @@ fn no_healthy_previous_revision_escalates() {
 fn registry_auth_errors_escalate() {
     let r = reason(run(
         &rollout(2),
-        &pull_finding("unauthorized"),
+        &pull_finding(PullCause::Unauthorized),
         History::default(),
     ));
     assert!(
@@ -274,10 +307,7 @@ fn probe_deployment(startup: &str) -> String {
 
 #[test]
 fn startup_kills_get_a_startup_probe_covering_the_observed_start() {
-    let mut f = finding(FaultId::LivenessProbeFailure, "app");
-    f.evidence.insert("during_startup".into(), true.into());
-    f.evidence
-        .insert("observed_start_seconds".into(), 80.into());
+    let f = probe_finding(FaultId::LivenessProbeFailure, Some(true), Some(80));
     let d = draft(run(&probe_deployment(""), &f, History::default()));
     assert_eq!(d.primitive, Primitive::TuneProbe);
     // 80s x 1.5 = 120s at a 10s period: failureThreshold 12.
@@ -289,9 +319,7 @@ fn startup_kills_get_a_startup_probe_covering_the_observed_start() {
 
 #[test]
 fn an_existing_startup_probe_gets_a_higher_threshold() {
-    let mut f = finding(FaultId::StartupProbeFailure, "app");
-    f.evidence
-        .insert("observed_start_seconds".into(), 60.into());
+    let f = probe_finding(FaultId::StartupProbeFailure, None, Some(60));
     let startup = "          startupProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 5, failureThreshold: 12}\n";
     let d = draft(run(&probe_deployment(startup), &f, History::default()));
     // budget 60s, needed 90s at a 5s period: 18.
@@ -303,10 +331,10 @@ fn an_existing_startup_probe_gets_a_higher_threshold() {
 
 #[test]
 fn liveness_kills_after_startup_escalate() {
-    let mut f = finding(FaultId::LivenessProbeFailure, "app");
-    f.evidence.insert("during_startup".into(), false.into());
+    let f = probe_finding(FaultId::LivenessProbeFailure, Some(false), Some(300));
     let r = reason(run(&probe_deployment(""), &f, History::default()));
     assert!(r.contains("after it had started"), "{r}");
+    assert!(r.contains("Restarts: 4"), "{r}");
 }
 
 #[test]
@@ -324,12 +352,10 @@ fn many_pods_of_one_workload_group_into_one_incident() {
 /// An image pull failure with only the kubelet's back-off: the evidence names no cause.
 #[test]
 fn a_pull_failure_without_a_reported_cause_says_so_and_what_to_check() {
-    let mut f = pull_finding("other");
-    f.evidence.insert(
-        "message".into(),
-        "Back-off pulling image \"shop/web:3\"".into(),
-    );
-    f.evidence.insert("image".into(), "shop/web:3".into());
+    let f = pull_finding_with(PullCause::NotReported, |c| {
+        c.message = Some("Back-off pulling image \"shop/web:3\"".into());
+        c.base.image = Some("shop/web:3".into());
+    });
     let r = reason(run(&rollout(2), &f, History::default()));
     assert!(
         r.contains("cause of the pull failure was not reported"),
@@ -344,15 +370,11 @@ fn a_pull_failure_without_a_reported_cause_says_so_and_what_to_check() {
 
 #[test]
 fn a_reported_network_failure_is_not_called_a_refusal() {
-    let mut f = pull_finding("other");
-    f.evidence.insert(
-        "message".into(),
-        "Back-off pulling image \"shop/web:3\"".into(),
-    );
-    f.evidence.insert(
-        "pull_event_message".into(),
-        "Failed to pull image \"shop/web:3\": dial tcp 10.0.0.1:443: i/o timeout".into(),
-    );
+    let f = pull_finding_with(PullCause::Other, |c| {
+        c.message = Some("Back-off pulling image \"shop/web:3\"".into());
+        c.pull_event_message =
+            Some("Failed to pull image \"shop/web:3\": dial tcp 10.0.0.1:443: i/o timeout".into());
+    });
     let r = reason(run(&rollout(2), &f, History::default()));
     assert!(
         r.contains("(Failed to pull image \"shop/web:3\": dial tcp 10.0.0.1:443: i/o timeout)"),
