@@ -70,8 +70,13 @@ fn image_pull_back_off_resolves_to_the_uncaptured_replicaset() {
         f.evidence["image"],
         "gcr.io/heptio-images/ks-guestbook-demo:0.3"
     );
-    // `Back-off pulling image` does not say why, and no event was captured.
+    // `Back-off pulling image` does not say why, and no event was captured: the typed fact says
+    // so, the JSON keeps writing `other`.
     assert_eq!(f.evidence["pull_error"], "other");
+    assert!(matches!(
+        f.evidence.facts(),
+        super::Facts::Container(c) if c.pull_error == Some(super::PullCause::NotReported)
+    ));
     assert_eq!(
         (
             f.owner.group.as_str(),

@@ -145,3 +145,141 @@ pub fn place(draft: &Draft, input: &PlaceInput<'_, '_>) -> Result<Placed, PlaceE
         files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detection::detect;
+    use crate::proposal::{History, Outcome, Policy, group_findings, propose};
+    use crate::state::ClusterState;
+
+    const REPO: &str = "https://git.example.com/platform/gitops.git";
+    const MANIFEST: &str = "apps/checkout-api/deployment.yaml";
+    const MANIFEST_TEXT: &str =
+        include_str!("../../scenarios/oom/repo/apps/checkout-api/deployment.yaml");
+
+    /// The bundled OOM scenario: a Deployment OOMKilled at 512Mi, its Application and draft.
+    fn scenario() -> (ClusterState, RepoTree, Draft) {
+        let state =
+            ClusterState::from_text(include_str!("../../scenarios/oom/cluster.yaml")).unwrap();
+        let mut tree = RepoTree::default();
+        tree.insert_file(MANIFEST, MANIFEST_TEXT);
+        let findings = detect(&state, "2026-11-23T08:45:00Z".parse().unwrap());
+        let groups = group_findings(&findings, "default");
+        let (key, group) = &groups[0];
+        let draft = match propose(key, group, &state, &Policy::default(), History::default()) {
+            Outcome::Propose(d) => *d,
+            Outcome::Escalate(e) => panic!("escalated: {}", e.reason),
+        };
+        (state, tree, draft)
+    }
+
+    fn place_with(
+        draft: &Draft,
+        state: &ClusterState,
+        apps: &[Application],
+        tree: Option<&RepoTree>,
+    ) -> Result<Placed, PlaceError> {
+        let live = crate::plan::live_meta(state, &draft.target.workload).unwrap_or_default();
+        let repo_for = |url: &str| {
+            (argocd::normalize_repo_url(url) == REPO.trim_end_matches(".git"))
+                .then_some(tree)
+                .flatten()
+        };
+        place(
+            draft,
+            &PlaceInput {
+                live: &live,
+                applications: apps,
+                repo_for: &repo_for,
+                argo: &ArgoSettings::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_draft_is_placed_as_a_one_line_diff_of_the_declaring_file() {
+        let (state, tree, draft) = scenario();
+        let placed = place_with(&draft, &state, &state.applications, Some(&tree)).unwrap();
+        assert_eq!(
+            placed.application,
+            AppRef {
+                name: "checkout-api".into(),
+                namespace: "argocd".into()
+            }
+        );
+        assert_eq!(placed.repo_url, REPO);
+        assert_eq!(placed.files.len(), 1);
+        assert_eq!(placed.files[0].path, MANIFEST);
+        assert_eq!(placed.files[0].old.as_deref(), Some(MANIFEST_TEXT));
+        assert_eq!(
+            placed.files[0].new,
+            MANIFEST_TEXT.replace(
+                "memory: 512Mi # sized for the 2025 catalogue",
+                "memory: 640Mi # sized for the 2025 catalogue"
+            )
+        );
+        let changed: Vec<&str> = placed
+            .diff
+            .lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                "-              memory: 512Mi # sized for the 2025 catalogue",
+                "+              memory: 640Mi # sized for the 2025 catalogue"
+            ]
+        );
+        assert!(!placed.location.is_empty());
+    }
+
+    #[test]
+    fn what_suture_lacks_and_what_git_refuses_are_distinct_errors() {
+        let (state, tree, draft) = scenario();
+        let err = place_with(&draft, &state, &[], Some(&tree)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no Argo CD Application in the snapshot manages Deployment payments/checkout-api"
+        );
+        assert!(
+            matches!(err, PlaceError::NoApplication { workload } if workload == draft.target.workload)
+        );
+
+        match place_with(&draft, &state, &state.applications, None).unwrap_err() {
+            PlaceError::NoCheckout { url, application } => {
+                assert_eq!(url, REPO);
+                assert_eq!(application.name, "checkout-api");
+            }
+            other => panic!("expected NoCheckout, got {other:?}"),
+        }
+
+        let mut drifted = RepoTree::default();
+        drifted.insert_file(
+            MANIFEST,
+            MANIFEST_TEXT.replace("memory: 512Mi", "memory: 768Mi"),
+        );
+        match place_with(&draft, &state, &state.applications, Some(&drifted)).unwrap_err() {
+            PlaceError::Drift(d) => {
+                assert_eq!(
+                    (d.file.as_str(), d.git.as_str(), d.live.as_str()),
+                    (MANIFEST, "768Mi", "512Mi")
+                );
+            }
+            other => panic!("expected Drift, got {other:?}"),
+        }
+
+        let mut unparsable = RepoTree::default();
+        unparsable.insert_file(MANIFEST, "kind: Deployment\nmetadata: [\n");
+        let err = place_with(&draft, &state, &state.applications, Some(&unparsable)).unwrap_err();
+        assert!(matches!(err, PlaceError::Locate(_)), "{err:?}");
+        assert!(
+            err.to_string().starts_with("cannot write the fix in Git: "),
+            "{err}"
+        );
+    }
+}

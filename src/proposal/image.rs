@@ -7,7 +7,7 @@
 use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use super::workload::{container, field_path, pod_spec};
-use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
+use super::{Change, Confidence, Ctx, Draft, Primitive, Refusal, Rollback};
 use crate::detection::{Facts, FaultId, PullCause};
 use crate::gitops::locate::FieldTarget;
 use crate::objref::WorkloadKind;
@@ -77,7 +77,7 @@ fn hash_of(rs: &ReplicaSet) -> Option<&str> {
         .map(String::as_str)
 }
 
-pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
+pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let why_fault = why(ctx, fault);
     let no_history = match f.owner.workload_kind() {
@@ -95,7 +95,7 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         )),
     };
     if let Some(why) = no_history {
-        return Err(format!("{why_fault}; {why}"));
+        return Err(Refusal(format!("{why_fault}; {why}")));
     }
     if fault == FaultId::ImagePullBackOff {
         let pull = ctx.facts().find_map(|x| match x {
@@ -111,31 +111,31 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         match cause {
             PullCause::NotFound => {}
             PullCause::Unauthorized => {
-                return Err(format!(
+                return Err(Refusal(format!(
                     "{why_fault}; the registry refused the pull ({answer}): an access problem, not a bad tag. Fix the registry credentials (imagePullSecrets) or the registry permissions"
-                ));
+                )));
             }
             PullCause::Other => {
-                return Err(format!(
+                return Err(Refusal(format!(
                     "{why_fault}; the pull failed ({answer}), which is neither a missing tag nor denied access: check the registry's availability and the node's network path to it"
-                ));
+                )));
             }
             PullCause::NotReported => {
                 let image = pull
                     .and_then(|c| c.base.image.as_deref())
                     .unwrap_or("the image");
-                return Err(format!(
+                return Err(Refusal(format!(
                     "{why_fault}; the cause of the pull failure was not reported (only `Back-off pulling image`, and no `Failed to pull image` event in the snapshot), so reverting would guess. Check that {image} exists with that name and tag, the registry credentials (imagePullSecrets), and the node's network access to the registry"
-                ));
+                )));
             }
         }
     }
     let revs = revisions(ctx);
     let Some(newest) = revs.first() else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; no ReplicaSets of {} {} in the snapshot",
             f.owner.kind, f.owner.name
-        ));
+        )));
     };
     // The fault must have begun with the newest rollout: its pods are the failing ones.
     let failing_hashes: Vec<&str> = ctx
@@ -159,9 +159,9 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             .iter()
             .any(|h| Some(*h) != hash_of(newest.rs))
     {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; pods of an older revision fail too, so the newest rollout did not start it"
-        ));
+        )));
     }
     let name = match &f.container {
         Some(c) => c.clone(),
@@ -178,10 +178,10 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             > 0
     });
     let Some(previous) = healthy else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; no previous revision of {} {} has available pods, so there is no known-good image to revert to",
             f.owner.kind, f.owner.name
-        ));
+        )));
     };
     let previous_image = rs_image(previous.rs, &name, f.init_container).ok_or_else(|| {
         format!(
@@ -190,10 +190,10 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         )
     })?;
     if previous_image == current {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; the newest rollout (revision {}) did not change the image of {name} ({current}), so reverting the image would not help",
             newest.number
-        ));
+        )));
     }
     let prefix =
         pod_spec(ctx.state, &f.namespace, &f.owner).map_or("spec.template.spec", |(_, p)| p);

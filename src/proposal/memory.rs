@@ -5,7 +5,7 @@
 //! max. Every number used is written into the basis.
 
 use super::workload::{container, field_path, pod_spec, resource};
-use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
+use super::{Change, Confidence, Ctx, Draft, Primitive, Refusal, Rollback};
 use crate::detection::FaultId;
 use crate::detection::evidence::{EvictionFacts, Facts};
 use crate::gitops::locate::FieldTarget;
@@ -31,7 +31,7 @@ fn size(
     old_text: &str,
     observed: Option<Quantity>,
     cap_extra: Option<Cap>,
-) -> Result<Sized, String> {
+) -> Result<Sized, Refusal> {
     let p = ctx.policy;
     let (old, _) = Quantity::parse(old_text)
         .map_err(|e| format!("cannot size from the current value: {e}"))?;
@@ -80,12 +80,12 @@ fn size(
         None => ratio_cap,
     };
     if new > binding.value {
-        return Err(format!(
+        return Err(Refusal(format!(
             "the sized value {text} (max of {}) exceeds {} = {}; a change this large needs a human: check for a leak or a workload change",
             parts.join(", "),
             binding.words,
             binding.value
-        ));
+        )));
     }
     let basis = format!(
         "max({}) = {raw}, rounded up to a {} boundary = {text} (VPA recommender OOMBumpUpRatio {ratio}, OOMMinBumpUp {}); {cap_words}.",
@@ -121,17 +121,17 @@ fn limit_range_max(ctx: &Ctx, res: &str) -> Option<Cap> {
         .min_by_key(|c| c.value)
 }
 
-pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
+pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let name = f
         .container
         .clone()
         .ok_or("the OOM finding names no container")?;
     if ctx.history.prior_bumps >= ctx.policy.max_bumps {
-        return Err(format!(
+        return Err(Refusal(format!(
             "container {name} was OOMKilled again after {} memory bumps for this incident, the leak stop ({} bumps per incident): a probable leak, no further bump",
             ctx.history.prior_bumps, ctx.policy.max_bumps
-        ));
+        )));
     }
     let (spec, prefix) = pod_spec(ctx.state, &f.namespace, &f.owner).ok_or_else(|| {
         format!(
@@ -146,9 +146,9 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
         )
     })?;
     let Some(limit) = resource(c, "limits", "memory") else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "container {name} has no memory limit, so the OOM kill came from the node or the pod cgroup, not the container's cap: check node memory pressure and the container's request"
-        ));
+        )));
     };
     let request = resource(c, "requests", "memory");
     let sized = size(ctx, &limit, None, limit_range_max(ctx, "memory"))?;
@@ -228,7 +228,7 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
 
 /// Evictions: ephemeral storage over the container limit -> raise it; memory above the
 /// request on a pressured node -> raise the request. Anything else escalates.
-pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
+pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let evictions: Vec<&EvictionFacts> = ctx
         .facts()
@@ -264,18 +264,18 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
         ),
         "memory" => (Primitive::RaiseMemoryRequest, "requests", "memory request"),
         _ => {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "pod was evicted for {res:?}, which suture does not size: {message}"
-            ));
+            )));
         }
     };
     let Some(old) = resource(c, kind, &res) else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "pod was evicted for {res} but container {name} sets no {words}: choose one consciously (usage was {})",
             usage
                 .map(|u| u.to_string())
                 .unwrap_or_else(|| "not reported".into())
-        ));
+        )));
     };
     // A request may not exceed the limit: the limit caps a request bump.
     let cap = match primitive {

@@ -144,6 +144,23 @@ pub struct Escalation {
     pub evidence: Table,
 }
 
+/// Why a primitive does not apply: the sentence a human reads in the escalation.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal(reason)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Refusal {
+        Refusal(reason.to_string())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     Propose(Box<Draft>),
@@ -247,11 +264,11 @@ pub fn propose(
         | FaultId::CreateContainerError
         | FaultId::ProgressDeadlineExceeded => image::revert(&ctx, fault),
         FaultId::LivenessProbeFailure | FaultId::StartupProbeFailure => probe::tune(&ctx, fault),
-        _ => Err(escalate::reason(&ctx, fault)),
+        _ => Err(Refusal(escalate::reason(&ctx, fault))),
     };
     match result {
         Ok(draft) => Outcome::Propose(Box::new(draft)),
-        Err(reason) => ctx.escalate(reason),
+        Err(Refusal(reason)) => ctx.escalate(reason),
     }
 }
 

@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::Probe;
 
 use super::workload::{container, field_path, pod_spec};
-use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
+use super::{Change, Confidence, Ctx, Draft, Primitive, Refusal, Rollback};
 use crate::detection::FaultId;
 use crate::detection::evidence::{Facts, ProbeFacts};
 use crate::gitops::locate::FieldTarget;
@@ -20,7 +20,7 @@ fn budget(p: &Probe) -> i64 {
     delay + period * threshold
 }
 
-pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
+pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let name = f
         .container
@@ -36,14 +36,14 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
     let during_startup = probes.iter().any(|p| p.during_startup == Some(Some(true)));
     let observed_start = probes.iter().find_map(|p| p.observed_start_seconds);
     if fault == FaultId::LivenessProbeFailure && !during_startup {
-        return Err(format!(
+        return Err(Refusal(format!(
             "liveness probe of container {name} kills it after it had started: the app turns unhealthy while running; loosening the probe would hide that. Restarts: {}",
             f.evidence
                 .facts()
                 .restart_count()
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "unknown".into())
-        ));
+        )));
     }
     let (spec, prefix) = pod_spec(ctx.state, &f.namespace, &f.owner).ok_or_else(|| {
         format!(
@@ -65,9 +65,9 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
     // than the budget that already proved too short.
     let needed = ((observed.max(current_budget) * num) + den - 1) / den;
     if needed > MAX_STARTUP_SECONDS {
-        return Err(format!(
+        return Err(Refusal(format!(
             "container {name} would need a startup budget of {needed}s (observed {observed}s × {margin}), over the {MAX_STARTUP_SECONDS}s suture proposes on its own"
-        ));
+        )));
     }
     let (field_rest, from, to, value, words) = match startup {
         Some(sp) => {

@@ -456,3 +456,79 @@ fn the_leak_stop_is_named_with_its_value() {
     let o = propose(&key, &[&f], &state, &policy, History { prior_bumps: 2 });
     assert!(matches!(o, Outcome::Propose(_)), "{o:?}");
 }
+
+/// Detection, then proposal, over `yaml`: the reason of each escalation by fault.
+fn escalation_reasons(yaml: &str) -> Vec<(FaultId, String)> {
+    let state = ClusterState::from_text(yaml).unwrap();
+    let findings = crate::detection::detect(&state, "2026-01-01T01:00:00Z".parse().unwrap());
+    group_findings(&findings, "default")
+        .iter()
+        .filter_map(|(key, group)| {
+            match propose(key, group, &state, &Policy::default(), History::default()) {
+                Outcome::Escalate(e) => Some((e.fault, e.reason)),
+                Outcome::Propose(_) => None,
+            }
+        })
+        .collect()
+}
+
+fn reason_for(reasons: &[(FaultId, String)], fault: FaultId) -> &str {
+    reasons
+        .iter()
+        .find(|(f, _)| *f == fault)
+        .map(|(_, r)| r.as_str())
+        .unwrap_or_else(|| panic!("no {fault} escalation in {reasons:#?}"))
+}
+
+/// These reasons once read a `message` their evidence never had and said "no ... message".
+#[test]
+fn escalations_quote_the_message_their_evidence_holds() {
+    let pending = |name: &str, extra: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop, uid: {name}}}\nspec: {{nodeName: n-ok, containers: [{{name: web, image: web}}]}}\nstatus:\n  phase: Pending\n{extra}"
+        )
+    };
+    let event = |kind: &str, name: &str, reason: &str, message: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Event\nmetadata: {{name: e-{name}, namespace: shop}}\ninvolvedObject: {{kind: {kind}, name: {name}, namespace: shop, uid: {name}}}\nreason: {reason}\nmessage: {message:?}\ntype: Warning\ncount: 2\nlastTimestamp: \"2026-01-01T00:50:00Z\"\n"
+        )
+    };
+    let yaml = [
+        pending("mount", "  containerStatuses:\n  - {name: web, image: web, imageID: '', ready: false, restartCount: 0, state: {waiting: {reason: ContainerCreating}}}\n"),
+        event("Pod", "mount", "FailedMount", "MountVolume.SetUp failed for volume \"config\" : configmap \"app-config\" not found"),
+        pending("sandbox", ""),
+        event("Pod", "sandbox", "FailedCreatePodSandBox", "failed to setup network for sandbox: plugin type=\"calico\" failed"),
+        "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: shop, uid: data}\nspec: {storageClassName: fast}\nstatus: {phase: Pending}\n".to_string(),
+        event("PersistentVolumeClaim", "data", "ProvisioningFailed", "storageclass.storage.k8s.io \"fast\" not found"),
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: ready, namespace: shop, uid: ready}\nspec: {containers: [{name: web, image: web}]}\nstatus:\n  phase: Running\n  containerStatuses:\n  - {name: web, image: web, imageID: '', ready: false, restartCount: 0, state: {running: {startedAt: '2026-01-01T00:00:00Z'}}}\n".to_string(),
+        "---\napiVersion: v1\nkind: Event\nmetadata: {name: e-ready, namespace: shop}\ninvolvedObject: {kind: Pod, name: ready, namespace: shop, uid: ready, fieldPath: 'spec.containers{web}'}\nreason: Unhealthy\nmessage: 'Readiness probe failed: HTTP probe failed with statuscode: 503'\ntype: Warning\ncount: 30\nlastTimestamp: '2026-01-01T00:50:00Z'\n".to_string(),
+        "---\napiVersion: v1\nkind: Node\nmetadata: {name: n-down}\nstatus:\n  conditions:\n  - {type: Ready, status: Unknown, reason: NodeStatusUnknown, message: Kubelet stopped posting node status.}\n".to_string(),
+    ]
+    .concat();
+    let reasons = escalation_reasons(&yaml);
+    let has = |fault: FaultId, text: &str| {
+        let r = reason_for(&reasons, fault);
+        assert!(r.contains(text), "{fault}: {r}");
+        assert!(
+            !r.contains("no event message") && !r.contains("no probe message"),
+            "{r}"
+        );
+    };
+    has(FaultId::FailedMount, "configmap \"app-config\" not found");
+    has(
+        FaultId::SandboxCreationFailed,
+        "plugin type=\"calico\" failed",
+    );
+    has(
+        FaultId::PvcPending,
+        "storageclass.storage.k8s.io \"fast\" not found",
+    );
+    has(
+        FaultId::ReadinessProbeFailure,
+        "HTTP probe failed with statuscode: 503",
+    );
+    has(
+        FaultId::NodeNotReady,
+        "(Kubelet stopped posting node status.)",
+    );
+}
