@@ -80,23 +80,8 @@ fn hash_of(rs: &ReplicaSet) -> Option<&str> {
 pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let why_fault = why(ctx, fault);
-    let no_history = match f.owner.workload_kind() {
-        Some(WorkloadKind::Deployment | WorkloadKind::Rollout) => None,
-        Some(WorkloadKind::ReplicaSet) => Some(format!(
-            "the Deployment owning ReplicaSet {} is not in the snapshot, so revisions cannot be compared",
-            f.owner.name
-        )),
-        Some(WorkloadKind::Pod) => {
-            Some("a bare Pod has no earlier revision to return to".to_string())
-        }
-        _ => Some(format!(
-            "suture does not read {} revision history (ControllerRevisions) to find a healthy previous image",
-            f.owner.kind
-        )),
-    };
-    if let Some(why) = no_history {
-        return Err(Refusal(format!("{why_fault}; {why}")));
-    }
+    // A pull that failed for any reason but a missing tag is not fixed by an older image,
+    // whatever the history: say what the evidence shows about the pull first.
     if fault == FaultId::ImagePullBackOff {
         let pull = ctx.facts().find_map(|x| match x {
             Facts::Container(c) if c.pull_error.is_some() => Some(c),
@@ -129,6 +114,23 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, Refusal> {
                 )));
             }
         }
+    }
+    let no_history = match f.owner.workload_kind() {
+        Some(WorkloadKind::Deployment | WorkloadKind::Rollout) => None,
+        Some(WorkloadKind::ReplicaSet) => Some(format!(
+            "the Deployment owning ReplicaSet {} is not in the snapshot, so revisions cannot be compared",
+            f.owner.name
+        )),
+        Some(WorkloadKind::Pod) => {
+            Some("a bare Pod has no earlier revision to return to".to_string())
+        }
+        _ => Some(format!(
+            "suture does not read {} revision history (ControllerRevisions) to find a healthy previous image",
+            f.owner.kind
+        )),
+    };
+    if let Some(why) = no_history {
+        return Err(Refusal(format!("{why_fault}; {why}")));
     }
     let revs = revisions(ctx);
     let Some(newest) = revs.first() else {

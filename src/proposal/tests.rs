@@ -532,3 +532,25 @@ fn escalations_quote_the_message_their_evidence_holds() {
         "(Kubelet stopped posting node status.)",
     );
 }
+
+/// The captured fixture: a bare Pod in `ImagePullBackOff` with only the back-off message.
+#[test]
+fn a_back_off_only_pull_says_the_cause_was_not_reported_whatever_the_history() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: solo, namespace: shop, uid: s}\nspec: {containers: [{name: web, image: 'shop/web:3'}]}\nstatus:\n  phase: Pending\n  containerStatuses:\n  - {name: web, image: 'shop/web:3', imageID: '', ready: false, restartCount: 0, state: {waiting: {reason: ImagePullBackOff, message: 'Back-off pulling image \"shop/web:3\"'}}}\n";
+    let reasons = escalation_reasons(yaml);
+    let r = reason_for(&reasons, FaultId::ImagePullBackOff);
+    assert!(
+        r.contains("the cause of the pull failure was not reported")
+            && r.contains("Check that shop/web:3 exists"),
+        "{r}"
+    );
+    assert!(!r.contains("refused"), "{r}");
+    // A missing tag on a bare Pod still says why it cannot be reverted.
+    let missing = yaml.replace(
+        "message: 'Back-off pulling image \"shop/web:3\"'",
+        "message: 'manifest for shop/web:3 not found: manifest unknown'",
+    );
+    let reasons = escalation_reasons(&missing);
+    let r = reason_for(&reasons, FaultId::ImagePullBackOff);
+    assert!(r.contains("a bare Pod has no earlier revision"), "{r}");
+}
