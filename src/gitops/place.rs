@@ -182,9 +182,7 @@ mod tests {
     ) -> Result<Placed, PlaceError> {
         let live = crate::plan::live_meta(state, &draft.target.workload).unwrap_or_default();
         let repo_for = |url: &str| {
-            (argocd::normalize_repo_url(url) == REPO.trim_end_matches(".git"))
-                .then_some(tree)
-                .flatten()
+            tree.filter(|_| argocd::normalize_repo_url(url) == argocd::normalize_repo_url(REPO))
         };
         place(
             draft,

@@ -64,14 +64,10 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
             first(ctx, Facts::restart_count)
         ),
         FaultId::Unschedulable => {
-            let sched = |x: &Facts| match x {
-                Facts::Unschedulable(u) => Some(u.clone()),
-                _ => None,
-            };
             let histogram = first(ctx, |x| {
-                let UnschedulableFacts { reasons, .. } = sched(x)?;
+                let reasons = sched(x)?.reasons.as_ref()?;
                 Some(
-                    reasons?
+                    reasons
                         .iter()
                         .map(|(k, v)| format!("{v} × {k}"))
                         .collect::<Vec<_>>()
@@ -148,6 +144,13 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
             with(message, "no condition message")
         ),
         other => format!("{other} on {subject}: {}", with(message, "see evidence")),
+    }
+}
+
+fn sched(f: &Facts) -> Option<&UnschedulableFacts> {
+    match f {
+        Facts::Unschedulable(u) => Some(u),
+        _ => None,
     }
 }
 
