@@ -119,12 +119,11 @@ fn benches(c: &mut Criterion) {
     .unwrap();
     let apps = vec![app.clone()];
     let req = LocateRequest {
-        workload: suture::gitops::argocd::WorkloadId {
-            group: "apps".into(),
-            kind: "Deployment".into(),
-            namespace: "team-7".into(),
-            name: format!("svc-{:05}", MANIFESTS - 43),
-        },
+        workload: suture::objref::ObjectRef::workload(
+            suture::objref::WorkloadKind::Deployment,
+            "team-7",
+            &format!("svc-{:05}", MANIFESTS - 43),
+        ),
         container: "app".into(),
         init_container: false,
         target: FieldTarget::Container {

@@ -14,6 +14,7 @@ pub mod gitops;
 pub mod incident;
 pub mod inputs;
 pub mod ledger;
+pub mod objref;
 pub mod owner;
 pub mod plan;
 pub mod proposal;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
-use crate::detection::ObjRef;
+use crate::objref::{ObjectRef, WorkloadKind};
 use crate::state::ClusterState;
 
 /// Longer chains than this do not exist in Kubernetes; the bound guards against reference cycles.
@@ -45,31 +45,47 @@ pub fn find_meta<'a>(
     namespace: &str,
     name: &str,
 ) -> Option<&'a ObjectMeta> {
-    fn pick<'a, T>(
-        items: &'a [T],
-        meta: impl Fn(&T) -> &ObjectMeta,
-        ns: &str,
-        name: &str,
-    ) -> Option<&'a ObjectMeta> {
-        items
-            .iter()
-            .map(meta)
-            .find(|m| m.name.as_deref() == Some(name) && m.namespace.as_deref().unwrap_or("") == ns)
+    if kind == "PersistentVolumeClaim" {
+        return pick(&state.pvcs, |o| &o.metadata, namespace, name);
     }
+    workload_meta(
+        state,
+        WorkloadKind::from_api(api_version, kind)?,
+        namespace,
+        name,
+    )
+}
+
+/// Metadata of the workload `kind` `namespace`/`name` in the snapshot.
+pub fn workload_meta<'a>(
+    state: &'a ClusterState,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a ObjectMeta> {
+    let (ns, n) = (namespace, name);
     match kind {
-        "Pod" => pick(&state.pods, |o| &o.metadata, namespace, name),
-        "ReplicaSet" => pick(&state.replica_sets, |o| &o.metadata, namespace, name),
-        "Deployment" => pick(&state.deployments, |o| &o.metadata, namespace, name),
-        "StatefulSet" => pick(&state.stateful_sets, |o| &o.metadata, namespace, name),
-        "DaemonSet" => pick(&state.daemon_sets, |o| &o.metadata, namespace, name),
-        "Job" => pick(&state.jobs, |o| &o.metadata, namespace, name),
-        "CronJob" => pick(&state.cron_jobs, |o| &o.metadata, namespace, name),
-        "PersistentVolumeClaim" => pick(&state.pvcs, |o| &o.metadata, namespace, name),
-        "Rollout" if api_version.is_empty() || api_version.starts_with("argoproj.io/") => {
-            pick(&state.rollouts, |o| &o.metadata, namespace, name)
-        }
-        _ => None,
+        WorkloadKind::Pod => pick(&state.pods, |o| &o.metadata, ns, n),
+        WorkloadKind::ReplicaSet => pick(&state.replica_sets, |o| &o.metadata, ns, n),
+        WorkloadKind::Deployment => pick(&state.deployments, |o| &o.metadata, ns, n),
+        WorkloadKind::StatefulSet => pick(&state.stateful_sets, |o| &o.metadata, ns, n),
+        WorkloadKind::DaemonSet => pick(&state.daemon_sets, |o| &o.metadata, ns, n),
+        WorkloadKind::Job => pick(&state.jobs, |o| &o.metadata, ns, n),
+        WorkloadKind::CronJob => pick(&state.cron_jobs, |o| &o.metadata, ns, n),
+        WorkloadKind::Rollout => pick(&state.rollouts, |o| &o.metadata, ns, n),
     }
+}
+
+fn pick<'a, T>(
+    items: &'a [T],
+    meta: impl Fn(&T) -> &ObjectMeta,
+    ns: &str,
+    name: &str,
+) -> Option<&'a ObjectMeta> {
+    items
+        .iter()
+        .map(meta)
+        .find(|m| m.name.as_deref() == Some(name) && m.namespace.as_deref().unwrap_or("") == ns)
 }
 
 /// The top-level workload controlling the object `kind`/`namespace`/`name`. When a controller
@@ -78,32 +94,49 @@ pub fn find_meta<'a>(
 /// An object that is not in the snapshot at all is its own owner.
 ///
 /// Scans the snapshot; for many lookups build an [`Index`] once.
-pub fn resolve_workload(state: &ClusterState, kind: &str, namespace: &str, name: &str) -> ObjRef {
+pub fn resolve_workload(
+    state: &ClusterState,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> ObjectRef {
     match find_meta(state, kind, "", namespace, name) {
-        Some(meta) => walk(kind, name, meta, |k, v, n| {
-            find_meta(state, k, v, namespace, n)
-        }),
-        None => ObjRef::new(kind, name),
+        Some(meta) => walk(kind, meta, |k, v, n| find_meta(state, k, v, namespace, n)),
+        None => self_ref(kind, namespace, name, None),
     }
+}
+
+fn self_ref(kind: &str, namespace: &str, name: &str, uid: Option<String>) -> ObjectRef {
+    ObjectRef::of_kind(kind, namespace, name).with_uid(uid)
 }
 
 /// Follow controller references up from `meta` using `find(kind, apiVersion, name)`.
 fn walk<'a>(
     kind: &str,
-    name: &str,
     mut meta: &'a ObjectMeta,
     find: impl Fn(&str, &str, &str) -> Option<&'a ObjectMeta>,
-) -> ObjRef {
-    let mut current = ObjRef::new(kind, name);
+) -> ObjectRef {
+    let namespace = meta.namespace.as_deref().unwrap_or("");
+    let name = meta.name.as_deref().unwrap_or("");
+    let mut current = self_ref(kind, namespace, name, meta.uid.clone());
     for _ in 0..MAX_DEPTH {
         let Some(reference) = controller_of(meta) else {
             break;
         };
+        let referenced = || {
+            ObjectRef::from_api(
+                &reference.api_version,
+                &reference.kind,
+                namespace,
+                &reference.name,
+            )
+            .with_uid(Some(reference.uid.clone()))
+        };
         match find(&reference.kind, &reference.api_version, &reference.name) {
-            None => return ObjRef::new(&reference.kind, &reference.name),
+            None => return referenced(),
             Some(p) if p.uid.as_deref() != Some(reference.uid.as_str()) => break,
             Some(p) => {
-                current = ObjRef::new(&reference.kind, &reference.name);
+                current = referenced();
                 meta = p;
             }
         }
@@ -114,78 +147,74 @@ fn walk<'a>(
 /// Controller objects of a snapshot by (kind, namespace, name), so resolving the owner of
 /// every pod in a 50,000-pod cluster is a few hash lookups each, not a scan.
 pub struct Index<'a> {
-    by_key: HashMap<(&'static str, &'a str, &'a str), &'a ObjectMeta>,
+    by_key: HashMap<(WorkloadKind, &'a str, &'a str), &'a ObjectMeta>,
 }
 
 impl<'a> Index<'a> {
     pub fn new(state: &'a ClusterState) -> Index<'a> {
         let mut by_key = HashMap::new();
-        let mut add = |kind: &'static str, meta: &'a ObjectMeta| {
+        let mut add = |kind: WorkloadKind, meta: &'a ObjectMeta| {
             let ns = meta.namespace.as_deref().unwrap_or("");
             if let Some(name) = meta.name.as_deref() {
                 by_key.entry((kind, ns, name)).or_insert(meta);
             }
         };
+        use WorkloadKind as K;
         state
             .replica_sets
             .iter()
-            .for_each(|o| add("ReplicaSet", &o.metadata));
+            .for_each(|o| add(K::ReplicaSet, &o.metadata));
         state
             .deployments
             .iter()
-            .for_each(|o| add("Deployment", &o.metadata));
+            .for_each(|o| add(K::Deployment, &o.metadata));
         state
             .stateful_sets
             .iter()
-            .for_each(|o| add("StatefulSet", &o.metadata));
+            .for_each(|o| add(K::StatefulSet, &o.metadata));
         state
             .daemon_sets
             .iter()
-            .for_each(|o| add("DaemonSet", &o.metadata));
-        state.jobs.iter().for_each(|o| add("Job", &o.metadata));
+            .for_each(|o| add(K::DaemonSet, &o.metadata));
+        state.jobs.iter().for_each(|o| add(K::Job, &o.metadata));
         state
             .cron_jobs
             .iter()
-            .for_each(|o| add("CronJob", &o.metadata));
+            .for_each(|o| add(K::CronJob, &o.metadata));
         state
             .rollouts
             .iter()
-            .for_each(|o| add("Rollout", &o.metadata));
+            .for_each(|o| add(K::Rollout, &o.metadata));
         Index { by_key }
     }
 
     fn find(&self, kind: &str, api_version: &str, ns: &str, name: &str) -> Option<&'a ObjectMeta> {
-        // Only an argoproj.io Rollout is a Rollout (another CRD may share the kind name).
-        if kind == "Rollout" && !(api_version.is_empty() || api_version.starts_with("argoproj.io/"))
-        {
-            return None;
-        }
-        let kind = CONTROLLER_KINDS.iter().find(|k| **k == kind)?;
-        self.by_key.get(&(*kind, ns, name)).copied()
+        // Only an argoproj.io Rollout is a Rollout (another CRD may share the kind name); a
+        // Pod is never a controller.
+        let kind = WorkloadKind::from_api(api_version, kind).filter(|k| *k != WorkloadKind::Pod)?;
+        self.by_key.get(&(kind, ns, name)).copied()
     }
 
     /// The workload controlling the object whose metadata is `meta` (same rules as
     /// [`resolve_workload`]).
-    pub fn resolve(&self, kind: &str, meta: &'a ObjectMeta) -> ObjRef {
+    pub fn resolve(&self, kind: &str, meta: &'a ObjectMeta) -> ObjectRef {
         let ns = meta.namespace.as_deref().unwrap_or("");
-        let name = meta.name.as_deref().unwrap_or("");
-        walk(kind, name, meta, |k, v, n| self.find(k, v, ns, n))
+        walk(kind, meta, |k, v, n| self.find(k, v, ns, n))
     }
 }
-
-const CONTROLLER_KINDS: [&str; 7] = [
-    "ReplicaSet",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "Rollout",
-];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kind and name of a resolved reference (group and uid are checked separately).
+    fn kn(r: ObjectRef) -> (String, String) {
+        (r.kind, r.name)
+    }
+
+    fn o(kind: &str, name: &str) -> (String, String) {
+        (kind.into(), name.into())
+    }
 
     fn state(yaml: &str) -> ClusterState {
         ClusterState::from_text(yaml).unwrap()
@@ -223,22 +252,36 @@ metadata:
     fn pod_resolves_through_replicaset_to_deployment() {
         let s = state(DEPLOY_CHAIN);
         assert_eq!(
-            resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde"),
-            ObjRef::new("Deployment", "web")
+            kn(resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde")),
+            o("Deployment", "web")
         );
         // A ReplicaSet that carries its Deployment's annotations still resolves by reference.
         assert_eq!(
-            resolve_workload(&s, "ReplicaSet", "shop", "web-5d8f7"),
-            ObjRef::new("Deployment", "web")
+            kn(resolve_workload(&s, "ReplicaSet", "shop", "web-5d8f7")),
+            o("Deployment", "web")
         );
+    }
+
+    #[test]
+    fn the_reference_carries_group_namespace_and_uid() {
+        let s = state(DEPLOY_CHAIN);
+        let owner = resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde");
+        assert_eq!(
+            owner,
+            ObjectRef::workload(WorkloadKind::Deployment, "shop", "web")
+                .with_uid(Some("d-1".into()))
+        );
+        assert_eq!(owner.workload_kind(), Some(WorkloadKind::Deployment));
+        let bare = resolve_workload(&s, "Pod", "shop", "not-there");
+        assert_eq!((bare.group.as_str(), bare.uid), ("", None));
     }
 
     #[test]
     fn uid_mismatch_stops_the_chain() {
         let s = state(&DEPLOY_CHAIN.replace("uid: d-1, controller", "uid: d-OLD, controller"));
         assert_eq!(
-            resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde"),
-            ObjRef::new("ReplicaSet", "web-5d8f7")
+            kn(resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde")),
+            o("ReplicaSet", "web-5d8f7")
         );
     }
 
@@ -269,8 +312,8 @@ metadata:
         let only_pod = DEPLOY_CHAIN.split("---").nth(2).unwrap();
         let s = state(only_pod);
         assert_eq!(
-            resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde"),
-            ObjRef::new("ReplicaSet", "web-5d8f7")
+            kn(resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde")),
+            o("ReplicaSet", "web-5d8f7")
         );
     }
 
@@ -283,8 +326,8 @@ metadata:
         ));
         // The Deployment lives elsewhere: from the pod's namespace it is missing.
         assert_eq!(
-            resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde"),
-            ObjRef::new("Deployment", "web")
+            kn(resolve_workload(&s, "Pod", "shop", "web-5d8f7-abcde")),
+            o("Deployment", "web")
         );
         assert!(find_meta(&s, "Deployment", "", "shop", "web").is_none());
     }
@@ -342,15 +385,12 @@ kind: Pod
 metadata: {name: lonely, namespace: a, uid: p-4}
 "#,
         );
-        let r = |k: &str, n: &str| resolve_workload(&s, k, "a", n);
-        assert_eq!(r("ReplicaSet", "api-7c9"), ObjRef::new("Rollout", "api"));
-        assert_eq!(
-            r("Pod", "nightly-2901-xyz"),
-            ObjRef::new("CronJob", "nightly")
-        );
-        assert_eq!(r("Pod", "db-0"), ObjRef::new("StatefulSet", "db"));
-        assert_eq!(r("Pod", "lonely"), ObjRef::new("Pod", "lonely"));
-        assert_eq!(r("Pod", "not-there"), ObjRef::new("Pod", "not-there"));
+        let r = |k: &str, n: &str| kn(resolve_workload(&s, k, "a", n));
+        assert_eq!(r("ReplicaSet", "api-7c9"), o("Rollout", "api"));
+        assert_eq!(r("Pod", "nightly-2901-xyz"), o("CronJob", "nightly"));
+        assert_eq!(r("Pod", "db-0"), o("StatefulSet", "db"));
+        assert_eq!(r("Pod", "lonely"), o("Pod", "lonely"));
+        assert_eq!(r("Pod", "not-there"), o("Pod", "not-there"));
     }
 
     #[test]
@@ -358,9 +398,6 @@ metadata: {name: lonely, namespace: a, uid: p-4}
         let s = state(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: a\n  uid: u\n  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: r}]\n",
         );
-        assert_eq!(
-            resolve_workload(&s, "Pod", "a", "p"),
-            ObjRef::new("Pod", "p")
-        );
+        assert_eq!(kn(resolve_workload(&s, "Pod", "a", "p")), o("Pod", "p"));
     }
 }

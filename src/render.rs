@@ -74,6 +74,12 @@ pub fn text(plan: &Plan) -> String {
     let _ = writeln!(s, "\nescalations: {}", plan.escalations.len());
     for e in &plan.escalations {
         let _ = writeln!(s, "  {}\n    {}", e.key, e.reason);
+        // The evidence as a two-column table, labels aligned.
+        let rows = crate::detection::evidence::rows(&e.evidence);
+        let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        for (label, value) in rows {
+            let _ = writeln!(s, "      {label:<width$}  {value}");
+        }
     }
     for w in &plan.warnings {
         let _ = writeln!(s, "warning: {w}");
@@ -86,5 +92,34 @@ fn rail(r: crate::proposal::Rail) -> &'static str {
         crate::proposal::Rail::PullRequest => "pull-request",
         crate::proposal::Rail::DirectApply => "direct-apply",
         crate::proposal::Rail::EscalateOnly => "escalate-only",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detection::FaultId;
+    use crate::proposal::Escalation;
+
+    #[test]
+    fn an_escalation_shows_its_evidence_as_an_aligned_table() {
+        let mut evidence = crate::detection::evidence::Table::new();
+        evidence.insert("container".into(), "web".into());
+        evidence.insert("restart_count".into(), 5.into());
+        evidence.insert("finalizers".into(), serde_json::json!(["a/b"]));
+        let plan = Plan {
+            escalations: vec![Escalation {
+                key: "default/shop/Deployment/web/container-error-exit"
+                    .parse()
+                    .unwrap(),
+                fault: FaultId::ContainerErrorExit,
+                reason: "container web exits with code 1".into(),
+                evidence,
+            }],
+            ..Plan::default()
+        };
+        let text = text(&plan);
+        let expected = "escalations: 1\n  default/shop/Deployment/web/container-error-exit\n    container web exits with code 1\n      container      web\n      restart_count  5\n      finalizers     [\"a/b\"]\n";
+        assert!(text.contains(expected), "{text}");
     }
 }

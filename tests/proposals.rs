@@ -953,7 +953,10 @@ fn a_pull_the_registry_refused_is_not_reverted() {
     assert_eq!(e["evidence"]["pull_error"], "unauthorized");
     assert_mentions(
         e["reason"].as_str().unwrap(),
-        &["401 Unauthorized", "pull secret"],
+        &[
+            "401 Unauthorized",
+            "registry credentials (imagePullSecrets)",
+        ],
     );
 }
 

@@ -4,9 +4,10 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use serde_json::Value;
 
-use super::{Evidence, FaultId, Finding, ObjRef};
+use super::evidence::{EventSummary, Facts, ResourceValues};
+use super::{Evidence, FaultId, Finding};
+use crate::objref::ObjectRef;
 use crate::owner::resolve_workload;
 use crate::state::{ClusterState, ObservedEvent};
 
@@ -56,7 +57,7 @@ pub struct PodCtx<'a> {
     pub pod: &'a Pod,
     pub namespace: &'a str,
     pub name: &'a str,
-    pub owner: ObjRef,
+    pub owner: ObjectRef,
     pub events: Vec<&'a ObservedEvent>,
 }
 
@@ -117,7 +118,7 @@ impl<'a> PodCtx<'a> {
     }
 
     /// A finding on this pod; `container` is set for container-level faults.
-    pub fn finding(&self, fault: FaultId, container: Option<&str>, evidence: Evidence) -> Finding {
+    pub fn finding(&self, fault: FaultId, container: Option<&str>, facts: Facts) -> Finding {
         Finding {
             fault,
             namespace: self.namespace.to_string(),
@@ -125,9 +126,10 @@ impl<'a> PodCtx<'a> {
             container: container.map(str::to_string),
             init_container: false,
             cause: None,
-            subject: ObjRef::new("Pod", self.name),
+            subject: ObjectRef::of_kind("Pod", self.namespace, self.name)
+                .with_uid(self.pod.metadata.uid.clone()),
             owner: self.owner.clone(),
-            evidence,
+            evidence: Evidence::from(facts),
         }
     }
 }
@@ -138,20 +140,20 @@ pub fn object_finding(
     fault: FaultId,
     kind: &str,
     meta: &ObjectMeta,
-    evidence: Evidence,
+    facts: Facts,
 ) -> Finding {
     let namespace = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.as_deref().unwrap_or("");
     Finding {
         fault,
         owner: resolve_workload(state, kind, &namespace, name),
+        subject: ObjectRef::of_kind(kind, &namespace, name).with_uid(meta.uid.clone()),
         namespace,
         pod: None,
         container: None,
         init_container: false,
         cause: None,
-        subject: ObjRef::new(kind, name),
-        evidence,
+        evidence: Evidence::from(facts),
     }
 }
 
@@ -164,22 +166,11 @@ pub fn truncate(text: &str) -> String {
     format!("{kept}...")
 }
 
-pub fn put(ev: &mut Evidence, key: &str, value: impl Into<Value>) {
-    ev.insert(key.to_string(), value.into());
-}
-
-/// Insert only when the object states the value.
-pub fn put_some<T: Into<Value>>(ev: &mut Evidence, key: &str, value: Option<T>) {
-    if let Some(v) = value {
-        put(ev, key, v);
-    }
-}
-
-/// Insert a message copied from an object, truncated; empty messages are skipped.
-pub fn put_msg(ev: &mut Evidence, key: &str, message: Option<&str>) {
-    if let Some(m) = message.filter(|m| !m.trim().is_empty()) {
-        put(ev, key, truncate(m.trim_end()));
-    }
+/// A message copied from an object, trimmed and truncated; empty messages are no message.
+pub fn msg(message: Option<&str>) -> Option<String> {
+    message
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| truncate(m.trim_end()))
 }
 
 pub fn time(t: Option<&Time>) -> Option<String> {
@@ -187,45 +178,37 @@ pub fn time(t: Option<&Time>) -> Option<String> {
 }
 
 /// Summary of a group of events: total count, newest message and when they were seen.
-pub fn put_events(ev: &mut Evidence, events: &[&ObservedEvent]) {
-    let Some(newest) = events.iter().max_by_key(|e| e.last_seen) else {
-        return;
-    };
-    let mut reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+pub fn event_summary(events: &[&ObservedEvent]) -> Option<EventSummary> {
+    let newest = events.iter().max_by_key(|e| e.last_seen)?;
+    let mut reasons: Vec<String> = events.iter().map(|e| e.reason.clone()).collect();
     reasons.sort_unstable();
     reasons.dedup();
-    put(ev, "event_reasons", reasons);
-    put(
-        ev,
-        "event_count",
-        events.iter().map(|e| i64::from(e.count)).sum::<i64>(),
-    );
-    put_msg(ev, "event_message", Some(&newest.message));
-    put_some(
-        ev,
-        "first_seen",
-        events
+    Some(EventSummary {
+        event_reasons: reasons,
+        event_count: events.iter().map(|e| i64::from(e.count)).sum(),
+        event_message: msg(Some(&newest.message)),
+        first_seen: events
             .iter()
             .filter_map(|e| e.first_seen)
             .min()
             .map(|t| t.to_string()),
-    );
-    put_some(ev, "last_seen", newest.last_seen.map(|t| t.to_string()));
+        last_seen: newest.last_seen.map(|t| t.to_string()),
+    })
 }
 
-/// Requests and limits of one resource of a container spec, e.g. `limit_memory`.
-pub fn put_resources(ev: &mut Evidence, container: Option<&Container>, resource: &str) {
-    let Some(res) = container.and_then(|c| c.resources.as_ref()) else {
-        return;
-    };
-    let key = resource.replace('-', "_");
+/// Request and limit of one resource of a container spec.
+pub fn resource_values(container: Option<&Container>, resource: &str) -> Option<ResourceValues> {
+    let res = container?.resources.as_ref()?;
     let get = |m: &Option<std::collections::BTreeMap<String, _>>| {
         m.as_ref()
             .and_then(|m| m.get(resource))
             .map(|q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| q.0.clone())
     };
-    put_some(ev, &format!("request_{key}"), get(&res.requests));
-    put_some(ev, &format!("limit_{key}"), get(&res.limits));
+    Some(ResourceValues {
+        resource: resource.to_string(),
+        request: get(&res.requests),
+        limit: get(&res.limits),
+    })
 }
 
 #[cfg(test)]

@@ -15,8 +15,9 @@
 
 use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus};
 
-use super::common::{PodCtx, put, put_msg, put_resources, put_some, time};
-use super::{Evidence, FaultId, Finding, probes, waiting};
+use super::common::{PodCtx, msg, resource_values, time};
+use super::evidence::{ContainerBase, ContainerFacts, Facts, Termination};
+use super::{FaultId, Finding, probes, waiting};
 
 /// Terminated reasons that are not an application error exit.
 const NOT_AN_ERROR_EXIT: [&str; 5] = [
@@ -48,7 +49,7 @@ pub fn detect(ctx: &PodCtx, out: &mut Vec<Finding>) {
 }
 
 /// The one most specific fault of a container, with its evidence (precedence: module docs).
-fn classify(ctx: &PodCtx, cs: &ContainerStatus, init: bool) -> Option<(FaultId, Evidence)> {
+fn classify(ctx: &PodCtx, cs: &ContainerStatus, init: bool) -> Option<(FaultId, Facts)> {
     let spec = ctx.spec_container(&cs.name, init);
     let state = cs.state.as_ref();
     let waiting = state.and_then(|s| s.waiting.as_ref());
@@ -58,49 +59,64 @@ fn classify(ctx: &PodCtx, cs: &ContainerStatus, init: bool) -> Option<(FaultId, 
     let waiting_message = waiting.and_then(|w| w.message.as_deref());
 
     if let Some(fault) = blocking_fault(waiting_reason) {
-        let mut ev = base(cs, spec);
-        put(&mut ev, "waiting_reason", waiting_reason);
-        put_msg(&mut ev, "message", waiting_message);
+        let mut facts = ContainerFacts {
+            base: base(cs, spec),
+            waiting_reason: Some(waiting_reason.to_string()),
+            message: msg(waiting_message),
+            ..ContainerFacts::default()
+        };
         match fault {
-            FaultId::ImagePullBackOff => waiting::pull_evidence(ctx, cs, init, &mut ev),
-            FaultId::CreateContainerConfigError => waiting::config_evidence(ctx, cs, init, &mut ev),
+            FaultId::ImagePullBackOff => waiting::pull_evidence(ctx, cs, init, &mut facts),
+            FaultId::CreateContainerConfigError => {
+                waiting::config_evidence(ctx, cs, init, &mut facts)
+            }
             _ => {}
         }
-        return Some((fault, ev));
+        return Some((fault, Facts::Container(facts)));
     }
     let newest_reason = newest.and_then(|t| t.reason.as_deref()).unwrap_or("");
     if newest_reason == "OOMKilled" {
-        let mut ev = terminated_evidence(cs, spec, newest?);
-        put_resources(&mut ev, spec, "memory");
-        return Some((FaultId::OomKilled, ev));
+        let resources = resource_values(spec, "memory");
+        let facts = ContainerFacts {
+            request_memory: resources.as_ref().and_then(|r| r.request.clone()),
+            limit_memory: resources.and_then(|r| r.limit),
+            ..terminated_evidence(cs, spec, newest?)
+        };
+        return Some((FaultId::OomKilled, Facts::Container(facts)));
     }
     if matches!(newest_reason, "StartError" | "ContainerCannotRun") {
         return Some((
             FaultId::CreateContainerError,
-            terminated_evidence(cs, spec, newest?),
+            Facts::Container(terminated_evidence(cs, spec, newest?)),
         ));
     }
     if let Some(found) = probes::kill_fault(ctx, cs, spec, init) {
         return Some(found);
     }
     if waiting_reason == "CrashLoopBackOff" {
-        let mut ev = match newest {
-            Some(t) => terminated_evidence(cs, spec, t),
-            None => base(cs, spec),
+        let facts = ContainerFacts {
+            waiting_reason: Some(waiting_reason.to_string()),
+            waiting_message: msg(waiting_message),
+            ..match newest {
+                Some(t) => terminated_evidence(cs, spec, t),
+                None => ContainerFacts {
+                    base: base(cs, spec),
+                    ..ContainerFacts::default()
+                },
+            }
         };
-        put(&mut ev, "waiting_reason", waiting_reason);
-        put_msg(&mut ev, "waiting_message", waiting_message);
-        return Some((FaultId::CrashLoopBackOff, ev));
+        return Some((FaultId::CrashLoopBackOff, Facts::Container(facts)));
     }
     if let Some(t) = current.filter(|t| {
         t.exit_code != 0 && !NOT_AN_ERROR_EXIT.contains(&t.reason.as_deref().unwrap_or(""))
     }) {
-        let mut ev = terminated_evidence(cs, spec, t);
-        if let Some(prev) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
-            put(&mut ev, "previous_exit_code", prev.exit_code);
-            put_some(&mut ev, "previous_reason", prev.reason.clone());
-        }
-        return Some((FaultId::ContainerErrorExit, ev));
+        let prev = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+        let facts = ContainerFacts {
+            previous_exit_code: prev.map(|p| p.exit_code),
+            previous_reason: prev.and_then(|p| p.reason.clone()),
+            ..terminated_evidence(cs, spec, t)
+        };
+        return Some((FaultId::ContainerErrorExit, Facts::Container(facts)));
     }
     probes::readiness_fault(ctx, cs, spec, init)
 }
@@ -117,17 +133,27 @@ fn blocking_fault(reason: &str) -> Option<FaultId> {
 }
 
 /// Container name, image (spec first: the status may show a resolved digest) and restarts.
-pub fn base(cs: &ContainerStatus, spec: Option<&Container>) -> Evidence {
-    let mut ev = Evidence::new();
-    put(&mut ev, "container", cs.name.as_str());
+pub fn base(cs: &ContainerStatus, spec: Option<&Container>) -> ContainerBase {
     let image = spec
         .and_then(|c| c.image.clone())
         .unwrap_or_else(|| cs.image.clone());
-    if !image.is_empty() {
-        put(&mut ev, "image", image);
+    ContainerBase {
+        container: cs.name.clone(),
+        image: (!image.is_empty()).then_some(image),
+        restart_count: cs.restart_count,
     }
-    put(&mut ev, "restart_count", cs.restart_count);
-    ev
+}
+
+/// One termination record as evidence.
+pub fn termination(t: &ContainerStateTerminated) -> Termination {
+    Termination {
+        exit_code: t.exit_code,
+        reason: t.reason.clone(),
+        signal: t.signal,
+        started_at: time(t.started_at.as_ref()),
+        finished_at: time(t.finished_at.as_ref()),
+        termination_message: msg(t.message.as_deref()),
+    }
 }
 
 /// Base evidence plus one termination record.
@@ -135,15 +161,8 @@ pub fn terminated_evidence(
     cs: &ContainerStatus,
     spec: Option<&Container>,
     t: &ContainerStateTerminated,
-) -> Evidence {
-    let mut ev = base(cs, spec);
-    put(&mut ev, "exit_code", t.exit_code);
-    put_some(&mut ev, "reason", t.reason.clone());
-    put_some(&mut ev, "signal", t.signal);
-    put_some(&mut ev, "started_at", time(t.started_at.as_ref()));
-    put_some(&mut ev, "finished_at", time(t.finished_at.as_ref()));
-    put_msg(&mut ev, "termination_message", t.message.as_deref());
-    ev
+) -> ContainerFacts {
+    ContainerFacts::terminated(base(cs, spec), termination(t))
 }
 
 #[cfg(test)]

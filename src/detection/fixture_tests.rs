@@ -47,7 +47,10 @@ fn crashloop_with_exit_1_is_crash_loop_back_off() {
             (&1.into(), &"Error".into())
         );
         assert_eq!(e["image"], "alpine:latest");
-        assert_eq!(found[0].owner, super::ObjRef::new("Pod", "my-pod"));
+        assert_eq!(
+            (found[0].owner.kind.as_str(), found[0].owner.name.as_str()),
+            ("Pod", "my-pod")
+        );
     }
     assert_eq!(
         run(fixture!("pod-crashloop.yaml"))[0].evidence["restart_count"],
@@ -67,11 +70,24 @@ fn image_pull_back_off_resolves_to_the_uncaptured_replicaset() {
         f.evidence["image"],
         "gcr.io/heptio-images/ks-guestbook-demo:0.3"
     );
-    // `Back-off pulling image` does not say why, and no event was captured.
+    // `Back-off pulling image` does not say why, and no event was captured: the typed fact says
+    // so, the JSON keeps writing `other`.
     assert_eq!(f.evidence["pull_error"], "other");
+    assert!(matches!(
+        f.evidence.facts(),
+        super::Facts::Container(c) if c.pull_error == Some(super::PullCause::NotReported)
+    ));
     assert_eq!(
-        f.owner,
-        super::ObjRef::new("ReplicaSet", "guestbook-ui-errimagepullbackoff-66cfffb669")
+        (
+            f.owner.group.as_str(),
+            f.owner.kind.as_str(),
+            f.owner.name.as_str()
+        ),
+        (
+            "apps",
+            "ReplicaSet",
+            "guestbook-ui-errimagepullbackoff-66cfffb669"
+        )
     );
     let found = run(fixture!(
         "pod-running-restart-never-with-ignore-annotation-backoff.yaml"
@@ -225,7 +241,7 @@ fn all_fixtures_together_are_sorted_and_stable() {
     assert!(found.len() >= 8, "{}", found.len());
     let keys: Vec<_> = found
         .iter()
-        .map(|f| (&f.namespace, &f.owner, f.fault))
+        .map(|f| (&f.namespace, &f.owner.kind, &f.owner.name, f.fault))
         .collect();
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:#?}");
 }

@@ -15,6 +15,7 @@
 
 mod common;
 mod container;
+pub mod evidence;
 #[cfg(test)]
 mod fixture_tests;
 mod nodes;
@@ -31,10 +32,11 @@ mod workloads;
 
 pub use common::MAX_MESSAGE_CHARS;
 pub use scheduling::{parse_eviction, parse_scheduler_message};
-pub use waiting::{classify_pull_error, parse_missing};
+pub use waiting::{PullCause, classify_pull_error, parse_missing, pull_cause};
 
 use serde::Serialize;
 
+use crate::objref::ObjectRef;
 use crate::state::ClusterState;
 use common::PodCtx;
 
@@ -131,24 +133,22 @@ impl std::fmt::Display for FaultId {
     }
 }
 
-/// A reference to one object: kind and name (namespace is carried by the finding).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ObjRef {
-    pub kind: String,
-    pub name: String,
-}
+impl std::str::FromStr for FaultId {
+    type Err = UnknownFault;
 
-impl ObjRef {
-    pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
-        ObjRef {
-            kind: kind.into(),
-            name: name.into(),
-        }
+    fn from_str(s: &str) -> Result<FaultId, UnknownFault> {
+        FaultId::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFault(s.to_string()))
     }
 }
 
-/// Facts read from objects, in the order a human would read them (field name -> value).
-pub type Evidence = serde_json::Map<String, serde_json::Value>;
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown fault id {0:?}")]
+pub struct UnknownFault(pub String);
+
+pub use evidence::{Evidence, Facts};
 
 /// One detected fault on one object.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -167,10 +167,12 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<FaultId>,
     /// The object the fault was observed on (Pod, Job, Deployment, ReplicaSet, PVC, Node).
-    pub subject: ObjRef,
+    #[serde(serialize_with = "crate::objref::serialize_kind_name")]
+    pub subject: ObjectRef,
     /// The controlling workload, resolved through `ownerReferences` (the subject itself when
     /// it has no controller).
-    pub owner: ObjRef,
+    #[serde(serialize_with = "crate::objref::serialize_kind_name")]
+    pub owner: ObjectRef,
     pub evidence: Evidence,
 }
 
@@ -202,7 +204,8 @@ fn sort_key(f: &Finding) -> impl Ord + '_ {
         f.fault,
         &f.pod,
         &f.container,
-        &f.subject,
+        &f.subject.kind,
+        &f.subject.name,
     )
 }
 

@@ -2,10 +2,10 @@
 //! stages suppress) workload faults on the node's pods.
 
 use k8s_openapi::api::core::v1::NodeCondition;
-use serde_json::{Value, json};
 
-use super::common::{object_finding, put, put_some};
-use super::{Evidence, FaultId, Finding};
+use super::common::object_finding;
+use super::evidence::{self, Facts, NodeNotReadyFacts, NodePressureFacts};
+use super::{FaultId, Finding};
 use crate::state::ClusterState;
 
 const PRESSURES: [&str; 3] = ["MemoryPressure", "DiskPressure", "PIDPressure"];
@@ -22,58 +22,45 @@ pub fn detect(state: &ClusterState, out: &mut Vec<Finding>) {
             .filter(|c| PRESSURES.contains(&c.type_.as_str()) && c.status == "True")
             .collect();
         if !pressures.is_empty() {
-            let mut ev = Evidence::new();
-            let kinds: Vec<&str> = pressures.iter().map(|c| c.type_.as_str()).collect();
-            put(&mut ev, "pressures", kinds);
-            put(
-                &mut ev,
-                "conditions",
-                pressures.iter().map(|c| condition(c)).collect::<Vec<_>>(),
-            );
+            let facts = NodePressureFacts {
+                pressures: pressures.iter().map(|c| c.type_.clone()).collect(),
+                conditions: pressures.iter().map(|c| condition(c)).collect(),
+            };
             out.push(object_finding(
                 state,
                 FaultId::NodePressure,
                 "Node",
                 &node.metadata,
-                ev,
+                Facts::NodePressure(facts),
             ));
         }
         let ready = conditions.iter().find(|c| c.type_ == "Ready");
         if ready.is_none_or(|c| c.status != "True") {
-            let mut ev = Evidence::new();
-            // `missing` when the node never reported a Ready condition.
-            put(
-                &mut ev,
-                "ready",
-                ready.map_or("missing", |c| c.status.as_str()),
-            );
-            if let Some(c) = ready {
-                put(&mut ev, "condition", condition(c));
-            }
-            put_some(
-                &mut ev,
-                "unschedulable",
-                node.spec.as_ref().and_then(|s| s.unschedulable),
-            );
+            let facts = NodeNotReadyFacts {
+                // `missing` when the node never reported a Ready condition.
+                ready: ready.map_or("missing", |c| c.status.as_str()).to_string(),
+                condition: ready.map(condition),
+                unschedulable: node.spec.as_ref().and_then(|s| s.unschedulable),
+            };
             out.push(object_finding(
                 state,
                 FaultId::NodeNotReady,
                 "Node",
                 &node.metadata,
-                ev,
+                Facts::NodeNotReady(facts),
             ));
         }
     }
 }
 
-fn condition(c: &NodeCondition) -> Value {
-    json!({
-        "type": c.type_,
-        "status": c.status,
-        "reason": c.reason,
-        "message": c.message.as_deref().map(super::common::truncate),
-        "last_transition_time": c.last_transition_time.as_ref().map(|t| t.0.to_string()),
-    })
+fn condition(c: &NodeCondition) -> evidence::NodeCondition {
+    evidence::NodeCondition {
+        type_: c.type_.clone(),
+        status: c.status.clone(),
+        reason: c.reason.clone(),
+        message: c.message.as_deref().map(super::common::truncate),
+        last_transition_time: c.last_transition_time.as_ref().map(|t| t.0.to_string()),
+    }
 }
 
 #[cfg(test)]

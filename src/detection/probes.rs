@@ -10,9 +10,10 @@
 
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Probe};
 
-use super::common::{PodCtx, put, put_msg, put_some, time};
+use super::FaultId;
+use super::common::{PodCtx, msg, time};
 use super::container::base;
-use super::{Evidence, FaultId};
+use super::evidence::{Facts, ProbeFacts, ProbeSettings};
 use crate::state::ObservedEvent;
 
 #[derive(Clone, Copy)]
@@ -75,7 +76,7 @@ pub fn kill_fault(
     cs: &ContainerStatus,
     spec: Option<&Container>,
     init: bool,
-) -> Option<(FaultId, Evidence)> {
+) -> Option<(FaultId, Facts)> {
     for (kind, fault) in [
         (Kind::Startup, FaultId::StartupProbeFailure),
         (Kind::Liveness, FaultId::LivenessProbeFailure),
@@ -86,11 +87,14 @@ pub fn kill_fault(
         if !killed {
             continue;
         }
-        let mut ev = base(cs, spec);
-        put_event_counts(&mut ev, &events);
+        let mut facts = ProbeFacts {
+            base: base(cs, spec),
+            ..ProbeFacts::default()
+        };
+        put_event_counts(&mut facts, &events);
         let probe = spec.and_then(|c| kind.probe(c));
-        put_timing(ctx, cs, probe, matches!(kind, Kind::Liveness), &mut ev);
-        return Some((fault, ev));
+        put_timing(ctx, cs, probe, matches!(kind, Kind::Liveness), &mut facts);
+        return Some((fault, Facts::Probe(facts)));
     }
     None
 }
@@ -101,7 +105,7 @@ pub fn readiness_fault(
     cs: &ContainerStatus,
     spec: Option<&Container>,
     init: bool,
-) -> Option<(FaultId, Evidence)> {
+) -> Option<(FaultId, Facts)> {
     let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
     if !running || cs.ready {
         return None;
@@ -110,45 +114,46 @@ pub fn readiness_fault(
     if events.unhealthy.is_empty() {
         return None;
     }
-    let mut ev = base(cs, spec);
-    put(&mut ev, "ready", false);
-    put_some(
-        &mut ev,
-        "running_since",
-        time(cs.state.as_ref()?.running.as_ref()?.started_at.as_ref()),
-    );
-    put_event_counts(&mut ev, &events);
+    let mut facts = ProbeFacts {
+        base: base(cs, spec),
+        ready: Some(false),
+        running_since: time(cs.state.as_ref()?.running.as_ref()?.started_at.as_ref()),
+        ..ProbeFacts::default()
+    };
+    put_event_counts(&mut facts, &events);
     if let Some(p) = spec.and_then(|c| Kind::Readiness.probe(c)) {
-        put_settings(p, &mut ev);
+        put_settings(p, &mut facts);
     }
-    Some((FaultId::ReadinessProbeFailure, ev))
+    Some((FaultId::ReadinessProbeFailure, Facts::Probe(facts)))
 }
 
-fn put_event_counts(ev: &mut Evidence, events: &ProbeEvents) {
+fn put_event_counts(ev: &mut ProbeFacts, events: &ProbeEvents) {
     let sum = |v: &[&ObservedEvent]| v.iter().map(|e| i64::from(e.count)).sum::<i64>();
-    put(ev, "unhealthy_events", sum(&events.unhealthy));
-    put(ev, "kill_events", sum(&events.kills));
+    ev.unhealthy_events = sum(&events.unhealthy);
+    ev.kill_events = sum(&events.kills);
     let newest = events.unhealthy.iter().max_by_key(|e| e.last_seen);
-    put_msg(ev, "probe_message", newest.map(|e| e.message.as_str()));
+    ev.probe_message = msg(newest.map(|e| e.message.as_str()));
     let last = events
         .unhealthy
         .iter()
         .chain(&events.kills)
         .filter_map(|e| e.last_seen)
         .max();
-    put_some(ev, "last_seen", last.map(|t| t.to_string()));
+    ev.last_seen = last.map(|t| t.to_string());
 }
 
 /// Effective settings (Kubernetes defaults: initialDelay 0, period 10, failureThreshold 3,
 /// timeout 1). Returns `initialDelay + period x failureThreshold`.
-fn put_settings(p: &Probe, ev: &mut Evidence) -> i64 {
+fn put_settings(p: &Probe, ev: &mut ProbeFacts) -> i64 {
     let delay = i64::from(p.initial_delay_seconds.unwrap_or(0));
     let period = i64::from(p.period_seconds.unwrap_or(10));
     let threshold = i64::from(p.failure_threshold.unwrap_or(3));
-    put(ev, "initial_delay_seconds", delay);
-    put(ev, "period_seconds", period);
-    put(ev, "failure_threshold", threshold);
-    put(ev, "timeout_seconds", p.timeout_seconds.unwrap_or(1));
+    ev.settings = Some(ProbeSettings {
+        initial_delay_seconds: delay,
+        period_seconds: period,
+        failure_threshold: threshold,
+        timeout_seconds: p.timeout_seconds.unwrap_or(1),
+    });
     delay + period * threshold
 }
 
@@ -158,20 +163,20 @@ fn put_timing(
     cs: &ContainerStatus,
     probe: Option<&Probe>,
     liveness: bool,
-    ev: &mut Evidence,
+    ev: &mut ProbeFacts,
 ) {
     let window = probe.map(|p| put_settings(p, ev));
-    put_some(ev, "startup_window_seconds", window);
+    ev.startup_window_seconds = window;
     let last = cs
         .state
         .as_ref()
         .and_then(|s| s.terminated.as_ref())
         .or_else(|| cs.last_state.as_ref()?.terminated.as_ref());
     if let Some(t) = last {
-        put(ev, "exit_code", t.exit_code);
-        put_some(ev, "reason", t.reason.clone());
-        put_some(ev, "started_at", time(t.started_at.as_ref()));
-        put_some(ev, "finished_at", time(t.finished_at.as_ref()));
+        ev.exit_code = Some(t.exit_code);
+        ev.reason = t.reason.clone();
+        ev.started_at = time(t.started_at.as_ref());
+        ev.finished_at = time(t.finished_at.as_ref());
     }
     let uptime = last.and_then(|t| {
         let span = t
@@ -181,17 +186,17 @@ fn put_timing(
             .duration_since(t.started_at.as_ref()?.0);
         Some(span.as_secs())
     });
-    put_some(ev, "observed_start_seconds", uptime);
+    ev.observed_start_seconds = uptime;
     if liveness {
         let grace = probe
             .and_then(|p| p.termination_grace_period_seconds)
             .or_else(|| ctx.pod.spec.as_ref()?.termination_grace_period_seconds)
             .unwrap_or(30);
         let during = match (uptime, window) {
-            (Some(up), Some(w)) => serde_json::Value::Bool(up <= w.saturating_add(grace)),
-            _ => serde_json::Value::Null,
+            (Some(up), Some(w)) => Some(up <= w.saturating_add(grace)),
+            _ => None,
         };
-        put(ev, "during_startup", during);
+        ev.during_startup = Some(during);
     }
 }
 

@@ -1,9 +1,10 @@
 //! Sandbox faults: the container runtime could not create the pod sandbox (CNI, runtime class,
 //! cgroup errors), reported by the kubelet as `FailedCreatePodSandBox` events.
 
-use super::common::{PodCtx, put_events, put_some};
+use super::common::{PodCtx, event_summary};
+use super::evidence::{Facts, PodEventFacts};
 use super::volumes::not_started;
-use super::{Evidence, FaultId, Finding};
+use super::{FaultId, Finding};
 
 pub fn sandbox_creation_failed(ctx: &PodCtx) -> Option<Finding> {
     if !not_started(ctx) {
@@ -13,22 +14,21 @@ pub fn sandbox_creation_failed(ctx: &PodCtx) -> Option<Finding> {
     if events.is_empty() {
         return None;
     }
-    let mut ev = Evidence::new();
-    put_events(&mut ev, &events);
-    put_some(
-        &mut ev,
-        "node",
-        ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-    );
-    put_some(
-        &mut ev,
-        "runtime_class",
-        ctx.pod
+    let facts = PodEventFacts {
+        events: event_summary(&events)?,
+        volume: None,
+        node: ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        runtime_class: ctx
+            .pod
             .spec
             .as_ref()
             .and_then(|s| s.runtime_class_name.clone()),
-    );
-    Some(ctx.finding(FaultId::SandboxCreationFailed, None, ev))
+    };
+    Some(ctx.finding(
+        FaultId::SandboxCreationFailed,
+        None,
+        Facts::PodEvents(facts),
+    ))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Pod lifecycle faults: unschedulable, evicted, stuck terminating.
 
-use super::common::{PodCtx, put, put_events, put_msg, put_resources, put_some, time};
-use super::{Evidence, FaultId, Finding};
+use super::common::{PodCtx, event_summary, msg, resource_values, time};
+use super::evidence::{EvictedUsage, EvictionFacts, Facts, TerminatingFacts, UnschedulableFacts};
+use super::{FaultId, Finding};
 
 /// How long past its grace period a deleting pod may take before it counts as stuck.
 const STUCK_MARGIN_SECONDS: i64 = 300;
@@ -29,21 +30,16 @@ pub fn stuck_terminating(ctx: &PodCtx, now: jiff::Timestamp) -> Option<Finding> 
     if terminating_for <= grace.saturating_add(STUCK_MARGIN_SECONDS) {
         return None;
     }
-    let mut ev = Evidence::new();
-    put(&mut ev, "deletion_timestamp", deleted.to_string());
-    put(&mut ev, "grace_period_seconds", grace);
-    put(&mut ev, "grace_period_source", source);
-    put(&mut ev, "terminating_for_seconds", terminating_for);
-    if let Some(finalizers) = meta.finalizers.as_ref().filter(|f| !f.is_empty()) {
-        put(&mut ev, "finalizers", finalizers.clone());
-    }
-    put_some(
-        &mut ev,
-        "node",
-        ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-    );
-    put_some(&mut ev, "phase", ctx.status().and_then(|s| s.phase.clone()));
-    Some(ctx.finding(FaultId::StuckTerminating, None, ev))
+    let facts = TerminatingFacts {
+        deletion_timestamp: deleted.to_string(),
+        grace_period_seconds: grace,
+        grace_period_source: source.to_string(),
+        terminating_for_seconds: terminating_for,
+        finalizers: meta.finalizers.clone().filter(|f| !f.is_empty()),
+        node: ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        phase: ctx.status().and_then(|s| s.phase.clone()),
+    };
+    Some(ctx.finding(FaultId::StuckTerminating, None, Facts::Terminating(facts)))
 }
 
 /// `PodScheduled=False` with reason `Unschedulable`; the scheduler message as a histogram.
@@ -64,24 +60,19 @@ pub fn unschedulable(ctx: &PodCtx) -> Option<Finding> {
         .filter(|m| !m.is_empty())
         .or(newest_event)
         .unwrap_or("");
-    let mut ev = Evidence::new();
-    put_msg(&mut ev, "message", Some(message));
-    put_some(&mut ev, "since", time(cond.last_transition_time.as_ref()));
+    let mut facts = UnschedulableFacts {
+        message: msg(Some(message)),
+        since: time(cond.last_transition_time.as_ref()),
+        events: event_summary(&events),
+        ..UnschedulableFacts::default()
+    };
     if let Some(parsed) = parse_scheduler_message(message) {
-        put(&mut ev, "nodes_available", parsed.available);
-        put(&mut ev, "nodes_total", parsed.total);
-        let histogram: Evidence = parsed
-            .reasons
-            .into_iter()
-            .map(|(r, n)| (r, n.into()))
-            .collect();
-        put(&mut ev, "reasons", histogram);
-        put_msg(&mut ev, "preemption", parsed.preemption.as_deref());
+        facts.nodes_available = Some(parsed.available);
+        facts.nodes_total = Some(parsed.total);
+        facts.reasons = Some(parsed.reasons);
+        facts.preemption = msg(parsed.preemption.as_deref());
     }
-    if !events.is_empty() {
-        put_events(&mut ev, &events);
-    }
-    Some(ctx.finding(FaultId::Unschedulable, None, ev))
+    Some(ctx.finding(FaultId::Unschedulable, None, Facts::Unschedulable(facts)))
 }
 
 #[derive(Debug, PartialEq)]
@@ -136,41 +127,42 @@ pub fn evicted(ctx: &PodCtx) -> Option<Finding> {
     }
     let message = status.message.as_deref().unwrap_or("");
     let parsed = parse_eviction(message);
-    let mut ev = Evidence::new();
-    put_msg(&mut ev, "message", Some(message));
-    put_some(&mut ev, "eviction_kind", parsed.kind);
-    put_some(&mut ev, "resource", parsed.resource.clone());
-    put_some(&mut ev, "node_condition", parsed.node_condition);
-    put_some(&mut ev, "threshold", parsed.threshold);
-    put_some(&mut ev, "available", parsed.available);
     let first = parsed.containers.first();
-    put_some(&mut ev, "container", first.map(|c| c.name.clone()));
-    put_some(&mut ev, "usage", first.and_then(|c| c.usage.clone()));
-    put_some(&mut ev, "request", first.and_then(|c| c.request.clone()));
-    put_some(
-        &mut ev,
-        "limit",
-        first.and_then(|c| c.limit.clone()).or(parsed.pod_limit),
-    );
-    put_some(&mut ev, "volume", parsed.volume);
-    if parsed.containers.len() > 1 {
-        let all: Vec<_> = parsed
-            .containers
-            .iter()
-            .map(|c| serde_json::json!({"container": c.name, "usage": c.usage, "request": c.request, "limit": c.limit}))
-            .collect();
-        put(&mut ev, "containers", all);
-    }
     let container = first.map(|c| c.name.as_str());
-    if let (Some(name), Some(resource)) = (container, parsed.resource.as_deref()) {
-        put_resources(&mut ev, ctx.spec_container(name, false), resource);
-    }
-    put_some(
-        &mut ev,
-        "node",
-        ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-    );
-    Some(ctx.finding(FaultId::Evicted, container, ev))
+    let spec_resources = match (container, parsed.resource.as_deref()) {
+        (Some(name), Some(resource)) => resource_values(ctx.spec_container(name, false), resource),
+        _ => None,
+    };
+    let facts = EvictionFacts {
+        message: msg(Some(message)),
+        eviction_kind: parsed.kind.map(str::to_string),
+        resource: parsed.resource.clone(),
+        node_condition: parsed.node_condition.clone(),
+        threshold: parsed.threshold.clone(),
+        available: parsed.available.clone(),
+        container: first.map(|c| c.name.clone()),
+        usage: first.and_then(|c| c.usage.clone()),
+        request: first.and_then(|c| c.request.clone()),
+        limit: first
+            .and_then(|c| c.limit.clone())
+            .or(parsed.pod_limit.clone()),
+        volume: parsed.volume.clone(),
+        containers: (parsed.containers.len() > 1).then(|| {
+            parsed
+                .containers
+                .iter()
+                .map(|c| EvictedUsage {
+                    container: c.name.clone(),
+                    usage: c.usage.clone(),
+                    request: c.request.clone(),
+                    limit: c.limit.clone(),
+                })
+                .collect()
+        }),
+        spec_resources,
+        node: ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+    };
+    Some(ctx.finding(FaultId::Evicted, container, Facts::Eviction(facts)))
 }
 
 #[derive(Debug, Default, PartialEq)]

@@ -1,7 +1,8 @@
 //! Storage faults: volumes that cannot be mounted into a pod, claims that cannot bind.
 
-use super::common::{EventIndex, PodCtx, events_for, object_finding, put, put_events, put_some};
-use super::{Evidence, FaultId, Finding};
+use super::common::{EventIndex, PodCtx, event_summary, events_for, object_finding};
+use super::evidence::{Facts, PodEventFacts, PvcFacts};
+use super::{FaultId, Finding};
 use crate::state::ClusterState;
 
 /// `FailedMount`/`FailedAttachVolume` events while the pod has not started (events outlive a
@@ -12,15 +13,13 @@ pub fn failed_mount(ctx: &PodCtx) -> Option<Finding> {
     }
     let events = ctx.events_with(&["FailedMount", "FailedAttachVolume"]);
     let newest = events.iter().max_by_key(|e| e.last_seen)?;
-    let mut ev = Evidence::new();
-    put_events(&mut ev, &events);
-    put_some(&mut ev, "volume", quoted_after(&newest.message, "volume "));
-    put_some(
-        &mut ev,
-        "node",
-        ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-    );
-    Some(ctx.finding(FaultId::FailedMount, None, ev))
+    let facts = PodEventFacts {
+        events: event_summary(&events)?,
+        volume: quoted_after(&newest.message, "volume "),
+        node: ctx.pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        runtime_class: None,
+    };
+    Some(ctx.finding(FaultId::FailedMount, None, Facts::PodEvents(facts)))
 }
 
 /// Still being set up: phase `Pending` and every container (init ones included) waiting in
@@ -65,35 +64,26 @@ pub fn pvc_pending(state: &ClusterState, index: &EventIndex) -> Vec<Finding> {
         if !pending || events.is_empty() {
             continue;
         }
-        let mut ev = Evidence::new();
-        put(&mut ev, "phase", "Pending");
+        let Some(summary) = event_summary(&events) else {
+            continue;
+        };
         let spec = pvc.spec.as_ref();
-        put_some(
-            &mut ev,
-            "storage_class",
-            spec.and_then(|s| s.storage_class_name.clone()),
-        );
-        let request = spec
-            .and_then(|s| s.resources.as_ref()?.requests.as_ref()?.get("storage"))
-            .map(|q| q.0.clone());
-        put_some(&mut ev, "request_storage", request);
-        put_some(
-            &mut ev,
-            "access_modes",
-            spec.and_then(|s| s.access_modes.clone()),
-        );
-        put_some(
-            &mut ev,
-            "volume_mode",
-            spec.and_then(|s| s.volume_mode.clone()),
-        );
-        put_events(&mut ev, &events);
+        let facts = PvcFacts {
+            phase: "Pending".into(),
+            storage_class: spec.and_then(|s| s.storage_class_name.clone()),
+            request_storage: spec
+                .and_then(|s| s.resources.as_ref()?.requests.as_ref()?.get("storage"))
+                .map(|q| q.0.clone()),
+            access_modes: spec.and_then(|s| s.access_modes.clone()),
+            volume_mode: spec.and_then(|s| s.volume_mode.clone()),
+            events: summary,
+        };
         out.push(object_finding(
             state,
             FaultId::PvcPending,
             "PersistentVolumeClaim",
             &pvc.metadata,
-            ev,
+            Facts::Pvc(facts),
         ));
     }
     out

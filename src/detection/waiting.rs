@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::core::v1::ContainerStatus;
 
-use super::Evidence;
-use super::common::{PodCtx, put, put_msg};
+use super::common::{PodCtx, msg};
+use super::evidence::ContainerFacts;
 
 /// Auth/permission wording of registries (Docker Hub, GHCR, ECR, GCR/Artifact Registry,
 /// containerd, CRI-O). Checked before "not found": `failed to resolve reference ...: 401
@@ -27,6 +27,41 @@ const NOT_FOUND: [&str; 6] = [
     "code = notfound",
 ];
 
+/// What the evidence says about why an image pull fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PullCause {
+    /// The registry has no such image or tag.
+    NotFound,
+    /// The registry refused access (credentials, permissions).
+    Unauthorized,
+    /// A reported failure that is neither (network, TLS, rate limit, ...).
+    Other,
+    /// No cause was reported: only the kubelet's `Back-off pulling image`, without the
+    /// registry's answer (no `Failed to pull image` event, no `ErrImagePull` message).
+    NotReported,
+}
+
+/// The pull cause from the waiting message and the newest `Failed to pull image` event.
+pub fn pull_cause(waiting_message: &str, event_message: Option<&str>) -> PullCause {
+    let class = |m: &str| match classify_pull_error(m) {
+        "not-found" => PullCause::NotFound,
+        "unauthorized" => PullCause::Unauthorized,
+        _ => PullCause::Other,
+    };
+    match (class(waiting_message), event_message.map(class)) {
+        (PullCause::Other, Some(from_event)) => from_event,
+        (c @ (PullCause::NotFound | PullCause::Unauthorized), _) => c,
+        (_, None) if reports_no_cause(waiting_message) => PullCause::NotReported,
+        (c, _) => c,
+    }
+}
+
+/// `Back-off pulling image "x"` (or nothing) says the kubelet is waiting, not why.
+fn reports_no_cause(message: &str) -> bool {
+    let m = message.trim();
+    m.is_empty() || m.starts_with("Back-off pulling image")
+}
+
 /// `not-found`, `unauthorized` or `other` for a pull error message.
 pub fn classify_pull_error(message: &str) -> &'static str {
     let m = message.to_ascii_lowercase();
@@ -41,27 +76,21 @@ pub fn classify_pull_error(message: &str) -> &'static str {
 
 /// `pull_error` from the waiting message (`ErrImagePull` carries the registry's answer) or,
 /// as `ImagePullBackOff` only says `Back-off pulling image`, from the newest `Failed to pull
-/// image` event of the container.
-pub fn pull_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, ev: &mut Evidence) {
+/// image` event of the container; [`PullCause::NotReported`] when neither says why.
+pub fn pull_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, facts: &mut ContainerFacts) {
     let waiting = cs
         .state
         .as_ref()
         .and_then(|s| s.waiting.as_ref())
         .and_then(|w| w.message.as_deref())
         .unwrap_or("");
-    let mut class = classify_pull_error(waiting);
     let events = ctx.container_events(&cs.name, init);
     let pull_event = events
         .iter()
         .filter(|e| e.reason == "Failed" && e.message.starts_with("Failed to pull image"))
         .max_by_key(|e| e.last_seen);
-    if let Some(e) = pull_event {
-        put_msg(ev, "pull_event_message", Some(&e.message));
-        if class == "other" {
-            class = classify_pull_error(&e.message);
-        }
-    }
-    put(ev, "pull_error", class);
+    facts.pull_event_message = pull_event.and_then(|e| msg(Some(&e.message)));
+    facts.pull_error = Some(pull_cause(waiting, pull_event.map(|e| e.message.as_str())));
 }
 
 /// The object a `CreateContainerConfigError` message names as missing.
@@ -121,7 +150,7 @@ fn object_kind(word: &str) -> Option<&'static str> {
 
 /// `missing_kind`, `missing_name`, `missing_key` from the waiting message or, failing that,
 /// from the newest `Failed` event of the container (`Error: ...`).
-pub fn config_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, ev: &mut Evidence) {
+pub fn config_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, facts: &mut ContainerFacts) {
     let waiting = cs
         .state
         .as_ref()
@@ -138,15 +167,14 @@ pub fn config_evidence(ctx: &PodCtx, cs: &ContainerStatus, init: bool, ev: &mut 
     let Some(missing) = waiting.and_then(parse_missing).or_else(from_event) else {
         return;
     };
-    put(ev, "missing_kind", missing.kind);
-    let namespace = missing
-        .namespace
-        .unwrap_or_else(|| ctx.namespace.to_string());
-    put(ev, "missing_namespace", namespace);
-    put(ev, "missing_name", missing.name);
-    if let Some(key) = missing.key {
-        put(ev, "missing_key", key);
-    }
+    facts.missing_kind = Some(missing.kind.to_string());
+    facts.missing_namespace = Some(
+        missing
+            .namespace
+            .unwrap_or_else(|| ctx.namespace.to_string()),
+    );
+    facts.missing_name = Some(missing.name);
+    facts.missing_key = missing.key;
 }
 
 #[cfg(test)]
@@ -181,6 +209,36 @@ mod tests {
         for (message, class) in cases {
             assert_eq!(classify_pull_error(message), class, "{message}");
         }
+    }
+
+    #[test]
+    fn a_back_off_without_the_registry_answer_reports_no_cause() {
+        let back_off = "Back-off pulling image \"shop/web:2.0\"";
+        assert_eq!(pull_cause(back_off, None), PullCause::NotReported);
+        assert_eq!(pull_cause("", None), PullCause::NotReported);
+        // A network error is a reported cause, just not a registry verdict.
+        assert_eq!(
+            pull_cause("dial tcp 10.0.0.1:443: i/o timeout", None),
+            PullCause::Other
+        );
+        assert_eq!(
+            pull_cause(
+                back_off,
+                Some("Failed to pull image \"shop/web:2.0\": 401 Unauthorized")
+            ),
+            PullCause::Unauthorized
+        );
+        assert_eq!(
+            pull_cause(
+                back_off,
+                Some("Failed to pull image \"shop/web:2.0\": manifest unknown")
+            ),
+            PullCause::NotFound
+        );
+        assert_eq!(
+            pull_cause(back_off, Some("Failed to pull image \"x\": i/o timeout")),
+            PullCause::Other
+        );
     }
 
     #[test]

@@ -5,8 +5,11 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use serde_json::{Value, json};
 
-use super::common::{object_finding, put, put_msg, put_some, time};
-use super::{Evidence, FaultId, Finding};
+use super::common::{msg, object_finding, time};
+use super::evidence::{
+    ConditionFacts, Facts, FailingPod, JobFacts, ProgressFacts, ReplicaSetFacts, Table,
+};
+use super::{FaultId, Finding};
 use crate::owner::is_controlled_by;
 use crate::state::ClusterState;
 
@@ -32,22 +35,25 @@ pub fn jobs(state: &ClusterState, out: &mut Vec<Finding>) {
             Some("DeadlineExceeded") => FaultId::JobDeadlineExceeded,
             _ => continue,
         };
-        let mut ev = Evidence::new();
-        put_some(&mut ev, "reason", cond.reason.clone());
-        put_msg(&mut ev, "message", cond.message.as_deref());
-        put_some(&mut ev, "since", time(cond.last_transition_time.as_ref()));
-        put(&mut ev, "failed", status.failed.unwrap_or(0));
-        put(&mut ev, "succeeded", status.succeeded.unwrap_or(0));
         let spec = job.spec.as_ref();
-        put_some(&mut ev, "backoff_limit", spec.and_then(|s| s.backoff_limit));
-        put_some(
-            &mut ev,
-            "active_deadline_seconds",
-            spec.and_then(|s| s.active_deadline_seconds),
-        );
-        put_some(&mut ev, "start_time", time(status.start_time.as_ref()));
-        put(&mut ev, "failing_pods", failing_pods(state, &job.metadata));
-        out.push(object_finding(state, fault, "Job", &job.metadata, ev));
+        let facts = JobFacts {
+            reason: cond.reason.clone(),
+            message: msg(cond.message.as_deref()),
+            since: time(cond.last_transition_time.as_ref()),
+            failed: status.failed.unwrap_or(0),
+            succeeded: status.succeeded.unwrap_or(0),
+            backoff_limit: spec.and_then(|s| s.backoff_limit),
+            active_deadline_seconds: spec.and_then(|s| s.active_deadline_seconds),
+            start_time: time(status.start_time.as_ref()),
+            failing_pods: failing_pods(state, &job.metadata),
+        };
+        out.push(object_finding(
+            state,
+            fault,
+            "Job",
+            &job.metadata,
+            Facts::Job(facts),
+        ));
     }
 }
 
@@ -55,7 +61,7 @@ pub fn jobs(state: &ClusterState, out: &mut Vec<Finding>) {
 fn failing_pods(
     state: &ClusterState,
     job: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> Vec<Value> {
+) -> Vec<FailingPod> {
     let mut pods = Vec::new();
     for pod in state
         .pods
@@ -78,13 +84,13 @@ fn failing_pods(
                 .filter_map(|s| s.terminated.as_ref())
             {
                 if t.exit_code != 0 {
-                    pods.push(json!({
-                        "pod": pod.metadata.name,
-                        "container": cs.name,
-                        "exit_code": t.exit_code,
-                        "reason": t.reason,
-                        "finished_at": time(t.finished_at.as_ref()),
-                    }));
+                    pods.push(FailingPod {
+                        pod: pod.metadata.name.clone(),
+                        container: cs.name.clone(),
+                        exit_code: t.exit_code,
+                        reason: t.reason.clone(),
+                        finished_at: time(t.finished_at.as_ref()),
+                    });
                 }
             }
         }
@@ -106,31 +112,21 @@ pub fn progress_deadline(state: &ClusterState, pod_findings: &[Finding]) -> Vec<
         let Some(cond) = stuck else {
             continue;
         };
-        let mut ev = Evidence::new();
-        put_msg(&mut ev, "message", cond.message.as_deref());
-        put_some(&mut ev, "since", time(cond.last_transition_time.as_ref()));
-        put_some(
-            &mut ev,
-            "progress_deadline_seconds",
-            deploy
+        let mut facts = ProgressFacts {
+            message: msg(cond.message.as_deref()),
+            since: time(cond.last_transition_time.as_ref()),
+            progress_deadline_seconds: deploy
                 .spec
                 .as_ref()
                 .and_then(|s| s.progress_deadline_seconds),
-        );
-        put_some(
-            &mut ev,
-            "revision",
-            deploy
+            revision: deploy
                 .metadata
                 .annotations
                 .as_ref()
                 .and_then(|a| a.get(REVISION).cloned()),
-        );
-        put(
-            &mut ev,
-            "images",
-            images(deploy.spec.as_ref().map(|s| &s.template)),
-        );
+            images: images(deploy.spec.as_ref().map(|s| &s.template)),
+            ..ProgressFacts::default()
+        };
 
         let mut owned: Vec<&ReplicaSet> = state
             .replica_sets
@@ -139,23 +135,19 @@ pub fn progress_deadline(state: &ClusterState, pod_findings: &[Finding]) -> Vec<
             .collect();
         owned.sort_by_key(|rs| std::cmp::Reverse(revision(rs)));
         match owned.first() {
-            Some(new) => put_replica_set(state, pod_findings, new, "new", &mut ev),
+            Some(new) => facts.new = Some(replica_set(state, pod_findings, new, "new")),
             // Not captured: the condition message still names it.
-            None => put_some(
-                &mut ev,
-                "new_replica_set",
-                quoted(cond.message.as_deref().unwrap_or("")),
-            ),
+            None => facts.new_replica_set = quoted(cond.message.as_deref().unwrap_or("")),
         }
-        if let Some(prev) = owned.get(1) {
-            put_replica_set(state, pod_findings, prev, "previous", &mut ev);
-        }
+        facts.previous = owned
+            .get(1)
+            .map(|prev| replica_set(state, pod_findings, prev, "previous"));
         out.push(object_finding(
             state,
             FaultId::ProgressDeadlineExceeded,
             "Deployment",
             &deploy.metadata,
-            ev,
+            Facts::Progress(facts),
         ));
     }
     out
@@ -175,7 +167,7 @@ fn quoted(message: &str) -> Option<String> {
 }
 
 /// `{container: image}` of a pod template, in spec order.
-fn images(template: Option<&PodTemplateSpec>) -> Evidence {
+fn images(template: Option<&PodTemplateSpec>) -> Table {
     let containers = template
         .and_then(|t| t.spec.as_ref())
         .map(|s| s.containers.as_slice());
@@ -188,30 +180,12 @@ fn images(template: Option<&PodTemplateSpec>) -> Evidence {
 
 /// `<prefix>_replica_set`, `_revision`, `_images`, `_replicas`, `_available_replicas` and the
 /// faults found on its pods as `<prefix>_pod_faults`.
-fn put_replica_set(
+fn replica_set(
     state: &ClusterState,
     pod_findings: &[Finding],
     rs: &ReplicaSet,
-    prefix: &str,
-    ev: &mut Evidence,
-) {
-    let name = rs.metadata.name.clone().unwrap_or_default();
-    put(ev, &format!("{prefix}_replica_set"), name.as_str());
-    put(ev, &format!("{prefix}_revision"), revision(rs));
-    put(
-        ev,
-        &format!("{prefix}_images"),
-        images(rs.spec.as_ref().and_then(|s| s.template.as_ref())),
-    );
-    if let Some(status) = rs.status.as_ref() {
-        put(ev, &format!("{prefix}_replicas"), status.replicas);
-        // The API omits zero counts.
-        put(
-            ev,
-            &format!("{prefix}_available_replicas"),
-            status.available_replicas.unwrap_or(0),
-        );
-    }
+    prefix: &'static str,
+) -> ReplicaSetFacts {
     let namespace = rs.metadata.namespace.as_deref().unwrap_or("");
     let pods: Vec<&str> = state
         .pods
@@ -224,8 +198,19 @@ fn put_replica_set(
         .filter(|f| f.namespace == namespace && f.pod.as_deref().is_some_and(|p| pods.contains(&p)))
         .map(|f| json!({"pod": f.pod, "container": f.container, "fault": f.fault}))
         .collect();
-    put(ev, &format!("{prefix}_pod_count"), pods.len());
-    put(ev, &format!("{prefix}_pod_faults"), faults);
+    ReplicaSetFacts {
+        prefix,
+        replica_set: rs.metadata.name.clone().unwrap_or_default(),
+        revision: revision(rs),
+        images: images(rs.spec.as_ref().and_then(|s| s.template.as_ref())),
+        // The API omits zero counts.
+        replicas: rs
+            .status
+            .as_ref()
+            .map(|s| (s.replicas, s.available_replicas.unwrap_or(0))),
+        pod_count: pods.len(),
+        pod_faults: faults,
+    }
 }
 
 /// ReplicaSet condition `ReplicaFailure=True` (reason `FailedCreate`: quota, admission). The
@@ -238,27 +223,21 @@ pub fn replica_failure(state: &ClusterState, out: &mut Vec<Finding>) {
             .flatten()
             .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
         {
-            let mut ev = failure_evidence(
-                c.reason.as_deref(),
-                c.message.as_deref(),
-                c.last_transition_time.as_ref(),
-            );
-            put_some(
-                &mut ev,
-                "replicas",
-                rs.spec.as_ref().and_then(|s| s.replicas),
-            );
-            put_some(
-                &mut ev,
-                "current_replicas",
-                rs.status.as_ref().map(|s| s.replicas),
-            );
+            let facts = ConditionFacts {
+                replicas: rs.spec.as_ref().and_then(|s| s.replicas),
+                current_replicas: rs.status.as_ref().map(|s| s.replicas),
+                ..failure_evidence(
+                    c.reason.as_deref(),
+                    c.message.as_deref(),
+                    c.last_transition_time.as_ref(),
+                )
+            };
             out.push(object_finding(
                 state,
                 FaultId::ReplicaFailure,
                 "ReplicaSet",
                 &rs.metadata,
-                ev,
+                Facts::Condition(facts),
             ));
         }
     }
@@ -288,7 +267,7 @@ pub fn replica_failure(state: &ClusterState, out: &mut Vec<Finding>) {
             FaultId::ReplicaFailure,
             "Deployment",
             &d.metadata,
-            ev,
+            Facts::Condition(ev),
         ));
     }
 }
@@ -297,12 +276,13 @@ fn failure_evidence(
     reason: Option<&str>,
     message: Option<&str>,
     since: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
-) -> Evidence {
-    let mut ev = Evidence::new();
-    put_some(&mut ev, "reason", reason);
-    put_msg(&mut ev, "message", message);
-    put_some(&mut ev, "since", time(since));
-    ev
+) -> ConditionFacts {
+    ConditionFacts {
+        reason: reason.map(str::to_string),
+        message: msg(message),
+        since: time(since),
+        ..ConditionFacts::default()
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
+use crate::objref::ObjectRef;
+
 /// argoproj.io/v1alpha1 Application, the fields suture reads (shape per the real CRD in
 /// `fixtures/argocd/application-crd.yaml`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -165,15 +167,6 @@ impl Default for ArgoSettings {
     }
 }
 
-/// The workload whose owning Application is sought.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct WorkloadId {
-    pub group: String,
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
 /// The annotation Argo CD 3.x writes on every resource it manages.
 pub const TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
 
@@ -208,7 +201,7 @@ impl TrackingId {
 
     /// True when the id names `w` itself. A ReplicaSet carries its Deployment's id (annotations
     /// are copied), so an id is only trusted on the object it names.
-    pub fn names(&self, w: &WorkloadId) -> bool {
+    pub fn names(&self, w: &ObjectRef) -> bool {
         self.group == w.group
             && self.kind == w.kind
             && self.namespace == w.namespace
@@ -240,7 +233,7 @@ fn by_instance<'a>(
 }
 
 /// True when the app's `status.resources[]` lists `w`.
-fn lists(app: &Application, w: &WorkloadId) -> bool {
+fn lists(app: &Application, w: &ObjectRef) -> bool {
     app.status.as_ref().is_some_and(|s| {
         s.resources.iter().any(|r| {
             r.group.as_deref().unwrap_or("") == w.group
@@ -256,7 +249,7 @@ fn lists(app: &Application, w: &WorkloadId) -> bool {
 /// `status.resources[]`.
 pub fn find_application<'a>(
     apps: &'a [Application],
-    workload: &WorkloadId,
+    workload: &ObjectRef,
     meta: &ObjectMeta,
     settings: &ArgoSettings,
 ) -> Option<&'a Application> {

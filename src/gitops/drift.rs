@@ -10,6 +10,19 @@ use super::locate::FileChange;
 use super::locate::manifest::{get, parse_docs};
 use crate::quantity::Quantity;
 
+/// Git sets a value other than the one the live object runs.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "Git and the cluster disagree: {file} sets {field} to {git} but the live object runs {live}; an Argo CD sync may be pending or the file was changed since, so suture does not edit over it"
+)]
+pub struct DriftError {
+    pub file: String,
+    /// The path in the file, e.g. `spec.template.spec.containers[name=web].image`.
+    pub field: String,
+    pub git: String,
+    pub live: String,
+}
+
 /// Check one located change of `write` against the live value `from`. `text` is the file's
 /// current content. Creating a file or setting a value that is absent is never drift.
 pub fn check(
@@ -17,7 +30,7 @@ pub fn check(
     from: &Value,
     change: &FileChange,
     text: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), DriftError> {
     let FileChange::Edit {
         file,
         edit: YamlEdit {
@@ -48,15 +61,15 @@ pub fn check(
     };
     match consistent {
         true => Ok(()),
-        false => Err(format!(
-            "Git and the cluster disagree: {file} sets {} to {} but the live object runs {}; an Argo CD sync may be pending or the file was changed since, so suture does not edit over it",
-            path_to_string(path),
-            show(old),
-            match write {
+        false => Err(DriftError {
+            file: file.clone(),
+            field: path_to_string(path),
+            git: show(old),
+            live: match write {
                 FieldTarget::Image { current, .. } => current.clone(),
                 FieldTarget::Container { .. } => show(from),
-            }
-        )),
+            },
+        }),
     }
 }
 
@@ -125,10 +138,13 @@ mod tests {
             Some(text),
         )
         .unwrap_err();
-        assert!(
-            err.contains("768Mi") && err.contains("512Mi") && err.contains("d.yaml"),
-            "{err}"
+        assert_eq!(
+            (err.file.as_str(), err.git.as_str(), err.live.as_str()),
+            ("d.yaml", "768Mi", "512Mi")
         );
+        assert!(err.to_string().starts_with(
+            "Git and the cluster disagree: d.yaml sets limits.memory to 768Mi but the live object runs 512Mi;"
+        ), "{err}");
     }
 
     #[test]

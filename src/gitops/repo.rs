@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository};
 use sha2::{Digest, Sha256};
 
-use super::tree::{MAX_FILE_BYTES, RepoTree};
+use super::tree::RepoTree;
 use crate::forge::webhook::Secret;
+use crate::inputs::MAX_FILE_BYTES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {

@@ -1,9 +1,7 @@
-//! A snapshot of a Git checkout's files, so `locate` stays a pure function.
-//!
-//! Loading reads the disk (the only I/O here); everything else works on the snapshot.
+//! A snapshot of a Git checkout's files, so `locate` stays a pure function. Reading a checkout
+//! from disk is the edge's job (`inputs::load_tree`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// One entry of a repository tree, keyed by its `/`-separated path from the repo root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,108 +34,5 @@ impl RepoTree {
     pub fn insert_symlink(&mut self, path: impl Into<String>, target: impl Into<String>) {
         self.entries
             .insert(path.into(), Entry::Symlink(target.into()));
-    }
-
-    /// Load a checkout from disk, skipping `.git`. Only text files are kept (UTF-8, at most
-    /// [`MAX_FILE_BYTES`]); symlinks are recorded with their target and never followed, so a
-    /// link out of the checkout cannot make us read outside it.
-    pub fn load(root: &Path) -> std::io::Result<RepoTree> {
-        let mut tree = RepoTree::default();
-        let mut dirs = vec![(root.to_path_buf(), String::new())];
-        while let Some((dir, prefix)) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir)? {
-                let entry = entry?;
-                // Names that are not UTF-8 cannot be named in YAML we would edit.
-                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                    continue;
-                };
-                if name == ".git" {
-                    continue;
-                }
-                let key = if prefix.is_empty() {
-                    name
-                } else {
-                    format!("{prefix}/{name}")
-                };
-                let file_type = entry.file_type()?;
-                if file_type.is_symlink() {
-                    if let Some(target) = std::fs::read_link(entry.path())?.to_str() {
-                        tree.insert_symlink(key, target);
-                    }
-                } else if file_type.is_dir() {
-                    dirs.push((entry.path(), key));
-                } else if file_type.is_file()
-                    && entry.metadata()?.len() <= MAX_FILE_BYTES
-                    && let Ok(text) = String::from_utf8(std::fs::read(entry.path())?)
-                {
-                    tree.insert_file(key, text);
-                }
-            }
-        }
-        Ok(tree)
-    }
-}
-
-/// Larger files are not manifests a human edits (and would only cost memory).
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn load_keeps_text_records_symlinks_and_skips_git() -> std::io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("app/sub"))?;
-        std::fs::create_dir_all(root.join(".git/objects"))?;
-        std::fs::write(root.join("app/sub/deploy.yaml"), "kind: Deployment\n")?;
-        std::fs::write(root.join("app/_helpers.tpl"), "{{ define \"x\" }}{{ end }}")?;
-        std::fs::write(root.join("app/blob.bin"), [0xff, 0xfe, 0x00])?;
-        std::fs::write(
-            root.join("app/huge.yaml"),
-            vec![b'a'; MAX_FILE_BYTES as usize + 1],
-        )?;
-        std::fs::write(root.join(".git/HEAD"), "ref: refs/heads/main\n")?;
-        std::os::unix::fs::symlink("../../etc", root.join("app/escape"))?;
-        std::os::unix::fs::symlink("sub", root.join("app/inside"))?;
-        let tree = RepoTree::load(root)?;
-        let keys: Vec<&str> = tree.entries.keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "app/_helpers.tpl",
-                "app/escape",
-                "app/inside",
-                "app/sub/deploy.yaml"
-            ]
-        );
-        assert_eq!(tree.file("app/sub/deploy.yaml"), Some("kind: Deployment\n"));
-        assert_eq!(
-            tree.entries.get("app/escape"),
-            Some(&Entry::Symlink("../../etc".into()))
-        );
-        assert_eq!(tree.file("app/inside"), None);
-        Ok(())
-    }
-
-    #[test]
-    fn loads_the_fixture_repos() -> std::io::Result<()> {
-        let root = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/gitops-repos/argocd-example-apps"
-        );
-        let tree = RepoTree::load(Path::new(root))?;
-        assert!(
-            tree.file("guestbook/guestbook-ui-deployment.yaml")
-                .is_some()
-        );
-        assert!(tree.file("helm-guestbook/templates/_helpers.tpl").is_some());
-        assert!(
-            tree.entries
-                .keys()
-                .all(|k| !k.starts_with('/') && !k.contains('\\'))
-        );
-        Ok(())
     }
 }

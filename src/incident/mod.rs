@@ -1,6 +1,11 @@
 //! Incidents: one per key (`cluster/namespace/kind/name/fault-id`), moving through the states of
-//! design.md §8. The state machine and its runner arrive with the live loop; the states are
-//! here so the ledger can store them.
+//! design.md §8. `key` is the incident key, the one source of branch names, ledger keys, metric
+//! labels and PR metadata. The state machine and its runner arrive with the live loop; the
+//! states are here so the ledger can store them.
+
+pub mod key;
+
+pub use key::{IncidentKey, KeyParseError};
 
 /// Where an incident stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

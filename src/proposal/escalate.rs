@@ -3,16 +3,28 @@
 
 use super::Ctx;
 use crate::detection::FaultId;
+use crate::detection::evidence::{
+    ContainerFacts, Facts, JobFacts, NodePressureFacts, TerminatingFacts, UnschedulableFacts,
+};
 
-fn ev(ctx: &Ctx, key: &str) -> String {
-    ctx.all
-        .iter()
-        .find_map(|f| f.evidence.get(key))
-        .map(|v| match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
+/// The first value `get` finds in the incident's facts, as text ("" when none states it).
+fn first<T: ToString>(ctx: &Ctx, get: impl Fn(&Facts) -> Option<T>) -> String {
+    ctx.facts()
+        .find_map(get)
+        .map(|v| v.to_string())
         .unwrap_or_default()
+}
+
+/// A list as compact JSON, as the evidence table shows it.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn container_of(f: &Facts) -> Option<&ContainerFacts> {
+    match f {
+        Facts::Container(c) => Some(c),
+        _ => None,
+    }
 }
 
 fn with(detail: String, fallback: &str) -> String {
@@ -27,14 +39,14 @@ fn with(detail: String, fallback: &str) -> String {
 pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
     let f = ctx.finding;
     let container = f.container.clone().unwrap_or_default();
-    let message = ev(ctx, "message");
+    let message = first(ctx, |x| x.message().map(str::to_string));
     let subject = format!("{} {}/{}", f.subject.kind, f.namespace, f.subject.name);
     match fault {
         FaultId::CreateContainerConfigError => {
             let (kind, name, key) = (
-                ev(ctx, "missing_kind"),
-                ev(ctx, "missing_name"),
-                ev(ctx, "missing_key"),
+                first(ctx, |x| container_of(x)?.missing_kind.clone()),
+                first(ctx, |x| container_of(x)?.missing_name.clone()),
+                first(ctx, |x| container_of(x)?.missing_key.clone()),
             );
             let missing = match (kind.is_empty(), key.is_empty()) {
                 (false, false) => format!("key {key} in {kind} {name}"),
@@ -47,56 +59,58 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
         }
         FaultId::ContainerErrorExit => format!(
             "container {container} exits with code {} ({}), restart count {}: an application error, not a resource or rollout problem suture can fix; see its logs",
-            ev(ctx, "exit_code"),
-            with(ev(ctx, "reason"), "Error"),
-            ev(ctx, "restart_count")
+            first(ctx, |x| container_of(x)?.exit_code),
+            with(first(ctx, |x| container_of(x)?.reason.clone()), "Error"),
+            first(ctx, Facts::restart_count)
         ),
         FaultId::Unschedulable => {
-            let reasons = ctx
-                .all
-                .iter()
-                .find_map(|f| f.evidence.get("reasons"))
-                .and_then(|v| v.as_object());
-            let histogram = reasons
-                .map(|r| {
-                    r.iter()
+            let histogram = first(ctx, |x| {
+                let reasons = sched(x)?.reasons.as_ref()?;
+                Some(
+                    reasons
+                        .iter()
                         .map(|(k, v)| format!("{v} × {k}"))
                         .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+                        .join(", "),
+                )
+            });
             format!(
                 "{subject} cannot be scheduled ({} of {} nodes available): {}. Free or add capacity, or fix taints/affinity; suture does not lower requests on its own",
-                with(ev(ctx, "nodes_available"), "0"),
-                with(ev(ctx, "nodes_total"), "?"),
+                with(first(ctx, |x| sched(x)?.nodes_available), "0"),
+                with(first(ctx, |x| sched(x)?.nodes_total), "?"),
                 with(histogram, &with(message, "no scheduler message"))
             )
         }
-        // Probe and event faults keep their message under their own keys (detection's
-        // `probe_message`, `event_message`), not `message`.
         FaultId::ReadinessProbeFailure => format!(
             "container {container} runs but fails its readiness probe ({}): it receives no traffic; this is an application or dependency problem, not restarts to tune away",
-            with(ev(ctx, "probe_message"), "no probe message")
+            with(message, "no probe message")
         ),
         FaultId::FailedMount => format!(
             "{subject} cannot mount its volumes: {}. Check the volume, PVC, Secret or CSI driver it names",
-            with(ev(ctx, "event_message"), "no event message")
+            with(message.clone(), "no event message")
         ),
         FaultId::SandboxCreationFailed => format!(
             "{subject}: the runtime could not create the pod sandbox ({}); a node or CNI problem",
-            with(ev(ctx, "event_message"), "no event message")
+            with(message.clone(), "no event message")
         ),
         FaultId::StuckTerminating => format!(
             "{subject} has been terminating since {} (finalizers: {}); suture never force-deletes",
-            ev(ctx, "deletion_timestamp"),
-            with(ev(ctx, "finalizers"), "none")
+            first(ctx, |x| terminating(x)
+                .map(|t| t.deletion_timestamp.clone())),
+            with(
+                first(ctx, |x| terminating(x)?.finalizers.as_ref().map(json)),
+                "none"
+            )
         ),
         FaultId::JobBackoffLimitExceeded => format!(
             "Job {}/{} failed after reaching its backoff limit ({}); failing pods: {}",
             f.namespace,
             f.subject.name,
             with(message, "BackoffLimitExceeded"),
-            with(ev(ctx, "failing_pods"), "none recorded")
+            with(
+                first(ctx, |x| job(x).map(|j| json(&j.failing_pods))),
+                "none recorded"
+            )
         ),
         FaultId::JobDeadlineExceeded => format!(
             "Job {}/{} exceeded its activeDeadlineSeconds ({}); a longer deadline or a faster job is a human decision",
@@ -114,27 +128,50 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
             "PersistentVolumeClaim {}/{} is Pending: {}. Check the StorageClass and provisioner",
             f.namespace,
             f.subject.name,
-            with(ev(ctx, "event_message"), "no binding event")
+            with(message, "no binding event")
         ),
         FaultId::NodePressure => format!(
             "Node {} reports {}: workload fixes for pods evicted by it are suppressed; free the node or add capacity",
             f.subject.name,
-            with(ev(ctx, "pressures"), "pressure")
+            with(
+                first(ctx, |x| node_pressure(x).map(|n| json(&n.pressures))),
+                "pressure"
+            )
         ),
         FaultId::NodeNotReady => format!(
             "Node {} is not Ready ({}); pods on it are not fixed by suture until it recovers",
             f.subject.name,
-            // The Ready condition's own message; absent when the node never reported one.
-            with(
-                ctx.all
-                    .iter()
-                    .find_map(|f| f.evidence.get("condition")?.get("message")?.as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-                "no condition message"
-            )
+            with(message, "no condition message")
         ),
         other => format!("{other} on {subject}: {}", with(message, "see evidence")),
+    }
+}
+
+fn sched(f: &Facts) -> Option<&UnschedulableFacts> {
+    match f {
+        Facts::Unschedulable(u) => Some(u),
+        _ => None,
+    }
+}
+
+fn terminating(f: &Facts) -> Option<&TerminatingFacts> {
+    match f {
+        Facts::Terminating(t) => Some(t),
+        _ => None,
+    }
+}
+
+fn job(f: &Facts) -> Option<&JobFacts> {
+    match f {
+        Facts::Job(j) => Some(j),
+        _ => None,
+    }
+}
+
+fn node_pressure(f: &Facts) -> Option<&NodePressureFacts> {
+    match f {
+        Facts::NodePressure(n) => Some(n),
+        _ => None,
     }
 }
 

@@ -7,9 +7,10 @@
 use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use super::workload::{container, field_path, pod_spec};
-use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
-use crate::detection::FaultId;
+use super::{Change, Confidence, Ctx, Draft, Primitive, Refusal, Rollback};
+use crate::detection::{Facts, FaultId, PullCause};
 use crate::gitops::locate::FieldTarget;
+use crate::objref::WorkloadKind;
 
 /// A ReplicaSet of the workload with its revision number.
 struct Revision<'a> {
@@ -20,9 +21,12 @@ struct Revision<'a> {
 fn revisions<'a>(ctx: &Ctx<'a>) -> Vec<Revision<'a>> {
     let f = ctx.finding;
     let owner_uid = owner_uid(ctx);
-    let annotation = match f.owner.kind.as_str() {
-        "Rollout" => "rollout.argoproj.io/revision",
-        _ => "deployment.kubernetes.io/revision",
+    let Some(annotation) = f
+        .owner
+        .workload_kind()
+        .and_then(WorkloadKind::revision_annotation)
+    else {
+        return Vec::new();
     };
     let mut out: Vec<Revision> = ctx
         .state
@@ -54,29 +58,10 @@ fn revisions<'a>(ctx: &Ctx<'a>) -> Vec<Revision<'a>> {
 
 fn owner_uid(ctx: &Ctx) -> Option<String> {
     let f = ctx.finding;
-    let matches = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        m.name.as_deref() == Some(&f.owner.name)
-            && m.namespace.as_deref().unwrap_or_default() == f.namespace
-    };
-    match f.owner.kind.as_str() {
-        "Deployment" => ctx
-            .state
-            .deployments
-            .iter()
-            .find(|d| matches(&d.metadata))?
-            .metadata
-            .uid
-            .clone(),
-        "Rollout" => ctx
-            .state
-            .rollouts
-            .iter()
-            .find(|d| matches(&d.metadata))?
-            .metadata
-            .uid
-            .clone(),
-        _ => None,
-    }
+    let kind = f.owner.workload_kind()?;
+    crate::owner::workload_meta(ctx.state, kind, &f.namespace, &f.owner.name)?
+        .uid
+        .clone()
 }
 
 /// Why a ReplicaSet owner has no revisions to compare: it was not captured, no Deployment
@@ -116,46 +101,76 @@ fn hash_of(rs: &ReplicaSet) -> Option<&str> {
         .map(String::as_str)
 }
 
-pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
+pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let why_fault = why(ctx, fault);
-    let no_history = match f.owner.kind.as_str() {
-        "Deployment" | "Rollout" => None,
-        "ReplicaSet" => Some(replica_set_without_history(ctx)),
-        "Pod" => Some("a bare Pod has no earlier revision to return to".to_string()),
-        kind => Some(format!(
-            "suture does not read {kind} revision history (ControllerRevisions) to find a healthy previous image"
+    // A pull that failed for any reason but a missing tag is not fixed by an older image,
+    // whatever the history: say what the evidence shows about the pull first.
+    if fault == FaultId::ImagePullBackOff {
+        let pull = ctx.facts().find_map(|x| match x {
+            Facts::Container(c) if c.pull_error.is_some() => Some(c),
+            _ => None,
+        });
+        let waiting = pull.and_then(|c| c.message.as_deref()).unwrap_or_default();
+        let event = pull.and_then(|c| c.pull_event_message.as_deref());
+        let answer = event.unwrap_or(waiting);
+        let cause = pull
+            .and_then(|c| c.pull_error)
+            .unwrap_or(PullCause::NotReported);
+        match cause {
+            PullCause::NotFound => {}
+            PullCause::Unauthorized => {
+                return Err(Refusal(format!(
+                    "{why_fault}; the registry refused the pull ({answer}): an access problem, not a bad tag. Fix the registry credentials (imagePullSecrets) or the registry permissions"
+                )));
+            }
+            PullCause::Other => {
+                return Err(Refusal(format!(
+                    "{why_fault}; the pull failed ({answer}), which is neither a missing tag nor denied access: check the registry's availability and the node's network path to it"
+                )));
+            }
+            PullCause::NotReported => {
+                let image = pull
+                    .and_then(|c| c.base.image.as_deref())
+                    .unwrap_or("the image");
+                return Err(Refusal(format!(
+                    "{why_fault}; the cause of the pull failure was not reported (only `Back-off pulling image`, and no `Failed to pull image` event in the snapshot), so reverting would guess. Check that {image} exists with that name and tag, the registry credentials (imagePullSecrets), and the node's network access to the registry"
+                )));
+            }
+        }
+    }
+    let no_history = match f.owner.workload_kind() {
+        Some(WorkloadKind::Deployment | WorkloadKind::Rollout) => None,
+        Some(WorkloadKind::ReplicaSet) => Some(replica_set_without_history(ctx)),
+        Some(WorkloadKind::Pod) => {
+            Some("a bare Pod has no earlier revision to return to".to_string())
+        }
+        _ => Some(format!(
+            "suture does not read {} revision history (ControllerRevisions) to find a healthy previous image",
+            f.owner.kind
         )),
     };
     if let Some(why) = no_history {
-        return Err(format!("{why_fault}; {why}"));
-    }
-    if fault == FaultId::ImagePullBackOff && ctx.evidence_str("pull_error") != Some("not-found") {
-        return Err(format!(
-            "{why_fault}; the registry refused the pull ({}), which is an access or registry problem, not a bad tag: fix the pull secret or registry",
-            ctx.evidence_str("message").unwrap_or("no message")
-        ));
+        return Err(Refusal(format!("{why_fault}; {why}")));
     }
     let revs = revisions(ctx);
     let Some(newest) = revs.first() else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; no ReplicaSets of {} {} in the snapshot",
             f.owner.kind, f.owner.name
-        ));
+        )));
     };
     // A stalled rollout is the image's fault only if the new ReplicaSet's pods fail; pods never
     // created (quota, admission) or only slow to become ready say nothing about the image.
-    let new_pods_fail = ctx.all.iter().any(|x| {
-        x.evidence
-            .get("new_pod_faults")
-            .and_then(|v| v.as_array())
-            .is_some_and(|faults| !faults.is_empty())
+    let new_pods_fail = ctx.facts().any(|x| match x {
+        Facts::Progress(p) => p.new.as_ref().is_some_and(|n| !n.pod_faults.is_empty()),
+        _ => false,
     });
     if fault == FaultId::ProgressDeadlineExceeded && !new_pods_fail {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; no pod of the new ReplicaSet {} shows a fault (none created, or only slow to become ready), so its image is not known to be bad: check the ReplicaSet's events, quota and readiness",
             newest.rs.metadata.name.as_deref().unwrap_or_default()
-        ));
+        )));
     }
     // The fault must have begun with the newest rollout: its pods are the failing ones.
     let failing_hashes: Vec<&str> = ctx
@@ -179,9 +194,9 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             .iter()
             .any(|h| Some(*h) != hash_of(newest.rs))
     {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; pods of an older revision fail too, so the newest rollout did not start it"
-        ));
+        )));
     }
     let name = match &f.container {
         Some(c) => c.clone(),
@@ -198,10 +213,10 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             > 0
     });
     let Some(previous) = healthy else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; no previous revision of {} {} has available pods, so there is no known-good image to revert to",
             f.owner.kind, f.owner.name
-        ));
+        )));
     };
     let previous_image = rs_image(previous.rs, &name, f.init_container).ok_or_else(|| {
         format!(
@@ -210,10 +225,10 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         )
     })?;
     if previous_image == current {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{why_fault}; the newest rollout (revision {}) did not change the image of {name} ({current}), so reverting the image would not help",
             newest.number
-        ));
+        )));
     }
     let prefix =
         pod_spec(ctx.state, &f.namespace, &f.owner).map_or("spec.template.spec", |(_, p)| p);
@@ -225,7 +240,7 @@ pub(super) fn revert(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         .and_then(|s| s.available_replicas)
         .unwrap_or(0);
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: f.fault,
         primitive: Primitive::RevertImage,
         target: ctx.target(&name),
@@ -275,8 +290,9 @@ fn why(ctx: &Ctx, fault: FaultId) -> String {
         None => format!("{} {}", f.owner.kind, f.owner.name),
     };
     let detail = ctx
-        .evidence_str("message")
-        .or_else(|| ctx.evidence_str("reason"))
+        .facts()
+        .find_map(Facts::message)
+        .or_else(|| ctx.facts().find_map(Facts::reason))
         .unwrap_or_default();
     let detail = if detail.is_empty() {
         String::new()

@@ -5,8 +5,9 @@
 //! max. Every number used is written into the basis.
 
 use super::workload::{container, field_path, pod_spec, resource};
-use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
+use super::{Change, Confidence, Ctx, Draft, Primitive, Refusal, Rollback};
 use crate::detection::FaultId;
+use crate::detection::evidence::{EvictionFacts, Facts};
 use crate::gitops::locate::FieldTarget;
 use crate::quantity::Quantity;
 
@@ -17,13 +18,20 @@ struct Sized {
     basis: String,
 }
 
+/// An upper bound on a new value, with the words that name it in a refusal.
+struct Cap {
+    value: Quantity,
+    /// e.g. `LimitRange shop/caps max memory`.
+    words: String,
+}
+
 /// new = max(old × ratio, old + min_bump, observed × ratio), rounded, capped.
 fn size(
     ctx: &Ctx,
     old_text: &str,
     observed: Option<Quantity>,
-    cap_extra: Option<(Quantity, String)>,
-) -> Result<Sized, String> {
+    cap_extra: Option<Cap>,
+) -> Result<Sized, Refusal> {
     let p = ctx.policy;
     let (old, _) = Quantity::parse(old_text)
         .map_err(|e| format!("cannot size from the current value: {e}"))?;
@@ -45,24 +53,39 @@ fn size(
     }
     let new = raw.round_up(p.round_bytes);
     let text = new.format_like(old_text);
-    let cap = old.scale(p.cap_ratio.0, p.cap_ratio.1);
-    let mut cap_words = format!(
-        "cap {}× the current value = {cap}",
-        p.cap_ratio.0 / p.cap_ratio.1
-    );
-    let (cap, cap_words) = match cap_extra {
-        Some((limit, why)) if limit < cap => (limit, format!("{cap_words}; {why} = {limit}")),
-        Some((_, why)) => {
-            cap_words.push_str(&format!("; {why} (not binding)"));
-            (cap, cap_words)
-        }
-        None => (cap, cap_words),
+    let ratio_cap = Cap {
+        value: old.scale(p.cap_ratio.0, p.cap_ratio.1),
+        words: format!(
+            "the {}x rule (at most {}× the current value {old_text})",
+            p.cap_ratio.0 / p.cap_ratio.1,
+            p.cap_ratio.0 / p.cap_ratio.1
+        ),
     };
-    if new > cap {
-        return Err(format!(
-            "the sized value {text} (max of {}) exceeds the {cap_words}; a change this large needs a human: check for a leak or a workload change",
-            parts.join(", ")
-        ));
+    let mut cap_words = format!(
+        "cap {}× the current value = {}",
+        p.cap_ratio.0 / p.cap_ratio.1,
+        ratio_cap.value
+    );
+    // The lowest cap binds; a refusal names it alone, so it never cites a cap the new value
+    // stays under.
+    let binding = match cap_extra {
+        Some(extra) if extra.value < ratio_cap.value => {
+            cap_words.push_str(&format!("; {} = {}", extra.words, extra.value));
+            extra
+        }
+        Some(extra) => {
+            cap_words.push_str(&format!("; {} (not binding)", extra.words));
+            ratio_cap
+        }
+        None => ratio_cap,
+    };
+    if new > binding.value {
+        return Err(Refusal(format!(
+            "the sized value {text} (max of {}) exceeds {} = {}; a change this large needs a human: check for a leak or a workload change",
+            parts.join(", "),
+            binding.words,
+            binding.value
+        )));
     }
     let basis = format!(
         "max({}) = {raw}, rounded up to a {} boundary = {text} (VPA recommender OOMBumpUpRatio {ratio}, OOMMinBumpUp {}); {cap_words}.",
@@ -74,7 +97,7 @@ fn size(
 }
 
 /// The LimitRange max for one container resource in the namespace, if any.
-fn limit_range_max(ctx: &Ctx, res: &str) -> Option<(Quantity, String)> {
+fn limit_range_max(ctx: &Ctx, res: &str) -> Option<Cap> {
     let ns = ctx.finding.namespace.as_str();
     ctx.state
         .limit_ranges
@@ -89,23 +112,26 @@ fn limit_range_max(ctx: &Ctx, res: &str) -> Option<(Quantity, String)> {
                     (item.type_ == "Container").then_some(())?;
                     let q = item.max.as_ref()?.get(res)?;
                     let (q, _) = Quantity::parse(&q.0).ok()?;
-                    Some((q, format!("LimitRange {ns}/{name} max {res}")))
+                    Some(Cap {
+                        value: q,
+                        words: format!("LimitRange {ns}/{name} max {res}"),
+                    })
                 })
         })
-        .min_by_key(|(q, _)| *q)
+        .min_by_key(|c| c.value)
 }
 
-pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
+pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let name = f
         .container
         .clone()
         .ok_or("the OOM finding names no container")?;
     if ctx.history.prior_bumps >= ctx.policy.max_bumps {
-        return Err(format!(
-            "container {name} was OOMKilled again after {} memory bumps for this incident: a probable leak, no third bump",
-            ctx.history.prior_bumps
-        ));
+        return Err(Refusal(format!(
+            "container {name} was OOMKilled again after {} memory bumps for this incident, the leak stop ({} bumps per incident): a probable leak, no further bump",
+            ctx.history.prior_bumps, ctx.policy.max_bumps
+        )));
     }
     let (spec, prefix) = pod_spec(ctx.state, &f.namespace, &f.owner).ok_or_else(|| {
         format!(
@@ -120,18 +146,14 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
         )
     })?;
     let Some(limit) = resource(c, "limits", "memory") else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "container {name} has no memory limit, so the OOM kill came from the node or the pod cgroup, not the container's cap: check node memory pressure and the container's request"
-        ));
+        )));
     };
     let request = resource(c, "requests", "memory");
     let sized = size(ctx, &limit, None, limit_range_max(ctx, "memory"))?;
     let pods = ctx.all.iter().filter(|x| x.pod.is_some()).count();
-    let max_restarts = ctx
-        .all
-        .iter()
-        .filter_map(|x| x.evidence.get("restart_count")?.as_i64())
-        .max();
+    let max_restarts = ctx.facts().filter_map(Facts::restart_count).max();
     let seen = match (pods, max_restarts) {
         (0 | 1, Some(r)) => format!("restart count {r}"),
         (n, Some(r)) => format!("in {n} pods, restart counts up to {r}"),
@@ -181,7 +203,7 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
         to: c.from.clone(),
     }));
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: f.fault,
         primitive: Primitive::RaiseMemoryLimit,
         target: ctx.target(&name),
@@ -206,13 +228,21 @@ pub(super) fn raise_limit(ctx: &Ctx) -> Result<Draft, String> {
 
 /// Evictions: ephemeral storage over the container limit -> raise it; memory above the
 /// request on a pressured node -> raise the request. Anything else escalates.
-pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
+pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, Refusal> {
     let f = ctx.finding;
-    let message = ctx.evidence_str("message").unwrap_or_default().to_string();
-    let res = ctx.evidence_str("resource").unwrap_or_default().to_string();
-    let name = ctx
-        .evidence_str("container")
-        .map(str::to_string)
+    let evictions: Vec<&EvictionFacts> = ctx
+        .facts()
+        .filter_map(|x| match x {
+            Facts::Eviction(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    // Each fact from the first eviction of the incident that states it.
+    let first =
+        |get: fn(&EvictionFacts) -> &Option<String>| evictions.iter().find_map(|e| get(e).clone());
+    let message = first(|e| &e.message).unwrap_or_default();
+    let res = first(|e| &e.resource).unwrap_or_default();
+    let name = first(|e| &e.container)
         .or_else(|| f.container.clone())
         .ok_or_else(|| format!("eviction message names no container: {message:?}"))?;
     let (spec, prefix) = pod_spec(ctx.state, &f.namespace, &f.owner).ok_or_else(|| {
@@ -223,21 +253,22 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
     })?;
     let c = container(&spec, &name, false)
         .ok_or_else(|| format!("container {name} not found in the template"))?;
-    let usage = ctx
-        .evidence_str("usage")
-        .and_then(|u| Quantity::parse(u).ok())
+    let usage = first(|e| &e.usage)
+        .and_then(|u| Quantity::parse(&u).ok())
         .map(|(q, _)| q);
-    let over_own_limit = ctx.evidence_str("eviction_kind") == Some("container-limit");
+    let over_own_limit = ctx.facts().any(|x| {
+        matches!(x, Facts::Eviction(e) if e.eviction_kind.as_deref() == Some("container-limit"))
+    });
     let (primitive, kind, words) = match res.as_str() {
         // A node low on disk evicts by usage, not by the container's limit: a larger limit
         // would not have kept this container running.
         "ephemeral-storage" if !over_own_limit => {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "pod was evicted because its node ran low on ephemeral-storage while container {name} used {}; the container was not over its own limit, so raising it would not help: free disk on the node, or give the container an ephemeral-storage request that covers its usage",
                 usage
                     .map(|u| u.to_string())
                     .unwrap_or_else(|| "an unreported amount".into())
-            ));
+            )));
         }
         "ephemeral-storage" => (
             Primitive::RaiseEphemeralStorageLimit,
@@ -246,24 +277,27 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
         ),
         "memory" => (Primitive::RaiseMemoryRequest, "requests", "memory request"),
         _ => {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "pod was evicted for {res:?}, which suture does not size: {message}"
-            ));
+            )));
         }
     };
     let Some(old) = resource(c, kind, &res) else {
-        return Err(format!(
+        return Err(Refusal(format!(
             "pod was evicted for {res} but container {name} sets no {words}: choose one consciously (usage was {})",
             usage
                 .map(|u| u.to_string())
                 .unwrap_or_else(|| "not reported".into())
-        ));
+        )));
     };
     // A request may not exceed the limit: the limit caps a request bump.
     let cap = match primitive {
         Primitive::RaiseMemoryRequest => resource(c, "limits", "memory")
             .and_then(|l| Quantity::parse(&l).ok())
-            .map(|(q, _)| (q, "the container's memory limit".to_string())),
+            .map(|(q, _)| Cap {
+                value: q,
+                words: "the container's memory limit".to_string(),
+            }),
         _ => limit_range_max(ctx, &res),
     };
     // Evicted while within its request: the node was short because of others, and a larger
@@ -273,10 +307,10 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
         .zip(usage)
         .is_some_and(|((request, _), used)| used <= request);
     if primitive == Primitive::RaiseMemoryRequest && within_request {
-        return Err(format!(
+        return Err(Refusal(format!(
             "pod was evicted for memory while container {name} used {}, within its request {old}: the node was short of memory because of other pods or system use, and a larger request would not have prevented it; check the node's allocatable memory and the other pods' usage",
             usage.map(|u| u.to_string()).unwrap_or_default()
-        ));
+        )));
     }
     let sized = size(ctx, &old, usage, cap)?;
     let field = field_path(prefix, &name, false, &format!("resources.{kind}.{res}"));
@@ -286,7 +320,7 @@ pub(super) fn after_eviction(ctx: &Ctx) -> Result<Draft, String> {
         to: sized.text.clone().into(),
     };
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: FaultId::Evicted,
         primitive,
         target: ctx.target(&name),

@@ -13,8 +13,11 @@ pub mod workload;
 
 use serde::Serialize;
 
-use crate::detection::{Evidence, FaultId, Finding, ObjRef};
+use crate::detection::evidence::Table;
+use crate::detection::{Facts, FaultId, Finding};
 use crate::gitops::locate::FieldTarget;
+use crate::incident::IncidentKey;
+use crate::objref::ObjectRef;
 use crate::quantity::MI;
 use crate::state::ClusterState;
 
@@ -51,14 +54,34 @@ pub enum Rail {
 }
 
 /// The workload and container a proposal changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+    pub workload: ObjectRef,
     pub container: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub init_container: bool,
+}
+
+/// The plan JSON's `target`: `{kind, namespace, name, container, init_container?}`.
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            kind: &'a str,
+            namespace: &'a str,
+            name: &'a str,
+            container: &'a str,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            init_container: bool,
+        }
+        View {
+            kind: &self.workload.kind,
+            namespace: &self.workload.namespace,
+            name: &self.workload.name,
+            container: &self.container,
+            init_container: self.init_container,
+        }
+        .serialize(s)
+    }
 }
 
 /// One field change on the workload: `field` is the path in the workload object.
@@ -93,7 +116,7 @@ pub struct Rollback {
 /// A fix before it has been located in Git.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Draft {
-    pub key: String,
+    pub key: IncidentKey,
     pub fault: FaultId,
     pub primitive: Primitive,
     pub target: Target,
@@ -111,13 +134,31 @@ pub struct Draft {
     pub writes: Vec<FieldTarget>,
 }
 
-/// A fault suture will not fix, with the evidence a human needs.
+/// A fault suture will not fix, with the evidence a human needs (as a table: the finding's
+/// facts, plus what the escalation adds, such as every affected pod).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Escalation {
-    pub key: String,
+    pub key: IncidentKey,
     pub fault: FaultId,
     pub reason: String,
-    pub evidence: Evidence,
+    pub evidence: Table,
+}
+
+/// Why a primitive does not apply: the sentence a human reads in the escalation.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal(reason)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Refusal {
+        Refusal(reason.to_string())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -167,22 +208,14 @@ pub struct History {
     pub prior_bumps: u32,
 }
 
-/// `cluster/namespace/kind/name/fault`: one incident, one open PR.
-pub fn incident_key(cluster: &str, namespace: &str, owner: &ObjRef, fault: FaultId) -> String {
-    format!(
-        "{cluster}/{namespace}/{}/{}/{fault}",
-        owner.kind, owner.name
-    )
-}
-
 /// Findings that share an incident key (one workload, one fault), most informative first.
 pub fn group_findings<'a>(
     findings: &'a [Finding],
     cluster: &str,
-) -> Vec<(String, Vec<&'a Finding>)> {
-    let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
+) -> Vec<(IncidentKey, Vec<&'a Finding>)> {
+    let mut groups: Vec<(IncidentKey, Vec<&Finding>)> = Vec::new();
     for f in findings {
-        let key = incident_key(cluster, &f.namespace, &f.owner, f.fault);
+        let key = IncidentKey::new(cluster, &f.owner, f.fault);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(f),
             None => groups.push((key, vec![f])),
@@ -193,7 +226,7 @@ pub fn group_findings<'a>(
 
 /// Decide what to do about one incident: the findings of one key.
 pub fn propose(
-    key: &str,
+    key: &IncidentKey,
     findings: &[&Finding],
     state: &ClusterState,
     policy: &Policy,
@@ -201,10 +234,10 @@ pub fn propose(
 ) -> Outcome {
     let Some(first) = findings.first() else {
         return Outcome::Escalate(Escalation {
-            key: key.to_string(),
+            key: key.clone(),
             fault: FaultId::ContainerErrorExit,
             reason: "no finding".into(),
-            evidence: Evidence::new(),
+            evidence: Table::new(),
         });
     };
     let ctx = Ctx {
@@ -231,17 +264,17 @@ pub fn propose(
         | FaultId::CreateContainerError
         | FaultId::ProgressDeadlineExceeded => image::revert(&ctx, fault),
         FaultId::LivenessProbeFailure | FaultId::StartupProbeFailure => probe::tune(&ctx, fault),
-        _ => Err(escalate::reason(&ctx, fault)),
+        _ => Err(Refusal(escalate::reason(&ctx, fault))),
     };
     match result {
         Ok(draft) => Outcome::Propose(Box::new(draft)),
-        Err(reason) => ctx.escalate(reason),
+        Err(Refusal(reason)) => ctx.escalate(reason),
     }
 }
 
 /// Everything a primitive reads, borrowed.
 pub(crate) struct Ctx<'a> {
-    pub key: &'a str,
+    pub key: &'a IncidentKey,
     pub finding: &'a Finding,
     pub all: &'a [&'a Finding],
     pub state: &'a ClusterState,
@@ -251,13 +284,13 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn escalate(&self, reason: String) -> Outcome {
-        let mut evidence = self.finding.evidence.clone();
+        let mut evidence = self.finding.evidence.table().clone();
         if self.all.len() > 1 {
             let pods: Vec<_> = self.all.iter().filter_map(|f| f.pod.clone()).collect();
             evidence.insert("affected_pods".into(), pods.into());
         }
         Outcome::Escalate(Escalation {
-            key: self.key.to_string(),
+            key: self.key.clone(),
             fault: self.finding.fault,
             reason,
             evidence,
@@ -266,25 +299,15 @@ impl Ctx<'_> {
 
     pub fn target(&self, container: &str) -> Target {
         Target {
-            kind: self.finding.owner.kind.clone(),
-            namespace: self.finding.namespace.clone(),
-            name: self.finding.owner.name.clone(),
+            workload: self.finding.owner.clone(),
             container: container.to_string(),
             init_container: self.finding.init_container,
         }
     }
 
-    /// `evidence[name]` as a string, from the first finding that has it.
-    pub fn evidence_str(&self, name: &str) -> Option<&str> {
-        self.all
-            .iter()
-            .find_map(|f| f.evidence.get(name).and_then(|v| v.as_str()))
-    }
-
-    pub fn evidence_f64(&self, name: &str) -> Option<f64> {
-        self.all
-            .iter()
-            .find_map(|f| f.evidence.get(name).and_then(|v| v.as_f64()))
+    /// The facts of every finding of the incident, the first finding's first.
+    pub fn facts(&self) -> impl Iterator<Item = &Facts> + '_ {
+        self.all.iter().map(|f| f.evidence.facts())
     }
 }
 
@@ -312,12 +335,7 @@ impl Draft {
 
     /// `fix(<namespace>/<name>): <change in words>`.
     pub fn title(&self) -> String {
-        format!(
-            "fix({}/{}): {}",
-            self.target.namespace,
-            self.target.name,
-            self.summary()
-        )
+        self.key.pr_title(&self.summary())
     }
 }
 

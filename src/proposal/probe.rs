@@ -5,8 +5,9 @@
 use k8s_openapi::api::core::v1::Probe;
 
 use super::workload::{container, field_path, pod_spec};
-use super::{Change, Confidence, Ctx, Draft, Primitive, Rollback};
+use super::{Change, Confidence, Ctx, Draft, Primitive, Refusal, Rollback};
 use crate::detection::FaultId;
+use crate::detection::evidence::{Facts, ProbeFacts};
 use crate::gitops::locate::FieldTarget;
 
 /// Longest startup budget suture proposes on its own; beyond this a human decides.
@@ -19,40 +20,45 @@ fn budget(p: &Probe) -> i64 {
     delay + period * threshold
 }
 
-pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
+pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, Refusal> {
     let f = ctx.finding;
     let name = f
         .container
         .clone()
         .ok_or("the probe finding names no container")?;
-    let during_startup = ctx
-        .all
-        .iter()
-        .any(|x| x.evidence.get("during_startup").and_then(|v| v.as_bool()) == Some(true));
+    let probes: Vec<&ProbeFacts> = ctx
+        .facts()
+        .filter_map(|x| match x {
+            Facts::Probe(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let during_startup = probes.iter().any(|p| p.during_startup == Some(Some(true)));
+    let observed_start = probes.iter().find_map(|p| p.observed_start_seconds);
     // Unknown (no start/finish time of the kills, or no liveness probe in the spec) is neither
     // a slow start nor a failure while running; say only what the evidence shows.
-    let timing_known = ctx.all.iter().any(|x| {
-        x.evidence
-            .get("during_startup")
-            .is_some_and(|v| v.is_boolean())
-    });
+    let timing_known = probes
+        .iter()
+        .any(|p| matches!(p.during_startup, Some(Some(_))));
     if fault == FaultId::LivenessProbeFailure && !timing_known {
-        return Err(format!(
+        return Err(Refusal(format!(
             "liveness probe of container {name} kills it, but its uptime at the kills is not known (no start and finish time of its last termination, or no liveness probe in the spec), so suture cannot tell a slow start from an app turning unhealthy; check how long it runs before each kill. Restarts: {}",
             f.evidence
-                .get("restart_count")
+                .facts()
+                .restart_count()
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "unknown".into())
-        ));
+        )));
     }
     if fault == FaultId::LivenessProbeFailure && !during_startup {
-        return Err(format!(
+        return Err(Refusal(format!(
             "liveness probe of container {name} kills it after it had started: the app turns unhealthy while running; loosening the probe would hide that. Restarts: {}",
             f.evidence
-                .get("restart_count")
+                .facts()
+                .restart_count()
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "unknown".into())
-        ));
+        )));
     }
     let (spec, prefix) = pod_spec(ctx.state, &f.namespace, &f.owner).ok_or_else(|| {
         format!(
@@ -69,17 +75,14 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
         .or(c.liveness_probe.as_ref())
         .map(budget)
         .unwrap_or(30);
-    let observed = ctx
-        .evidence_f64("observed_start_seconds")
-        .map(|s| s.ceil() as i64)
-        .unwrap_or(current_budget);
+    let observed = observed_start.unwrap_or(current_budget);
     // The app needed at least `observed` seconds; cover that with a margin, and never less
     // than the budget that already proved too short.
     let needed = ((observed.max(current_budget) * num) + den - 1) / den;
     if needed > MAX_STARTUP_SECONDS {
-        return Err(format!(
+        return Err(Refusal(format!(
             "container {name} would need a startup budget of {needed}s (observed {observed}s × {margin}), over the {MAX_STARTUP_SECONDS}s suture proposes on its own"
-        ));
+        )));
     }
     let (field_rest, from, to, value, words) = match startup {
         Some(sp) => {
@@ -159,7 +162,7 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
     };
     let field = field_path(prefix, &name, f.init_container, &field_rest);
     Ok(Draft {
-        key: ctx.key.to_string(),
+        key: ctx.key.clone(),
         fault: f.fault,
         primitive: Primitive::TuneProbe,
         target: ctx.target(&name),
@@ -176,7 +179,7 @@ pub(super) fn tune(ctx: &Ctx, fault: FaultId) -> Result<Draft, String> {
             changes: vec![Change { field, from: to, to: from }],
         },
         confidence: Confidence {
-            est: if ctx.evidence_f64("observed_start_seconds").is_some() { 0.7 } else { 0.5 },
+            est: if observed_start.is_some() { 0.7 } else { 0.5 },
             why: "kills happen inside the startup window; the real start time is only bounded from below".into(),
         },
         rail: ctx.policy.rail,

@@ -2,52 +2,48 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
-use crate::detection::ObjRef;
+use crate::objref::{ObjectRef, WorkloadKind};
 use crate::state::ClusterState;
 
 /// The pod template spec of `owner` in `namespace`, with the field path prefix to it.
 pub fn pod_spec(
     state: &ClusterState,
     namespace: &str,
-    owner: &ObjRef,
+    owner: &ObjectRef,
 ) -> Option<(PodSpec, &'static str)> {
     let ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
         m.namespace.as_deref().unwrap_or_default() == namespace
             && m.name.as_deref() == Some(owner.name.as_str())
     };
-    const TEMPLATE: &str = "spec.template.spec";
-    match owner.kind.as_str() {
-        "Deployment" => state
+    let kind = owner.workload_kind()?;
+    let prefix = kind.pod_spec_path();
+    let spec = match kind {
+        WorkloadKind::Deployment => state
             .deployments
             .iter()
             .find(|o| ns(&o.metadata))
-            .and_then(|o| o.spec.as_ref()?.template.spec.clone())
-            .map(|s| (s, TEMPLATE)),
-        "StatefulSet" => state
+            .and_then(|o| o.spec.as_ref()?.template.spec.clone()),
+        WorkloadKind::StatefulSet => state
             .stateful_sets
             .iter()
             .find(|o| ns(&o.metadata))
-            .and_then(|o| o.spec.as_ref()?.template.spec.clone())
-            .map(|s| (s, TEMPLATE)),
-        "DaemonSet" => state
+            .and_then(|o| o.spec.as_ref()?.template.spec.clone()),
+        WorkloadKind::DaemonSet => state
             .daemon_sets
             .iter()
             .find(|o| ns(&o.metadata))
-            .and_then(|o| o.spec.as_ref()?.template.spec.clone())
-            .map(|s| (s, TEMPLATE)),
-        "ReplicaSet" => state
+            .and_then(|o| o.spec.as_ref()?.template.spec.clone()),
+        WorkloadKind::ReplicaSet => state
             .replica_sets
             .iter()
             .find(|o| ns(&o.metadata))
-            .and_then(|o| o.spec.as_ref()?.template.as_ref()?.spec.clone())
-            .map(|s| (s, TEMPLATE)),
-        "Job" => state
+            .and_then(|o| o.spec.as_ref()?.template.as_ref()?.spec.clone()),
+        WorkloadKind::Job => state
             .jobs
             .iter()
             .find(|o| ns(&o.metadata))
-            .and_then(|o| o.spec.as_ref()?.template.spec.clone())
-            .map(|s| (s, TEMPLATE)),
-        "CronJob" => state
+            .and_then(|o| o.spec.as_ref()?.template.spec.clone()),
+        WorkloadKind::CronJob => state
             .cron_jobs
             .iter()
             .find(|o| ns(&o.metadata))
@@ -60,23 +56,20 @@ pub fn pod_spec(
                     .template
                     .spec
                     .clone()
-            })
-            .map(|s| (s, "spec.jobTemplate.spec.template.spec")),
-        "Rollout" => state
+            }),
+        WorkloadKind::Rollout => state
             .rollouts
             .iter()
             .find(|o| ns(&o.metadata))
             .and_then(|o| o.spec.pointer("/template/spec").cloned())
-            .and_then(|v| serde_json::from_value(v).ok())
-            .map(|s| (s, TEMPLATE)),
-        "Pod" => state
+            .and_then(|v| serde_json::from_value(v).ok()),
+        WorkloadKind::Pod => state
             .pods
             .iter()
             .find(|o| ns(&o.metadata))
-            .and_then(|o| o.spec.clone())
-            .map(|s| (s, "spec")),
-        _ => None,
-    }
+            .and_then(|o| o.spec.clone()),
+    };
+    spec.map(|s| (s, prefix))
 }
 
 /// The container named `name` (never the first one by position).

@@ -19,13 +19,8 @@ fn meta(annotations: &[(&str, &str)], labels: &[(&str, &str)]) -> ObjectMeta {
     }
 }
 
-fn deploy(ns: &str, name: &str) -> WorkloadId {
-    WorkloadId {
-        group: "apps".into(),
-        kind: "Deployment".into(),
-        namespace: ns.into(),
-        name: name.into(),
-    }
+fn deploy(ns: &str, name: &str) -> ObjectRef {
+    ObjectRef::new("apps", "Deployment", ns, name)
 }
 
 fn apps() -> Vec<Application> {
@@ -78,11 +73,7 @@ fn tracking_id_copied_onto_a_replicaset_does_not_match_it() {
         )],
         &[],
     );
-    let rs = WorkloadId {
-        kind: "ReplicaSet".into(),
-        name: "guestbook-ui-5d8f7c".into(),
-        ..deploy("default", "")
-    };
+    let rs = ObjectRef::new("apps", "ReplicaSet", "default", "guestbook-ui-5d8f7c");
     assert_eq!(
         find_application(&apps, &rs, &m, &ArgoSettings::default()),
         None
@@ -93,12 +84,7 @@ fn tracking_id_copied_onto_a_replicaset_does_not_match_it() {
 fn core_group_is_empty_in_the_tracking_id() {
     let apps = apps();
     let m = meta(&[(TRACKING_ANNOTATION, "guestbook:/Pod:default/solo")], &[]);
-    let pod = WorkloadId {
-        group: String::new(),
-        kind: "Pod".into(),
-        namespace: "default".into(),
-        name: "solo".into(),
-    };
+    let pod = ObjectRef::new("", "Pod", "default", "solo");
     assert!(find_application(&apps, &pod, &m, &ArgoSettings::default()).is_some());
 }
 

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{FieldTarget, LocateRequest};
-use crate::gitops::argocd::WorkloadId;
 use crate::gitops::edit::PathSeg;
+use crate::objref::ObjectRef;
 
 /// Documents of a YAML stream, indexed as the edit module counts them: every document of the
 /// stream, an empty one (`---` with nothing after it) included as `null`. serde-saphyr skips
@@ -127,7 +127,7 @@ pub(crate) fn group(v: &Value) -> Option<&str> {
 
 /// Kind and group match the workload (a missing apiVersion is not held against it: patches
 /// often omit it).
-pub(crate) fn same_kind(v: &Value, w: &WorkloadId) -> bool {
+pub(crate) fn same_kind(v: &Value, w: &ObjectRef) -> bool {
     kind(v) == Some(w.kind.as_str()) && group(v).is_none_or(|g| g == w.group)
 }
 

@@ -19,9 +19,10 @@ mod testutil;
 
 use serde::Serialize;
 
-use super::argocd::{Application, ApplicationSource, WorkloadId, normalize_repo_url};
+use super::argocd::{Application, ApplicationSource, normalize_repo_url};
 use super::edit::YamlEdit;
 use super::tree::RepoTree;
+use crate::objref::ObjectRef;
 
 /// What is to be changed on the workload's pod template.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -39,7 +40,7 @@ pub enum FieldTarget {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LocateRequest {
-    pub workload: WorkloadId,
+    pub workload: ObjectRef,
     pub container: String,
     /// The container is in `initContainers`.
     pub init_container: bool,

@@ -11,7 +11,7 @@ pub(crate) const PODINFO: &str = "https://github.com/stefanprodan/podinfo";
 
 fn load(name: &str) -> RepoTree {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gitops-repos/");
-    RepoTree::load(&Path::new(root).join(name)).unwrap_or_default()
+    crate::inputs::load_tree(&Path::new(root).join(name)).unwrap_or_default()
 }
 
 pub(crate) fn example_apps() -> &'static RepoTree {
@@ -44,19 +44,8 @@ pub(crate) fn simple_app(
     ))
 }
 
-pub(crate) fn workload(kind: &str, ns: &str, name: &str) -> WorkloadId {
-    let group = match kind {
-        "Pod" => "",
-        "CronJob" | "Job" => "batch",
-        "Rollout" => "argoproj.io",
-        _ => "apps",
-    };
-    WorkloadId {
-        group: group.into(),
-        kind: kind.into(),
-        namespace: ns.into(),
-        name: name.into(),
-    }
+pub(crate) fn workload(kind: &str, ns: &str, name: &str) -> ObjectRef {
+    ObjectRef::of_kind(kind, ns, name)
 }
 
 pub(crate) fn memory(
