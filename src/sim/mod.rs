@@ -7,5 +7,7 @@ pub mod git;
 pub mod github;
 pub mod gitlab;
 pub mod kube;
+pub mod objects;
+pub mod quantity;
 pub mod scenarios;
 pub mod world;

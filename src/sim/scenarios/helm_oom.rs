@@ -54,7 +54,7 @@ pub fn scenario() -> Scenario {
     .behave(OOM_IMAGE, grows_to_600mi());
     s.path = path;
     s.source_extra = json!({"helm": {"valueFiles": ["values-prod.yaml"]}});
-    let manifests = crate::state::parse_objects(&deployment(OOM_IMAGE, "256Mi", ""))
+    let manifests = crate::sim::objects::parse(&deployment(OOM_IMAGE, "256Mi", ""))
         .expect("bundled manifest parses");
     s.helm_charts = vec![HelmChart {
         repo_url: String::new(),

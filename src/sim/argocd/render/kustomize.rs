@@ -242,7 +242,7 @@ fn transform(res: &mut Vec<Res>, k: &Value, files: Option<(&Tree<'_>, &str)>) ->
         .flatten()
     {
         let text = load(entry)?;
-        for doc in crate::state::parse_objects(&text)? {
+        for doc in parse_objects(&text)? {
             apply_smp_by_id(res, &doc)?;
         }
     }
@@ -366,7 +366,7 @@ fn transform(res: &mut Vec<Res>, k: &Value, files: Option<(&Tree<'_>, &str)>) ->
         .flatten()
     {
         let text = load(entry)?;
-        for t in crate::state::parse_objects(&text)? {
+        for t in parse_objects(&text)? {
             builtin_transformer(res, &t)?;
         }
     }
@@ -883,10 +883,15 @@ fn retag(image: &str, rule: &Value) -> String {
 
 // ---------------------------------------------------------------- patches
 
+/// The objects of a patch or transformer file.
+fn parse_objects(text: &str) -> RenderResult<Vec<Value>> {
+    crate::sim::objects::parse(text).map_err(|e| e.to_string())
+}
+
 /// A `patches` entry: JSON 6902 (a list of operations, needs a target) or a strategic merge
 /// patch (applied to the target selection, or to the object it names).
 fn apply_patch(res: &mut Vec<Res>, text: &str, target: Option<&Value>) -> RenderResult<()> {
-    let docs = crate::state::parse_objects(text).map_err(|e| format!("patch: {e}"))?;
+    let docs = crate::sim::objects::parse(text).map_err(|e| format!("patch: {e}"))?;
     let is_6902 = docs.len() == 1 && docs[0].is_array();
     if is_6902 {
         let target = target.ok_or("a JSON 6902 patch needs a target")?;

@@ -110,7 +110,7 @@ pub fn join(base: &str, rel: &str) -> RenderResult<String> {
 /// Parses a manifest file into objects: YAML multi-doc or JSON, `kind: List` flattened.
 pub fn parse_manifests(path: &str, text: &str) -> RenderResult<Vec<Value>> {
     let text = yaml11_octals(text);
-    let docs = crate::state::parse_objects(&text).map_err(|e| format!("{path}: {e}"))?;
+    let docs = crate::sim::objects::parse(&text).map_err(|e| format!("{path}: {e}"))?;
     let mut out = Vec::new();
     for doc in docs {
         if doc.is_null() {

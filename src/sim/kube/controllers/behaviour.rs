@@ -15,7 +15,6 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::quantity::Quantity;
 
 /// How one container image behaves. Every field is optional; the default runs forever,
 /// healthy from its first second.
@@ -51,7 +50,7 @@ impl Behaviour {
     /// Bytes of the working set, if set and parseable.
     pub fn working_set_bytes(&self) -> Option<i128> {
         let q = self.working_set.as_deref()?;
-        Quantity::parse(q).ok().map(|(q, _)| q.bytes())
+        crate::sim::quantity::bytes(q)
     }
 }
 

@@ -4,7 +4,6 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use crate::quantity::Quantity;
 
 pub fn s<'a>(obj: &'a Value, pointer: &str) -> &'a str {
     obj.pointer(pointer).and_then(Value::as_str).unwrap_or("")
@@ -113,22 +112,16 @@ fn canonical(v: &Value) -> Value {
 
 /// Bytes of a memory quantity.
 pub fn bytes(q: &Value) -> Option<i128> {
-    Quantity::parse(q.as_str()?).ok().map(|(q, _)| q.bytes())
+    crate::sim::quantity::bytes(q.as_str()?)
 }
 
 /// Millicores of a cpu quantity (`500m`, `2`, `0.5`).
 pub fn millicores(q: &Value) -> Option<i128> {
-    let text = match q {
-        Value::String(t) => t.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    if let Some(m) = text.strip_suffix('m') {
-        return m.parse::<i128>().ok();
+    match q {
+        Value::String(t) => crate::sim::quantity::millicores(t),
+        Value::Number(n) => crate::sim::quantity::millicores(&n.to_string()),
+        _ => None,
     }
-    text.parse::<f64>()
-        .ok()
-        .map(|c| (c * 1000.0).round() as i128)
 }
 
 /// The scheduler's view of what a pod asks for: the sum over containers of requests (a
