@@ -2,9 +2,10 @@
 //!
 //! The modules follow the pipeline: `state` (input snapshot) -> `detection` (findings) ->
 //! `owner` (workload behind a pod) -> `proposal` (typed fix or escalation) -> `gitops`
-//! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline). `sim`
-//! holds the simulators that speak the real HTTP APIs (Kubernetes first) for tests and the demo.
+//! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline). The
+//! simulators that speak the real HTTP APIs are the `suture-sim` crate (cargo feature `sim`).
 
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod detection;
 pub mod gitops;
@@ -14,5 +15,4 @@ pub mod plan;
 pub mod proposal;
 pub mod quantity;
 pub mod render;
-pub mod sim;
 pub mod state;

@@ -13,9 +13,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use suture::detection::{FaultId, Finding, detect};
-use suture::sim::kube::controllers::{Behaviour, ControllerConfig, Controllers, NodeSpec};
-use suture::sim::kube::{Config, ListOptions, SimKube, WriteOptions};
 use suture::state::ClusterState;
+use suture_sim::Sim as _;
+use suture_sim::kube::controllers::{Behaviour, ControllerConfig, Controllers, NodeSpec};
+use suture_sim::kube::{Config, ListOptions, SimKube, WriteOptions};
 
 const NS: &str = "shop";
 
@@ -25,7 +26,6 @@ async fn start(config: ControllerConfig) -> (SimKube, Client) {
         controllers: Some(config),
         ..Config::default()
     })
-    .await
     .expect("start simulated cluster");
     let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig(NS)).expect("kubeconfig");
     let cfg = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())

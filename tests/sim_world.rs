@@ -14,9 +14,9 @@ use serde_json::Value;
 use suture::gitops::argocd::normalize_repo_url;
 use suture::gitops::tree::RepoTree;
 use suture::plan::{self, Plan, Repos};
-use suture::sim::scenarios;
-use suture::sim::world::{Options, World};
 use suture::state::ClusterState;
+use suture_sim::scenarios;
+use suture_sim::world::{Options, World};
 
 async fn client(url: &str) -> Client {
     Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap()
@@ -79,7 +79,7 @@ async fn plan_until(name: &str, done: impl Fn(&Plan) -> bool) -> (World, Plan) {
         speed: 60.0,
         ..Options::default()
     };
-    let world = World::start(scenario, options).await.unwrap();
+    let world = World::start(scenario, options).unwrap();
     let client = client(&world.endpoints().kube_url).await;
     let ctl = world.kube.controllers().unwrap();
     let deadline = Instant::now() + Duration::from_secs(40);
