@@ -1,6 +1,8 @@
 //! The GitHub simulator driven by GitHub's real client (octocrab) and by git2 pushes, with a
 //! webhook receiver that checks signatures and the payload shape against the fixtures.
 
+#[path = "payload_support/mod.rs"]
+mod payload_support;
 #[path = "git_support/mod.rs"]
 mod support;
 
@@ -24,11 +26,7 @@ const REPO: &str = "acme/gitops";
 const BRANCH: &str = "suture/oom-killed/payments/checkout-api-1a2b3c4d";
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../tests/fixtures/github-webhooks/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).unwrap()
+    payload_support::fixture("github-webhooks", name)
 }
 
 /// A simulator with one seeded repository and a bot token.
@@ -136,29 +134,6 @@ fn valid_signature(r: &Received) -> bool {
         .map(|b| format!("{b:02x}"))
         .collect();
     r.header("x-hub-signature-256") == format!("sha256={want}")
-}
-
-/// Key paths of `fixture` missing from `actual` (arrays: the first elements, when both have one).
-fn missing_paths(fixture: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
-    match (fixture, actual) {
-        (Value::Object(f), Value::Object(a)) => {
-            for (k, fv) in f {
-                let p = format!("{path}.{k}");
-                match a.get(k) {
-                    None => out.push(p),
-                    Some(av) => missing_paths(fv, av, &p, out),
-                }
-            }
-        }
-        (Value::Array(f), Value::Array(a)) => {
-            if let (Some(fv), Some(av)) = (f.first(), a.first()) {
-                missing_paths(fv, av, &format!("{path}[0]"), out);
-            }
-        }
-        (Value::Object(_), Value::Null) => {}
-        (Value::Object(_), _) => out.push(format!("{path} (not an object)")),
-        _ => {}
-    }
 }
 
 fn github_error(e: &octocrab::Error) -> &octocrab::GitHubError {
@@ -333,7 +308,7 @@ async fn pull_request_lifecycle_through_octocrab_ends_in_a_signed_merge_webhook(
     assert_eq!(payload["sender"]["login"], "alice");
     assert!(payload["pull_request"]["merged_at"].is_string());
     let mut missing = Vec::new();
-    missing_paths(
+    payload_support::missing_paths(
         &fixture("pull_request.closed.merged.derived.json"),
         &payload,
         "",
@@ -377,13 +352,118 @@ async fn opened_payload_has_every_key_of_the_fixture() {
     let hook = next_event(&mut hooks, "opened").await;
     assert!(valid_signature(&hook));
     let mut missing = Vec::new();
-    missing_paths(
+    payload_support::missing_paths(
         &fixture("pull_request.opened.payload.json"),
         &hook.json(),
         "",
         &mut missing,
     );
     assert!(missing.is_empty(), "payload lacks {missing:?}");
+}
+
+/// The fixtures a `pull_request` payload must match: every capture of its action (a merge is
+/// a `closed` action with `merged: true`).
+fn fixtures_for(action: &str, merged: bool) -> Vec<(&'static str, Value)> {
+    let names: &[&str] = match (action, merged) {
+        ("opened", _) => &["pull_request.opened.payload.json"],
+        ("labeled", _) => &["pull_request.labeled.payload.json"],
+        ("reopened", _) => &["pull_request.reopened.payload.json"],
+        ("closed", false) => &[
+            "pull_request.closed.payload.json",
+            "pull_request.closed.with-organization.payload.json",
+        ],
+        ("closed", true) => &[
+            "pull_request.closed.payload.json",
+            "pull_request.closed.with-organization.payload.json",
+            "pull_request.closed.merged.derived.json",
+        ],
+        _ => &[],
+    };
+    names
+        .iter()
+        .map(|n| {
+            let mut f = fixture(n);
+            // GitHub sends `organization` only for repositories an organization owns; the
+            // simulated owners are users.
+            f.as_object_mut().unwrap().remove("organization");
+            (*n, f)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pull_request_payload_matches_every_fixture_of_its_action() {
+    let sim = sim();
+    let (url, mut hooks) = receiver().await;
+    sim.add_webhook(&url, SECRET);
+    push_fix(&sim, "memory: 640Mi\n");
+    let gh = client(&sim, TOKEN);
+    let pulls = gh.pulls("acme", "gitops");
+    pulls
+        .create("fix", BRANCH, "main")
+        .body("raise memory")
+        .send()
+        .await
+        .unwrap();
+    gh.issues("acme", "gitops")
+        .add_labels(1, &["suture".to_owned(), "fault/oom-killed".to_owned()])
+        .await
+        .unwrap();
+    pulls
+        .update(1)
+        .state(octocrab::params::pulls::State::Closed)
+        .send()
+        .await
+        .unwrap();
+    pulls
+        .update(1)
+        .state(octocrab::params::pulls::State::Open)
+        .send()
+        .await
+        .unwrap();
+    sim.merge_pr(REPO, 1).await.unwrap();
+    assert!(sim.wait_for_deliveries(Duration::from_secs(10)).await);
+
+    let all: Vec<Value> = [
+        "pull_request.opened.payload.json",
+        "pull_request.labeled.payload.json",
+        "pull_request.reopened.payload.json",
+        "pull_request.closed.payload.json",
+        "pull_request.closed.with-organization.payload.json",
+        "pull_request.closed.merged.derived.json",
+        "pull_request.synchronize.payload.json",
+    ]
+    .iter()
+    .map(|n| fixture(n))
+    .collect();
+    let mut nullable = payload_support::nullable_paths(&all);
+    // Nullable in GitHub's REST schema (a label created without one has no description), but
+    // every captured label happens to have one.
+    nullable.extend([".label.description", ".pull_request.labels[].description"].map(String::from));
+    let mut seen = Vec::new();
+    let mut errors = Vec::new();
+    // What the receiver got, byte for byte, not what the simulator recorded.
+    while let Ok(hook) = hooks.try_recv() {
+        assert!(valid_signature(&hook));
+        let payload = hook.json();
+        let action = payload["action"].as_str().unwrap().to_owned();
+        let merged = payload["pull_request"]["merged"] == true;
+        let fixtures = fixtures_for(&action, merged);
+        assert!(!fixtures.is_empty(), "no fixture for {action}");
+        for (name, want) in fixtures {
+            for e in payload_support::shape_mismatches(&want, &payload, &nullable) {
+                errors.push(format!("{action} vs {name}: {e}"));
+            }
+        }
+        seen.push(if merged { "merged".to_owned() } else { action });
+    }
+    assert_eq!(
+        seen,
+        [
+            "opened", "labeled", "labeled", "closed", "reopened", "merged"
+        ]
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! http) and by git2 pushes as `oauth2:<token>`, with a webhook receiver that checks the token,
 //! the idempotency key and the payload shape against the fixtures.
 
+#[path = "payload_support/mod.rs"]
+mod payload_support;
 #[path = "git_support/mod.rs"]
 mod support;
 
@@ -37,11 +39,7 @@ const FILE: &str = "apps/checkout-api/deployment.yaml";
 type GlError = ApiError<RestError>;
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../tests/fixtures/gitlab-webhooks/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).unwrap()
+    payload_support::fixture("gitlab-webhooks", name)
 }
 
 /// A simulator with one seeded project and a bot token.
@@ -169,29 +167,6 @@ async fn next_event(rx: &mut mpsc::UnboundedReceiver<Received>, action: &str) ->
     }
 }
 
-/// Key paths of `fixture` missing from `actual` (arrays: the first elements, when both have one).
-fn missing_paths(fixture: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
-    match (fixture, actual) {
-        (Value::Object(f), Value::Object(a)) => {
-            for (k, fv) in f {
-                let p = format!("{path}.{k}");
-                match a.get(k) {
-                    None => out.push(p),
-                    Some(av) => missing_paths(fv, av, &p, out),
-                }
-            }
-        }
-        (Value::Array(f), Value::Array(a)) => {
-            if let (Some(fv), Some(av)) = (f.first(), a.first()) {
-                missing_paths(fv, av, &format!("{path}[0]"), out);
-            }
-        }
-        (Value::Object(_), Value::Null) => {}
-        (Value::Object(_), _) => out.push(format!("{path} (not an object)")),
-        _ => {}
-    }
-}
-
 fn assert_gitlab_headers(r: &Received) {
     assert_eq!(r.header("x-gitlab-event"), "Merge Request Hook");
     assert_eq!(r.header("x-gitlab-token"), SECRET);
@@ -292,7 +267,7 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
     let mut missing = Vec::new();
     let mut want = fixture("merge_request.open.json");
     want.as_object_mut().unwrap().remove("changes");
-    missing_paths(&want, &open.json(), "", &mut missing);
+    payload_support::missing_paths(&want, &open.json(), "", &mut missing);
     assert!(missing.is_empty(), "open payload lacks {missing:?}");
 
     let found: Vec<Value> = list.query_async(&gl).await.unwrap();
@@ -362,7 +337,7 @@ async fn merge_request_lifecycle_through_the_gitlab_crate_ends_in_a_merge_hook()
     assert_gitlab_headers(&hook);
     let payload = hook.json();
     let mut missing = Vec::new();
-    missing_paths(
+    payload_support::missing_paths(
         &fixture("merge_request.merge.json"),
         &payload,
         "",
@@ -804,6 +779,73 @@ async fn edit_labels_close_reopen_and_a_human_merge() {
         .map(|d| d.action.clone().unwrap_or_default())
         .collect();
     assert_eq!(actions, ["open", "update", "close", "reopen", "merge"]);
+    assert_payloads_match_the_fixtures(&sim.deliveries());
+}
+
+/// Every `Merge Request Hook` sent, against both GitLab payloads of the fixtures, outside
+/// `changes`: which keys that holds depends on what changed (the `open` example shows an
+/// edit), so there each entry is checked to be GitLab's `{previous, current}` pair.
+fn assert_payloads_match_the_fixtures(deliveries: &[suture_sim::forge::Delivery]) {
+    let open = fixture("merge_request.open.json");
+    let merge = fixture("merge_request.merge.json");
+    let mut nullable = payload_support::nullable_paths(&[open.clone(), merge.clone()]);
+    // Null on GitLab too in states the two captures do not show: no assignee, never edited, no
+    // time tracked, not merged yet, project (not group) labels without a description, and no
+    // earlier `updated_at` on a merge request just opened.
+    nullable.extend(
+        [
+            ".object_attributes.assignee_id",
+            ".object_attributes.last_edited_at",
+            ".object_attributes.last_edited_by_id",
+            ".object_attributes.human_time_change",
+            ".object_attributes.human_time_estimate",
+            ".object_attributes.human_total_time_spent",
+            ".object_attributes.merge_commit_sha",
+            ".object_attributes.labels[].description",
+            ".object_attributes.labels[].group_id",
+            ".labels[].description",
+            ".labels[].group_id",
+            ".changes.labels.current[].description",
+            ".changes.labels.current[].group_id",
+            ".changes.updated_at.previous",
+        ]
+        .map(String::from),
+    );
+    let without_changes = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("changes");
+        v
+    };
+    let mut errors = Vec::new();
+    for d in deliveries {
+        let action = d.action.clone().unwrap_or_default();
+        let payload = d.payload();
+        let against = [
+            (format!("{action} vs open"), without_changes(&open)),
+            (format!("{action} vs merge"), without_changes(&merge)),
+        ];
+        let changes = payload["changes"]
+            .as_object()
+            .expect("changes is an object");
+        for (key, change) in changes {
+            let pair = change.as_object().map(|c| {
+                let mut keys: Vec<&str> = c.keys().map(String::as_str).collect();
+                keys.sort_unstable();
+                keys
+            });
+            if pair.as_deref() != Some(&["current", "previous"][..]) {
+                errors.push(format!(
+                    "{action}: changes.{key} is not {{previous, current}}"
+                ));
+            }
+        }
+        for (what, want) in against {
+            for e in payload_support::shape_mismatches(&want, &payload, &nullable) {
+                errors.push(format!("{what}: {e}"));
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 /// Add a commit on an existing remote branch.

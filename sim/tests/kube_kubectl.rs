@@ -1,5 +1,6 @@
-//! `kubectl` against the simulated apiserver, through a generated kubeconfig. Skips (with a
-//! printed reason) only when kubectl is not installed; `scripts/test` installs it.
+//! `kubectl` against the simulated apiserver, through a generated kubeconfig. Fails when
+//! kubectl is not installed (a skipped test would pass without testing); `scripts/test`
+//! installs it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,11 +11,15 @@ use serde_json::{Value, json};
 use suture_sim::Sim as _;
 use suture_sim::kube::{Config, SimKube, Subresource, WriteOptions};
 
-fn kubectl_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
+fn kubectl_path() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|dir| dir.join("kubectl"))
         .find(|candidate| candidate.is_file())
+        .expect(
+            "kubectl is not on PATH: these tests need it (scripts/test installs it; or \
+             apt-get install -y kubernetes-client)",
+        )
 }
 
 struct Kubectl {
@@ -56,11 +61,8 @@ impl Kubectl {
     }
 }
 
-async fn setup(dir: &Path) -> Option<(SimKube, Kubectl)> {
-    let Some(bin) = kubectl_path() else {
-        println!("SKIPPED: kubectl is not installed (apt-get install -y kubernetes-client)");
-        return None;
-    };
+async fn setup(dir: &Path) -> (SimKube, Kubectl) {
+    let bin = kubectl_path();
     // client-go never sends a bearer token over plain http://, so kubectl talks to an open
     // server (token checks are covered by the kube-rs and raw HTTP tests).
     let sim = SimKube::start(Config::default()).expect("start");
@@ -104,7 +106,7 @@ async fn setup(dir: &Path) -> Option<(SimKube, Kubectl)> {
         kubeconfig,
         cache: dir.join("cache"),
     };
-    Some((sim, kubectl))
+    (sim, kubectl)
 }
 
 fn dir_file(kubectl: &Kubectl, name: &str, content: &str) -> String {
@@ -116,9 +118,7 @@ fn dir_file(kubectl: &Kubectl, name: &str, content: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_patch_and_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((sim, kubectl)) = setup(dir.path()).await else {
-        return;
-    };
+    let (sim, kubectl) = setup(dir.path()).await;
     let json_out = kubectl.ok(&["get", "pods", "-n", "x", "-o", "json"]).await;
     let list: Value = serde_json::from_str(&json_out).unwrap();
     let names: Vec<&str> = list["items"]
@@ -287,9 +287,7 @@ async fn kubectl_get_patch_and_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_watch_streams_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((sim, kubectl)) = setup(dir.path()).await else {
-        return;
-    };
+    let (sim, kubectl) = setup(dir.path()).await;
     let mut cmd = kubectl.command(&["get", "pods", "-n", "x", "--watch"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn kubectl --watch");

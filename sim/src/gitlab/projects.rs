@@ -34,6 +34,15 @@ pub(crate) fn email(u: &UserRec) -> String {
     format!("{}@example.com", u.username)
 }
 
+/// GitLab's default avatar for a user who uploaded none: Gravatar's identicon for the email
+/// (GitLab hashes it with SHA-256).
+pub(crate) fn avatar_url(u: &UserRec) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(email(u).to_lowercase().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("https://www.gravatar.com/avatar/{hex}?s=80&d=identicon")
+}
+
 /// A user as the REST API embeds it (`author`, `merged_by`, ...).
 pub(crate) fn user(urls: &Urls, u: &UserRec) -> Value {
     json!({
@@ -42,7 +51,7 @@ pub(crate) fn user(urls: &Urls, u: &UserRec) -> Value {
         "name": u.name,
         "state": "active",
         "locked": false,
-        "avatar_url": null,
+        "avatar_url": avatar_url(u),
         "web_url": format!("{}/{}", urls.web, u.username),
     })
 }
@@ -165,7 +174,7 @@ pub(crate) fn hook_user(u: &UserRec) -> Value {
         "id": u.id,
         "name": u.name,
         "username": u.username,
-        "avatar_url": null,
+        "avatar_url": avatar_url(u),
         "email": email(u),
     })
 }
