@@ -9,7 +9,6 @@ mod support;
 
 use std::cell::Cell;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -28,7 +27,7 @@ use gitlab::api::{ApiError, AsyncQuery};
 use gitlab::{AsyncGitlab, GitlabBuilder, RestError};
 use serde_json::{Value, json};
 use suture_sim::gitlab::{Fault, GitLabSim};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 const TOKEN: &str = "glpat-suture-bot";
 const SECRET: &str = "webhook-secret-token";
@@ -116,55 +115,16 @@ fn create_mr<'a>(source: &'a str, title: &'a str) -> CreateMergeRequest<'a> {
         .unwrap()
 }
 
-#[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
+use payload_support::Received;
 
 /// A webhook receiver on 127.0.0.1:0 in the test's runtime.
 async fn receiver() -> (String, mpsc::UnboundedReceiver<Received>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let tx = Arc::new(Mutex::new(tx));
-    let app = axum::Router::new().route(
-        "/hooks/gitlab",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.lock().await.send(Received { headers, body });
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/gitlab", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, rx)
+    payload_support::receiver("/hooks/gitlab").await
 }
 
-/// The next delivery whose `object_attributes.action` matches, skipping others.
+/// The next delivery whose `/object_attributes/action` is `action`, skipping others.
 async fn next_event(rx: &mut mpsc::UnboundedReceiver<Received>, action: &str) -> Received {
-    loop {
-        let r = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-            .await
-            .expect("no webhook within 10s")
-            .expect("receiver closed");
-        if r.json()["object_attributes"]["action"] == action {
-            return r;
-        }
-    }
+    payload_support::next_event(rx, "/object_attributes/action", action).await
 }
 
 fn assert_gitlab_headers(r: &Received) {

@@ -2,6 +2,7 @@
 //! webhook delivery and redelivery, and the shape of their errors. Each forge keeps only its
 //! own dialect (routes, bodies, headers, payloads).
 
+pub(crate) mod context;
 pub mod error;
 pub mod faults;
 pub mod rate;

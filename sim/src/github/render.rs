@@ -7,14 +7,7 @@ use serde_json::{Value, json};
 
 use super::state::{CommentRec, Item, LabelRec, RepoRec, State};
 
-/// Where the simulator's API and "web" (Git remote) live.
-#[derive(Debug, Clone)]
-pub(crate) struct Urls {
-    /// `http://127.0.0.1:PORT` of the REST API
-    pub api: String,
-    /// `http://127.0.0.1:PORT` of the Git remote
-    pub web: String,
-}
+pub(crate) use crate::forge::context::Urls;
 
 /// Live facts about a pull request that come from Git, not from the state.
 #[derive(Debug, Clone, Default)]

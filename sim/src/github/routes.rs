@@ -1,6 +1,6 @@
 //! The router, GitHub's error bodies, auth, rate-limit headers and fault injection.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,34 +12,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
-use super::render::{self, Urls};
+use super::render;
 use super::state::State;
 use super::{issues, pulls, refs};
-use crate::forge::webhook::Outbox;
-use crate::forge::{Dialect, Fault, Faults, RateLimit};
-use crate::git::{RepoStore, Tokens};
+use crate::forge::{Dialect, Fault};
 
 /// Bodies above this are refused (GitHub's own limits are far higher; suture sends small ones).
 pub(crate) const MAX_BODY: usize = 1024 * 1024;
 const DOCS: &str = "https://docs.github.com/rest";
 
 /// Everything a request handler needs.
-#[derive(Debug)]
-pub(crate) struct Ctx {
-    pub state: Mutex<State>,
-    pub store: RepoStore,
-    pub tokens: Tokens,
-    pub faults: Faults,
-    pub rate: RateLimit,
-    pub urls: Urls,
-    pub outbox: Outbox,
-}
-
-impl Ctx {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub(crate) type Ctx = crate::forge::context::Ctx<State>;
 
 /// GitHub's primary ("core") rate limit is counted per hour.
 pub(crate) const RATE_WINDOW_SECS: i64 = 3600;

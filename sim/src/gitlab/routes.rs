@@ -1,7 +1,7 @@
 //! The router, GitLab's error bodies, `PRIVATE-TOKEN` auth, `RateLimit-*` headers and fault
 //! injection.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State as AxState};
@@ -13,43 +13,17 @@ use serde_json::{Value, json};
 
 use super::state::State;
 use super::{branches, commits, labels, merge_requests, notes, projects};
-use crate::forge::webhook::Outbox;
-use crate::forge::{Dialect, Fault, Faults, RateLimit};
-use crate::git::{RepoStore, Tokens};
+use crate::forge::{Dialect, Fault};
 
 /// Bodies above this are refused; suture sends small ones (a commit of a few manifests).
 pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
 /// GitLab's default authenticated API throttle window.
 pub(crate) const RATE_WINDOW_SECS: i64 = 60;
 
-/// Base URLs the payloads point at.
-#[derive(Debug, Clone)]
-pub(crate) struct Urls {
-    /// `http://127.0.0.1:PORT` of the API.
-    pub api: String,
-    /// `http://127.0.0.1:PORT` of the Git remote, which also stands for the web UI.
-    pub web: String,
-}
+pub(crate) use crate::forge::context::Urls;
 
 /// Everything a request handler needs.
-#[derive(Debug)]
-pub(crate) struct Ctx {
-    pub state: Mutex<State>,
-    pub store: RepoStore,
-    pub tokens: Tokens,
-    pub faults: Faults,
-    /// `throttle_authenticated_api`: requests per minute, counted for every authenticated
-    /// request.
-    pub rate: RateLimit,
-    pub urls: Urls,
-    pub outbox: Outbox,
-}
-
-impl Ctx {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub(crate) type Ctx = crate::forge::context::Ctx<State>;
 
 /// The username a request authenticated as.
 #[derive(Debug, Clone)]

@@ -4,8 +4,70 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::http::HeaderMap;
 use serde_json::Value;
+use tokio::sync::{Mutex, mpsc};
+
+/// A webhook as the receiver got it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A webhook receiver on `127.0.0.1:0` at `path`, in the test's runtime; returns its URL.
+pub async fn receiver(path: &str) -> (String, mpsc::UnboundedReceiver<Received>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let tx = Arc::new(Mutex::new(tx));
+    let app = axum::Router::new().route(
+        path,
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.lock().await.send(Received { headers, body });
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+/// The next delivery whose payload has `action` at `pointer`, skipping others.
+pub async fn next_event(
+    rx: &mut mpsc::UnboundedReceiver<Received>,
+    pointer: &str,
+    action: &str,
+) -> Received {
+    loop {
+        let r = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("no webhook within 10s")
+            .expect("receiver closed");
+        if r.json().pointer(pointer).and_then(Value::as_str) == Some(action) {
+            return r;
+        }
+    }
+}
 
 pub fn fixture(dir: &str, name: &str) -> Value {
     let path = format!(
