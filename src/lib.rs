@@ -2,11 +2,12 @@
 //!
 //! The modules follow the pipeline: `state` (input snapshot) -> `detection` (findings) ->
 //! `owner` (workload behind a pod) -> `proposal` (typed fix or escalation) -> `gitops`
-//! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline). `sim`
-//! holds the simulators that speak the real HTTP APIs (Kubernetes first) for tests and the demo.
+//! (Argo CD app, manifest location, minimal YAML edit) -> `plan` (all of it, offline). The
+//! simulators that speak the real HTTP APIs are the `suture-sim` crate (cargo feature `sim`).
 
 pub mod alerts;
 pub mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod detection;
 pub mod forge;
@@ -20,5 +21,4 @@ pub mod plan;
 pub mod proposal;
 pub mod quantity;
 pub mod render;
-pub mod sim;
 pub mod state;

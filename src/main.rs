@@ -2,7 +2,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use suture::{demo, inputs, plan, render};
+#[cfg(feature = "sim")]
+use suture::demo;
+use suture::{inputs, plan, render};
 
 /// suture: from a broken Kubernetes workload to a reviewed, verified fix in Git.
 #[derive(Parser)]
@@ -35,6 +37,7 @@ enum Command {
         now: Option<String>,
     },
     /// Plan the bundled scenario: a Deployment OOMKilled at 512Mi in a plain-directory Argo CD app.
+    #[cfg(feature = "sim")]
     Demo {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -50,6 +53,7 @@ enum Command {
     },
     /// Run the simulated world (Kubernetes + controllers, Argo CD, Git, GitHub, GitLab) with a
     /// scenario seeded, print its endpoints and credentials, and serve until Ctrl-C.
+    #[cfg(feature = "sim")]
     Sim {
         /// A scenario name, or `list` to print them.
         #[arg(long, default_value = "oom")]
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        #[cfg(feature = "sim")]
         Command::Sim {
             scenario,
             listen,
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
         } => sim(&scenario, listen, dir, speed),
         Command::Migrate { ledger } => migrate(&ledger),
         Command::CheckConfig { file } => check_config(&file),
+        #[cfg(feature = "sim")]
         Command::Demo { format } => {
             print(&demo::run(), format);
             ExitCode::SUCCESS
@@ -132,18 +138,19 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(feature = "sim")]
 fn sim(
     name: &str,
     listen: Option<std::net::SocketAddr>,
     dir: Option<PathBuf>,
     speed: f64,
 ) -> ExitCode {
-    let listing = suture::sim::scenarios::listing();
+    let listing = suture_sim::scenarios::listing();
     if name == "list" {
         print!("scenarios:\n{listing}");
         return ExitCode::SUCCESS;
     }
-    let Some(scenario) = suture::sim::scenarios::find(name) else {
+    let Some(scenario) = suture_sim::scenarios::find(name) else {
         eprint!("error: unknown scenario {name:?}; scenarios:\n{listing}");
         return ExitCode::from(2);
     };
@@ -159,9 +166,9 @@ fn sim(
         }
     };
     runtime.block_on(async move {
-        use suture::sim::world::{Options, World};
+        use suture_sim::world::{Options, World};
         let options = Options { speed, listen, dir };
-        let world = match World::start(scenario, options).await {
+        let world = match World::start(scenario, options) {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("error: cannot start the simulated world: {e}");
@@ -241,6 +248,7 @@ fn migrate(url: &str) -> ExitCode {
 
 /// Ctrl-C, or SIGTERM (what `kill` and process supervisors send), so the world shuts down
 /// cleanly and the temporary kubeconfig directory is removed either way.
+#[cfg(feature = "sim")]
 async fn stopped() {
     #[cfg(unix)]
     {

@@ -28,6 +28,7 @@ fn json(out: &Output) -> serde_json::Value {
 }
 
 /// The changed lines of a unified diff (without the `---`/`+++` headers).
+#[cfg(feature = "sim")]
 fn changed_lines(diff: &str) -> Vec<&str> {
     diff.lines()
         .filter(|l| {
@@ -38,6 +39,7 @@ fn changed_lines(diff: &str) -> Vec<&str> {
         .collect()
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn demo_proposes_the_640mi_bump_with_a_one_line_diff() {
     let out = suture(&["demo", "--format", "json"]);
@@ -84,6 +86,7 @@ fn demo_proposes_the_640mi_bump_with_a_one_line_diff() {
     );
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn demo_text_reads_like_a_pull_request_preview() {
     let out = suture(&["demo"]);

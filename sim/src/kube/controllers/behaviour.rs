@@ -1,0 +1,185 @@
+//! What a container does when the simulated kubelet runs it, set per scenario by image.
+//!
+//! ```yaml
+//! default: {}                      # unknown images pull and run fine
+//! images:
+//!   shop/web:1.4: {working_set: 600Mi}          # OOMKilled under a smaller memory limit
+//!   shop/web:9.9: {missing: true}               # ErrImagePull / ImagePullBackOff (not found)
+//!   private/app:1: {pull_unauthorized: true}    # ErrImagePull (401 Unauthorized)
+//!   shop/slow:2: {start_seconds: 60}            # probes fail for the first 60 s
+//!   shop/batch:1: {exit_code: 1, exit_after_seconds: 2}
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+/// How one container image behaves. Every field is optional; the default runs forever,
+/// healthy from its first second.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Behaviour {
+    /// Memory the process grows to (a quantity, `600Mi`). Above the container's memory limit
+    /// the kernel kills it: `OOMKilled`, exit 137.
+    pub working_set: Option<String>,
+    /// Seconds after start at which the working set is reached (default 3).
+    pub oom_after_seconds: Option<u64>,
+    /// Seconds until the app answers its probes (startup, liveness, readiness).
+    pub start_seconds: u64,
+    /// The process exits with this code ...
+    pub exit_code: Option<i32>,
+    /// ... after running this many seconds (default 5).
+    pub exit_after_seconds: Option<u64>,
+    /// The tag does not exist in the registry.
+    pub missing: bool,
+    /// The registry refuses the pull (401).
+    pub pull_unauthorized: bool,
+    /// Seconds a successful pull takes (default 1).
+    pub pull_seconds: Option<u64>,
+    /// The readiness probe never passes (the app runs but serves errors).
+    pub never_ready: bool,
+}
+
+pub const DEFAULT_OOM_AFTER: u64 = 3;
+pub const DEFAULT_EXIT_AFTER: u64 = 5;
+pub const DEFAULT_PULL_SECONDS: u64 = 1;
+
+impl Behaviour {
+    /// Bytes of the working set, if set and parseable.
+    pub fn working_set_bytes(&self) -> Option<i128> {
+        let q = self.working_set.as_deref()?;
+        crate::quantity::bytes(q)
+    }
+}
+
+/// The behaviours of a scenario: by image reference, with a default for all others.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Behaviours {
+    pub default: Behaviour,
+    /// Keyed by image as written in pod specs (`shop/web:1.4`); `docker.io/library/` and
+    /// `docker.io/` prefixes are equivalent, as the container runtime resolves them.
+    pub images: BTreeMap<String, Behaviour>,
+}
+
+impl Behaviours {
+    pub fn for_image(&self, image: &str) -> &Behaviour {
+        if let Some(b) = self.images.get(image) {
+            return b;
+        }
+        let wanted = normalize(image);
+        self.images
+            .iter()
+            .find(|(k, _)| normalize(k) == wanted)
+            .map(|(_, b)| b)
+            .unwrap_or(&self.default)
+    }
+}
+
+/// The fully qualified reference a container runtime pulls: `nginx` ->
+/// `docker.io/library/nginx:latest`.
+pub fn normalize(image: &str) -> String {
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let has_tag = last.contains(':');
+    let first = name.split('/').next().unwrap_or("");
+    let has_registry =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let mut full = if has_registry {
+        name.to_string()
+    } else if name.contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
+    };
+    match digest {
+        Some(d) => {
+            full.push('@');
+            full.push_str(d);
+        }
+        None if !has_tag => full.push_str(":latest"),
+        None => {}
+    }
+    full
+}
+
+/// The behaviours shared between a scenario (which may change them mid-test) and the kubelet.
+#[derive(Clone, Default)]
+pub struct BehaviourBook {
+    inner: Arc<RwLock<Behaviours>>,
+}
+
+impl BehaviourBook {
+    pub fn new(b: Behaviours) -> Self {
+        BehaviourBook {
+            inner: Arc::new(RwLock::new(b)),
+        }
+    }
+
+    /// Sets the behaviour of one image.
+    pub fn set(&self, image: &str, b: Behaviour) {
+        let mut all = self
+            .inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        all.images.insert(image.to_string(), b);
+    }
+
+    /// Replaces all behaviours.
+    pub fn replace(&self, b: Behaviours) {
+        let mut all = self
+            .inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *all = b;
+    }
+
+    pub fn snapshot(&self) -> Behaviours {
+        self.inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_match_after_normalizing() {
+        assert_eq!(normalize("nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(normalize("shop/web:1"), "docker.io/shop/web:1");
+        assert_eq!(normalize("ghcr.io/a/b:2"), "ghcr.io/a/b:2");
+        assert_eq!(normalize("localhost:5000/x"), "localhost:5000/x:latest");
+        let b: Behaviours = serde_json::from_value(
+            serde_json::json!({"images": {"nginx:nope": {"missing": true}}}),
+        )
+        .unwrap_or_default();
+        assert!(b.for_image("docker.io/library/nginx:nope").missing);
+        assert!(!b.for_image("nginx:1").missing);
+    }
+
+    #[test]
+    fn scenario_yaml_parses() {
+        let yaml = "default: {}\nimages:\n  shop/web:1.4: {working_set: 600Mi}\n  shop/web:9.9: {missing: true}\n  shop/slow:2: {start_seconds: 60}\n  shop/batch:1: {exit_code: 1, exit_after_seconds: 2}\n";
+        let b: Behaviours = serde_saphyr::from_str(yaml).unwrap_or_default();
+        assert_eq!(b.images.len(), 4);
+        assert_eq!(
+            b.for_image("shop/web:1.4").working_set_bytes(),
+            Some(600 << 20)
+        );
+        assert_eq!(b.for_image("shop/slow:2").start_seconds, 60);
+        assert_eq!(b.for_image("shop/batch:1").exit_code, Some(1));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let r: Result<Behaviour, _> = serde_json::from_value(serde_json::json!({"workingset": 1}));
+        assert!(r.is_err());
+    }
+}
