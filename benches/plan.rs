@@ -45,28 +45,51 @@ fn main() {
     }
     let pods = pods();
     let dir = tempfile::tempdir().expect("tempdir");
-    let started = Instant::now();
-    let objects = snapshot_objects(pods);
-    let json_file = dir.path().join("snapshot.json");
-    let yaml_file = dir.path().join("snapshot.yaml");
-    write_json(&objects, &json_file);
-    write_yaml(&objects, &yaml_file);
-    drop(objects);
-    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) / (1024 * 1024);
     println!(
-        "machine: {} cores, load average {}; snapshot: {pods} pods, JSON {} MiB, YAML {} MiB; repo: {MANIFESTS} manifests (generated in {:.1?})",
+        "machine: {} cores, load average {}; snapshot: {pods} pods; repo: {MANIFESTS} manifests",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         loadavg(),
-        size(&json_file),
-        size(&yaml_file),
-        started.elapsed()
     );
-    for (format, file) in [("json", &json_file), ("yaml", &yaml_file)] {
-        let status = std::process::Command::new(std::env::current_exe().expect("own path"))
-            .env(CHILD, format!("{format}:{}", file.display()))
-            .status()
-            .expect("run the measuring child");
-        assert!(status.success(), "{format} run failed: {status}");
+    for shape in [Shape::Lean, Shape::Kubectl] {
+        let objects = snapshot_objects(pods, shape);
+        let json_file = dir.path().join(format!("{shape:?}.json"));
+        let yaml_file = dir.path().join(format!("{shape:?}.yaml"));
+        write_json(&objects, &json_file);
+        write_yaml(&objects, &yaml_file);
+        drop(objects);
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) / (1024 * 1024);
+        println!(
+            "{shape:?} objects ({}): JSON {} MiB, YAML {} MiB",
+            shape.describe(),
+            size(&json_file),
+            size(&yaml_file)
+        );
+        for (format, file) in [("json", &json_file), ("yaml", &yaml_file)] {
+            let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+                .env(CHILD, format!("{format}:{}", file.display()))
+                .status()
+                .expect("run the measuring child");
+            assert!(status.success(), "{format} run failed: {status}");
+        }
+    }
+}
+
+/// How much of a real object the generated ones carry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    /// What suture reads and little else (the shape of the measurement).
+    Lean,
+    /// As the API server returns them: managed fields, env, the service account volume,
+    /// tolerations, conditions.
+    Kubectl,
+}
+
+impl Shape {
+    fn describe(self) -> &'static str {
+        match self {
+            Shape::Lean => "the fields suture reads",
+            Shape::Kubectl => "as kubectl prints them, managed fields and all",
+        }
     }
 }
 
@@ -167,9 +190,16 @@ fn child(format: &str, file: &Path) {
     println!("  read      {}", ms(read));
     println!("  parse     {}", ms(parse));
     println!("  detect    {}", ms(detect_time));
-    println!("  locate    {}  ({} requests)", ms(locate_time), requests.len());
+    println!(
+        "  locate    {}  ({} requests)",
+        ms(locate_time),
+        requests.len()
+    );
     println!("  edit      {}  ({edited} edits)", ms(edit_time));
-    println!("  plan      {}  (detect + propose + locate + edit)", ms(plan_time));
+    println!(
+        "  plan      {}  (detect + propose + locate + edit)",
+        ms(plan_time)
+    );
     println!(
         "  total     {}  (read + parse + plan)",
         ms(read + parse + plan_time)
@@ -201,7 +231,8 @@ fn loadavg() -> String {
 
 /// Deployments, their ReplicaSets and pods, shaped like a real cluster's (managed fields, the
 /// service-account volume, env, conditions), and the Application tracking them.
-fn snapshot_objects(pods: usize) -> Vec<Value> {
+fn snapshot_objects(pods: usize, shape: Shape) -> Vec<Value> {
+    let full = shape == Shape::Kubectl;
     let mut items = Vec::new();
     for d in 0..pods.div_ceil(PODS_PER_DEPLOYMENT) {
         let name = format!("svc-{d:05}");
@@ -215,6 +246,18 @@ fn snapshot_objects(pods: usize) -> Vec<Value> {
             "resources": {"limits": {"memory": "512Mi"}, "requests": {"memory": "256Mi", "cpu": "100m"}},
             "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"
         });
+        let mut container = container;
+        if !full {
+            for key in [
+                "env",
+                "ports",
+                "imagePullPolicy",
+                "terminationMessagePath",
+                "terminationMessagePolicy",
+            ] {
+                container.as_object_mut().map(|c| c.remove(key));
+            }
+        }
         let tracking = format!("bench:apps/Deployment:{ns}/{name}");
         items.push(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -256,7 +299,7 @@ fn snapshot_objects(pods: usize) -> Vec<Value> {
             let mut pod_container = container.clone();
             pod_container["volumeMounts"] = json!([{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "name": "kube-api-access-x1", "readOnly": true}]);
             let cond = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": "2026-11-23T08:00:00Z"});
-            items.push(json!({
+            let mut pod = json!({
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": format!("{name}-abc-{p}"), "generateName": format!("{name}-abc-"), "namespace": ns,
                     "uid": format!("p-{i}"), "resourceVersion": format!("{}", 100_000 + i),
@@ -279,7 +322,39 @@ fn snapshot_objects(pods: usize) -> Vec<Value> {
                     "startTime": "2026-11-23T08:00:00Z",
                     "conditions": [cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
                     "containerStatuses": [status]}
-            }));
+            });
+            if !full {
+                let spec = pod["spec"].as_object_mut().expect("spec");
+                for key in [
+                    "dnsPolicy",
+                    "restartPolicy",
+                    "schedulerName",
+                    "serviceAccountName",
+                    "terminationGracePeriodSeconds",
+                    "tolerations",
+                    "volumes",
+                ] {
+                    spec.remove(key);
+                }
+                spec["containers"][0]
+                    .as_object_mut()
+                    .map(|c| c.remove("volumeMounts"));
+                pod["status"]
+                    .as_object_mut()
+                    .map(|s| s.remove("conditions"));
+                let meta = pod["metadata"].as_object_mut().expect("metadata");
+                for key in ["generateName", "resourceVersion", "creationTimestamp"] {
+                    meta.remove(key);
+                }
+            }
+            items.push(pod);
+        }
+    }
+    if !full {
+        for item in &mut items {
+            item["metadata"]
+                .as_object_mut()
+                .map(|m| m.remove("managedFields"));
         }
     }
     items.push(json!({
