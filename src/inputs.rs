@@ -54,8 +54,9 @@ pub fn load_state(paths: &[PathBuf]) -> (ClusterState, Vec<StateError>, Vec<Stri
         };
         for file in files {
             let name = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(text) => match state.add_text(&name, &text) {
+            // Streamed: a JSON snapshot of a large cluster is never held whole.
+            match std::fs::File::open(&file) {
+                Ok(reader) => match state.add_reader(&name, reader) {
                     Ok(w) => warnings.extend(w),
                     Err(e) => errors.push(e),
                 },

@@ -222,6 +222,64 @@ impl ClusterState {
             .collect())
     }
 
+    /// Like [`ClusterState::add_text`], but reading as it goes: a JSON snapshot is decoded
+    /// item by item and never held whole (`kubectl get -o json` of 50,000 pods is hundreds of
+    /// MiB). Other texts (YAML) are read whole and parsed as by `add_text`.
+    pub fn add_reader(
+        &mut self,
+        file: &str,
+        reader: impl std::io::Read,
+    ) -> Result<Vec<String>, StateError> {
+        use std::io::{BufRead, Read};
+        let unreadable = |reason: String| StateError::Unreadable {
+            file: file.to_string(),
+            reason,
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
+        // The first byte that is not a byte order mark or whitespace tells JSON from YAML;
+        // what comes before it is kept aside (serde_json does not skip a byte order mark).
+        let mut head = Vec::new();
+        let first = loop {
+            let buf = reader.fill_buf().map_err(|e| unreadable(e.to_string()))?;
+            if buf.is_empty() {
+                break None;
+            }
+            let skip = buf.iter().position(|b| !b" \t\r\n\xef\xbb\xbf".contains(b));
+            let n = skip.unwrap_or(buf.len());
+            let found = skip.map(|pos| buf[pos]);
+            head.extend_from_slice(&buf[..n]);
+            reader.consume(n);
+            if found.is_some() {
+                break found;
+            }
+        };
+        if !matches!(first, Some(b'{' | b'[')) {
+            let mut text = String::from_utf8(head).map_err(|e| unreadable(e.to_string()))?;
+            reader
+                .read_to_string(&mut text)
+                .map_err(|e| unreadable(e.to_string()))?;
+            return self.add_text(file, &text);
+        }
+        // Decoded into a state of its own: a file that turns out not to be JSON adds nothing.
+        let mut part = ClusterState::default();
+        let mut problems = Vec::new();
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        serde::de::DeserializeSeed::deserialize(
+            stream::Top {
+                state: &mut part,
+                problems: &mut problems,
+            },
+            &mut de,
+        )
+        .and_then(|()| de.end())
+        .map_err(|e| unreadable(format!("invalid JSON: {e}")))?;
+        self.append(part);
+        Ok(problems
+            .into_iter()
+            .map(|e| format!("{file}: {e}"))
+            .collect())
+    }
+
     /// JSON: a list is split into the raw text of its items, and each item is decoded from
     /// its text. Anything unusual (an item that does not decode, a `kind` that is not a
     /// string, `items` that are not a list) goes through the `serde_json::Value` path, so
@@ -593,6 +651,150 @@ mod yaml {
     }
 }
 
+/// JSON read from a stream: each item of a list is copied out as its raw text, decoded, and
+/// dropped, as `add_text` does from a string.
+mod stream {
+    use std::fmt;
+
+    use serde::de::{
+        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+    use serde_json::value::RawValue;
+
+    use super::{ClusterState, is_list_kind};
+
+    /// The whole text: an array of objects, or one object (a list or not).
+    pub(super) struct Top<'s> {
+        pub state: &'s mut ClusterState,
+        pub problems: &'s mut Vec<String>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Top<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object or array")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+                self.state.add_raw(item.get(), self.problems);
+            }
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            // `kubectl get -o json` prints `items` before `kind`: decode the items as they come
+            // (aside, in case this is no list), and keep the other fields' text.
+            let mut items = ClusterState::default();
+            let mut item_problems = Vec::new();
+            let mut rest: Vec<(String, Box<RawValue>)> = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "items" {
+                    items = ClusterState::default();
+                    item_problems.clear();
+                    map.next_value_seed(Items {
+                        state: &mut items,
+                        problems: &mut item_problems,
+                    })?;
+                } else {
+                    rest.push((key, map.next_value()?));
+                }
+            }
+            // The text of the object without `items`, which no kind suture reads has.
+            let mut text = String::from("{");
+            for (i, (key, value)) in rest.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(&serde_json::to_string(key).map_err(de::Error::custom)?);
+                text.push(':');
+                text.push_str(value.get());
+            }
+            text.push('}');
+            // Small (metadata, kind): read as a tree, so duplicate keys count as they always have.
+            let list = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("kind")?.as_str().map(is_list_kind))
+                .unwrap_or(false);
+            if list {
+                self.state.append(items);
+                self.problems.append(&mut item_problems);
+            } else {
+                self.state.add_raw(&text, self.problems);
+            }
+            Ok(())
+        }
+    }
+
+    /// The `items` of the top object, each decoded as soon as it is read.
+    struct Items<'s> {
+        state: &'s mut ClusterState,
+        problems: &'s mut Vec<String>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Items<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Items<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("the items of a list")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+                self.state.add_raw(item.get(), self.problems);
+            }
+            Ok(())
+        }
+
+        // `items` that are not a list hold no objects.
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+    }
+}
+
 /// Fields nothing in suture reads, dropped right after decoding: in a real cluster they are
 /// most of each object (managed fields, the last applied configuration, the service account
 /// volume, env). What detection, owners, Argo CD lookup and proposals read stays: labels, the
@@ -946,6 +1148,59 @@ mod tests {
             ClusterState::default().add_text("x.json", "{\"kind\": "),
             Err(StateError::Unreadable { reason, .. }) if reason.starts_with("invalid JSON")
         ));
+    }
+
+    #[test]
+    fn a_json_stream_decodes_as_its_text_does() {
+        let pod = KUBECTL_POD.replace('\n', " ");
+        let node = r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}"#;
+        let bad = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}, "spec": {"containers": 3}}"#;
+        for text in [
+            // kubectl's order: `items` before `kind`.
+            format!(
+                "\u{feff} \n{{\"apiVersion\": \"v1\", \"items\": [{pod}, {bad}, {node}, 3], \"kind\": \"List\", \"metadata\": {{}}}}\n"
+            ),
+            format!("[{pod}, {{\"kind\": \"NodeList\", \"items\": [{node}]}}, {bad}]"),
+            // Not a list: the object itself counts, its `items` do not.
+            format!("{{\"items\": [{node}], {}", &pod[1..]),
+        ] {
+            let mut from_text = ClusterState::default();
+            let text_problems = from_text.add_text("f", &text).unwrap();
+            let mut streamed = ClusterState::default();
+            let stream_problems = streamed.add_reader("f", text.as_bytes()).unwrap();
+            assert_eq!(streamed.pods, from_text.pods, "{text}");
+            assert_eq!(streamed.nodes, from_text.nodes, "{text}");
+            assert_eq!(stream_problems, text_problems);
+            assert!(!streamed.pods.is_empty());
+        }
+        let mut streamed = ClusterState::default();
+        let problems = streamed
+            .add_reader("f", format!("[{pod}, {bad}]").as_bytes())
+            .unwrap();
+        assert_eq!(
+            problems,
+            ["f: Pod bad: cannot decode: invalid type: integer `3`, expected a sequence"]
+        );
+    }
+
+    #[test]
+    fn a_stream_that_breaks_adds_nothing_and_yaml_streams_are_read_whole() {
+        let mut state = ClusterState::default();
+        let text = format!("[{KUBECTL_POD}, {{\"kind\": ");
+        let err = state.add_reader("pods.json", text.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("pods.json: invalid JSON: "),
+            "{err}"
+        );
+        assert!(state.pods.is_empty());
+        let yaml = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: p}}\nkind: List\n";
+        let problems = state.add_reader("pods.yaml", yaml.as_bytes()).unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(state.pods[0].metadata.name.as_deref(), Some("p"));
+        let err = state
+            .add_reader("x.yaml", "kind: [unclosed".as_bytes())
+            .unwrap_err();
+        assert!(err.to_string().starts_with("x.yaml: invalid YAML"), "{err}");
     }
 
     #[test]
