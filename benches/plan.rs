@@ -65,7 +65,11 @@ fn main() {
             size(&json_file),
             size(&yaml_file)
         );
-        for (format, file) in [("json", &json_file), ("yaml", &yaml_file)] {
+        for (format, file) in [
+            ("json", &json_file),
+            ("json-stream", &json_file),
+            ("yaml", &yaml_file),
+        ] {
             let status = std::process::Command::new(std::env::current_exe().expect("own path"))
                 .env(CHILD, format!("{format}:{}", file.display()))
                 .status()
@@ -103,16 +107,23 @@ fn child(format: &str, file: &Path) {
     let repos_for_phases = repos(MANIFESTS);
     let repos_for_plan = repos(MANIFESTS);
 
-    // As `suture plan` loads it: streamed from the file (JSON), or read whole (YAML).
+    // As `suture plan` loads it (read whole, then decoded), or streamed from the file.
     let t = Instant::now();
     let mut state = ClusterState::default();
-    let reader = std::fs::File::open(file).expect("snapshot");
-    let problems = state
-        .add_reader(&file.display().to_string(), reader)
-        .unwrap();
+    let name = file.display().to_string();
+    let problems = if format == "json-stream" {
+        let reader = std::fs::File::open(file).expect("snapshot");
+        state.add_reader(&name, reader).unwrap()
+    } else {
+        let text = std::fs::read_to_string(file).expect("snapshot");
+        state.add_text(&name, &text).unwrap()
+    };
     let parse = t.elapsed();
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(state.pods.len(), pods);
+    let peak_parse = status_kib("VmHWM");
+    // Reset the peak (Linux: clear_refs 5), so the plan's own peak shows apart.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let rss_parsed = status_kib("VmRSS");
 
     let t = Instant::now();
@@ -201,10 +212,16 @@ fn child(format: &str, file: &Path) {
         ms(plan_time)
     );
     println!("  total     {}  (parse + plan)", ms(parse + plan_time));
+    let peak = status_kib("VmHWM") / 1024;
     println!(
-        "  memory    {} MiB resident after parse, {} MiB peak (VmHWM)",
+        "  memory    {} MiB resident after parse; peak {} MiB while parsing, {} after (plan, locate, edit)",
         rss_parsed / 1024,
-        status_kib("VmHWM") / 1024
+        peak_parse / 1024,
+        if reset {
+            format!("{peak} MiB")
+        } else {
+            "not measured".into()
+        }
     );
 }
 

@@ -54,9 +54,8 @@ pub fn load_state(paths: &[PathBuf]) -> (ClusterState, Vec<StateError>, Vec<Stri
         };
         for file in files {
             let name = file.display().to_string();
-            // Streamed: a JSON snapshot of a large cluster is never held whole.
-            match std::fs::File::open(&file) {
-                Ok(reader) => match state.add_reader(&name, reader) {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => match state.add_text(&name, &text) {
                     Ok(w) => warnings.extend(w),
                     Err(e) => errors.push(e),
                 },
