@@ -131,7 +131,6 @@ fn compare(tree: &RepoTree, repo: &str, extra_names: &[&str]) -> (usize, usize) 
             }
         }
     }
-    eprintln!("{repo}: {located} of {total} located");
     (located, total)
 }
 
