@@ -4,7 +4,10 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::gitops::argocd::{Application, ApplicationSet};
 
@@ -68,6 +71,15 @@ pub enum StateError {
     Unreadable { file: String, reason: String },
 }
 
+/// An object of a kind suture reads that does not decode into its type (`containers: 3`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{object}: cannot decode: {reason}")]
+pub struct DecodeError {
+    /// `Kind name`
+    pub object: String,
+    pub reason: String,
+}
+
 /// Parse a text of Kubernetes objects: JSON, or YAML with any number of `---` documents.
 /// `kind: List` documents are flattened into their items.
 pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, String> {
@@ -80,12 +92,7 @@ pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, String> {
             })
             .map_err(|e| format!("invalid JSON: {e}"))?
     } else {
-        // kubectl (sigs.k8s.io/yaml) keeps the last of duplicate keys; so do we.
-        let options = serde_saphyr::options! {
-            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-            budget: Some(budget_for(text.len())),
-        };
-        serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, options)
+        serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, yaml_options(text))
             .map_err(|e| format!("invalid YAML: {e}"))?
     };
     let mut out = Vec::new();
@@ -112,7 +119,7 @@ fn flatten_lists(doc: serde_json::Value, out: &mut Vec<serde_json::Value>) {
     let is_list = doc
         .get("kind")
         .and_then(|k| k.as_str())
-        .is_some_and(|k| k == "List" || k.ends_with("List"));
+        .is_some_and(is_list_kind);
     match doc {
         serde_json::Value::Object(mut map) if is_list => {
             if let Some(serde_json::Value::Array(items)) = map.remove("items") {
@@ -129,65 +136,221 @@ fn flatten_lists(doc: serde_json::Value, out: &mut Vec<serde_json::Value>) {
 impl ClusterState {
     /// Add one decoded object by its `apiVersion` and `kind`. Unknown kinds are ignored
     /// (`Ok(false)`); an object of a known kind that does not decode is an error naming it.
-    pub fn add_object(&mut self, obj: serde_json::Value) -> Result<bool, String> {
-        let kind = obj
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let api = obj
-            .get("apiVersion")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let group = api.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(|n| n.as_str())
-            .unwrap_or("<unnamed>")
-            .to_string();
-        fn decode<T: serde::de::DeserializeOwned>(obj: serde_json::Value) -> Result<T, String> {
-            serde_json::from_value(obj).map_err(|e| e.to_string())
-        }
-        let result = match (group, kind.as_str()) {
-            ("", "Pod") => decode(obj).map(|o| self.pods.push(o)),
-            ("apps", "ReplicaSet") => decode(obj).map(|o| self.replica_sets.push(o)),
-            ("apps", "Deployment") => decode(obj).map(|o| self.deployments.push(o)),
-            ("apps", "StatefulSet") => decode(obj).map(|o| self.stateful_sets.push(o)),
-            ("apps", "DaemonSet") => decode(obj).map(|o| self.daemon_sets.push(o)),
-            ("batch", "Job") => decode(obj).map(|o| self.jobs.push(o)),
-            ("batch", "CronJob") => decode(obj).map(|o| self.cron_jobs.push(o)),
-            ("", "Node") => decode(obj).map(|o| self.nodes.push(o)),
-            ("", "PersistentVolumeClaim") => decode(obj).map(|o| self.pvcs.push(o)),
-            ("", "LimitRange") => decode(obj).map(|o| self.limit_ranges.push(o)),
-            ("", "Event") | ("events.k8s.io", "Event") => {
-                self.events.push(ObservedEvent::from_json(&obj));
-                Ok(())
-            }
-            ("argoproj.io", "Application") => decode(obj).map(|o| self.applications.push(o)),
-            ("argoproj.io", "ApplicationSet") => decode(obj).map(|o| self.application_sets.push(o)),
-            ("argoproj.io", "Rollout") => decode(obj).map(|o| self.rollouts.push(o)),
-            _ => return Ok(false),
+    pub fn add_object(&mut self, obj: serde_json::Value) -> Result<bool, DecodeError> {
+        let str_at = |key: &str| obj.get(key).and_then(|k| k.as_str()).unwrap_or_default();
+        let Some(kind) = Kind::of(str_at("apiVersion"), str_at("kind")) else {
+            return Ok(false);
         };
-        result
+        let object = object_label(&obj);
+        self.add_decoded(kind, obj)
             .map(|()| true)
-            .map_err(|e| format!("{kind} {name}: cannot decode: {e}"))
+            .map_err(|e| DecodeError {
+                object,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Decode one object of `kind` from `de` (a whole object), slim it and keep it.
+    fn add_decoded<'de, D: serde::Deserializer<'de>>(
+        &mut self,
+        kind: Kind,
+        de: D,
+    ) -> Result<(), D::Error> {
+        use serde::Deserialize as _;
+        match kind {
+            Kind::Pod => self.pods.push(slim::pod(Pod::deserialize(de)?)),
+            Kind::ReplicaSet => self
+                .replica_sets
+                .push(slim::replica_set(ReplicaSet::deserialize(de)?)),
+            Kind::Deployment => self
+                .deployments
+                .push(slim::deployment(Deployment::deserialize(de)?)),
+            Kind::StatefulSet => self
+                .stateful_sets
+                .push(slim::stateful_set(StatefulSet::deserialize(de)?)),
+            Kind::DaemonSet => self
+                .daemon_sets
+                .push(slim::daemon_set(DaemonSet::deserialize(de)?)),
+            Kind::Job => self.jobs.push(slim::job(Job::deserialize(de)?)),
+            Kind::CronJob => self
+                .cron_jobs
+                .push(slim::cron_job(CronJob::deserialize(de)?)),
+            Kind::Node => self.nodes.push(slim::meta_of(Node::deserialize(de)?)),
+            Kind::Pvc => self
+                .pvcs
+                .push(slim::meta_of(PersistentVolumeClaim::deserialize(de)?)),
+            Kind::LimitRange => self
+                .limit_ranges
+                .push(slim::meta_of(LimitRange::deserialize(de)?)),
+            Kind::Event => {
+                let v = serde_json::Value::deserialize(de)?;
+                self.events.push(ObservedEvent::from_json(&v));
+            }
+            Kind::Application => self.applications.push(Application::deserialize(de)?),
+            Kind::ApplicationSet => self.application_sets.push(ApplicationSet::deserialize(de)?),
+            Kind::Rollout => self.rollouts.push(Rollout::deserialize(de)?),
+        }
+        Ok(())
     }
 
     /// Parse `text` (from `file`, for messages) and add every object in it. Returns the
     /// problems with single objects; a text that is not YAML/JSON at all is an error.
+    ///
+    /// Objects are decoded one at a time straight into their types (JSON from the raw text of
+    /// each item, YAML one item at a time), so a 50,000-pod dump never exists as a tree.
     pub fn add_text(&mut self, file: &str, text: &str) -> Result<Vec<String>, StateError> {
-        let objects = parse_objects(text).map_err(|reason| StateError::Unreadable {
+        let unreadable = |reason| StateError::Unreadable {
             file: file.to_string(),
             reason,
-        })?;
+        };
         let mut problems = Vec::new();
-        for obj in objects {
-            if let Err(e) = self.add_object(obj) {
-                problems.push(format!("{file}: {e}"));
+        let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            self.add_json(trimmed, &mut problems).map_err(unreadable)?;
+        } else {
+            let docs =
+                serde_saphyr::from_multiple_with_options::<yaml::Doc>(text, yaml_options(text))
+                    .map_err(|e| unreadable(format!("invalid YAML: {e}")))?;
+            for doc in docs {
+                self.append(doc.state);
+                problems.extend(doc.problems);
             }
         }
-        Ok(problems)
+        Ok(problems
+            .into_iter()
+            .map(|e| format!("{file}: {e}"))
+            .collect())
+    }
+
+    /// Like [`ClusterState::add_text`], but reading as it goes: a JSON snapshot is decoded
+    /// item by item and never held whole (`kubectl get -o json` of 50,000 pods is hundreds of
+    /// MiB). Other texts (YAML) are read whole and parsed as by `add_text`. The trade: less
+    /// memory (the text), more time (serde_json reads a stream about 2.5x slower than a
+    /// string); `benches/plan.rs` measures both.
+    pub fn add_reader(
+        &mut self,
+        file: &str,
+        reader: impl std::io::Read,
+    ) -> Result<Vec<String>, StateError> {
+        use std::io::{BufRead, Read};
+        let unreadable = |reason: String| StateError::Unreadable {
+            file: file.to_string(),
+            reason,
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
+        // The first byte that is not a byte order mark or whitespace tells JSON from YAML;
+        // what comes before it is kept aside (serde_json does not skip a byte order mark).
+        let mut head = Vec::new();
+        let first = loop {
+            let buf = reader.fill_buf().map_err(|e| unreadable(e.to_string()))?;
+            if buf.is_empty() {
+                break None;
+            }
+            let skip = buf.iter().position(|b| !b" \t\r\n\xef\xbb\xbf".contains(b));
+            let n = skip.unwrap_or(buf.len());
+            let found = skip.map(|pos| buf[pos]);
+            head.extend_from_slice(&buf[..n]);
+            reader.consume(n);
+            if found.is_some() {
+                break found;
+            }
+        };
+        if !matches!(first, Some(b'{' | b'[')) {
+            let mut text = String::from_utf8(head).map_err(|e| unreadable(e.to_string()))?;
+            reader
+                .read_to_string(&mut text)
+                .map_err(|e| unreadable(e.to_string()))?;
+            return self.add_text(file, &text);
+        }
+        // Decoded into a state of its own: a file that turns out not to be JSON adds nothing.
+        let mut part = ClusterState::default();
+        let mut problems = Vec::new();
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        serde::de::DeserializeSeed::deserialize(
+            stream::Top {
+                state: &mut part,
+                problems: &mut problems,
+            },
+            &mut de,
+        )
+        .and_then(|()| de.end())
+        .map_err(|e| unreadable(format!("invalid JSON: {e}")))?;
+        self.append(part);
+        Ok(problems
+            .into_iter()
+            .map(|e| format!("{file}: {e}"))
+            .collect())
+    }
+
+    /// JSON: a list is split into the raw text of its items, and each item is decoded from
+    /// its text. Anything unusual (an item that does not decode, a `kind` that is not a
+    /// string, `items` that are not a list) goes through the `serde_json::Value` path, so
+    /// results and messages are those of [`parse_objects`] + [`ClusterState::add_object`].
+    fn add_json(&mut self, text: &str, problems: &mut Vec<String>) -> Result<(), String> {
+        if text.starts_with('[') {
+            match serde_json::from_str::<Vec<&RawValue>>(text) {
+                Ok(items) => items
+                    .into_iter()
+                    .for_each(|i| self.add_raw(i.get(), problems)),
+                // Not JSON: the Value parser words the error as it always has.
+                Err(_) => self.add_values(text, problems)?,
+            }
+            return Ok(());
+        }
+        // The top object is peeked like any item; if that fails, the Value path reports.
+        if let Ok(peek) = serde_json::from_str::<Peek<'_>>(text) {
+            self.add_peeked(text, peek, problems);
+            Ok(())
+        } else {
+            self.add_values(text, problems)
+        }
+    }
+
+    fn add_raw(&mut self, raw: &str, problems: &mut Vec<String>) {
+        // Items that are not objects (null, numbers, nested arrays) hold no objects.
+        if !raw.starts_with('{') {
+            return;
+        }
+        match serde_json::from_str::<Peek<'_>>(raw) {
+            Ok(peek) => self.add_peeked(raw, peek, problems),
+            // A `kind` that is not a string, say: the Value path decides.
+            Err(_) => {
+                if let Err(e) = self.add_values(raw, problems) {
+                    problems.push(e);
+                }
+            }
+        }
+    }
+
+    fn add_peeked(&mut self, raw: &str, peek: Peek<'_>, problems: &mut Vec<String>) {
+        let kind = peek.kind.as_deref().unwrap_or_default();
+        if is_list_kind(kind) {
+            for item in peek.items.into_iter().flatten() {
+                self.add_raw(item.get(), problems);
+            }
+            return;
+        }
+        let Some(k) = Kind::of(peek.api_version.as_deref().unwrap_or_default(), kind) else {
+            return;
+        };
+        let mut de = serde_json::Deserializer::from_str(raw);
+        if self.add_decoded(k, &mut de).is_err() {
+            // Decode it again through a tree: the same result (duplicate keys, say, are
+            // accepted there) or the same message as before, without a position inside the item.
+            if let Err(e) = self.add_values(raw, problems) {
+                problems.push(e);
+            }
+        }
+    }
+
+    /// The general path: a tree of the whole text, lists flattened, then each object decoded.
+    fn add_values(&mut self, text: &str, problems: &mut Vec<String>) -> Result<(), String> {
+        for obj in parse_objects(text)? {
+            if let Err(e) = self.add_object(obj) {
+                problems.push(e.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Build a state from one text; for tests and fixtures. Errors on any problem.
@@ -198,6 +361,556 @@ impl ClusterState {
             true => Ok(state),
             false => Err(problems.join("; ")),
         }
+    }
+}
+
+/// The kinds suture reads, by `apiVersion` group and `kind`.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Pod,
+    ReplicaSet,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    Node,
+    Pvc,
+    LimitRange,
+    Event,
+    Application,
+    ApplicationSet,
+    Rollout,
+}
+
+impl Kind {
+    fn of(api_version: &str, kind: &str) -> Option<Kind> {
+        let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+        Some(match (group, kind) {
+            ("", "Pod") => Kind::Pod,
+            ("apps", "ReplicaSet") => Kind::ReplicaSet,
+            ("apps", "Deployment") => Kind::Deployment,
+            ("apps", "StatefulSet") => Kind::StatefulSet,
+            ("apps", "DaemonSet") => Kind::DaemonSet,
+            ("batch", "Job") => Kind::Job,
+            ("batch", "CronJob") => Kind::CronJob,
+            ("", "Node") => Kind::Node,
+            ("", "PersistentVolumeClaim") => Kind::Pvc,
+            ("", "LimitRange") => Kind::LimitRange,
+            ("", "Event") | ("events.k8s.io", "Event") => Kind::Event,
+            ("argoproj.io", "Application") => Kind::Application,
+            ("argoproj.io", "ApplicationSet") => Kind::ApplicationSet,
+            ("argoproj.io", "Rollout") => Kind::Rollout,
+            _ => return None,
+        })
+    }
+}
+
+fn is_list_kind(kind: &str) -> bool {
+    kind.ends_with("List")
+}
+
+/// `Kind name` for messages.
+fn object_label(obj: &serde_json::Value) -> String {
+    let kind = obj.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(|n| n.as_str())
+        .unwrap_or("<unnamed>");
+    format!("{kind} {name}")
+}
+
+/// What is read of an object before decoding it: its type, and the items of a list.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+fn yaml_options(text: &str) -> serde_saphyr::Options {
+    // kubectl (sigs.k8s.io/yaml) keeps the last of duplicate keys; so do we.
+    serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        budget: Some(budget_for(text.len())),
+    }
+}
+
+impl ClusterState {
+    /// Move every object of `other` to the end of this state's lists.
+    fn append(&mut self, other: ClusterState) {
+        // Into an empty list the other list is moved whole: appending would copy it, and for
+        // 50,000 pods that copy is a transient 100 MiB.
+        fn join<T>(to: &mut Vec<T>, mut from: Vec<T>) {
+            if to.is_empty() {
+                *to = from;
+            } else {
+                to.append(&mut from);
+            }
+        }
+        join(&mut self.pods, other.pods);
+        join(&mut self.replica_sets, other.replica_sets);
+        join(&mut self.deployments, other.deployments);
+        join(&mut self.stateful_sets, other.stateful_sets);
+        join(&mut self.daemon_sets, other.daemon_sets);
+        join(&mut self.jobs, other.jobs);
+        join(&mut self.cron_jobs, other.cron_jobs);
+        join(&mut self.events, other.events);
+        join(&mut self.nodes, other.nodes);
+        join(&mut self.pvcs, other.pvcs);
+        join(&mut self.limit_ranges, other.limit_ranges);
+        join(&mut self.applications, other.applications);
+        join(&mut self.application_sets, other.application_sets);
+        join(&mut self.rollouts, other.rollouts);
+    }
+}
+
+/// YAML documents decoded as they are read: the items of a `kind: List` are turned into
+/// objects one at a time, so only one item exists as a tree at any moment.
+mod yaml {
+    use std::fmt;
+
+    use serde::de::{
+        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+    use serde_json::{Map, Value};
+
+    use super::{ClusterState, flatten_lists, is_list_kind};
+
+    /// The objects of one document, and the problems with the ones that did not decode.
+    #[derive(Default)]
+    pub(super) struct Doc {
+        pub state: ClusterState,
+        pub problems: Vec<String>,
+    }
+
+    impl Doc {
+        fn add(&mut self, value: Value) {
+            let mut objects = Vec::new();
+            flatten_lists(value, &mut objects);
+            for obj in objects {
+                if let Err(e) = self.state.add_object(obj) {
+                    self.problems.push(e.to_string());
+                }
+            }
+        }
+    }
+
+    impl<'de> de::Deserialize<'de> for Doc {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Doc, D::Error> {
+            d.deserialize_any(DocVisitor)
+        }
+    }
+
+    struct DocVisitor;
+
+    impl<'de> Visitor<'de> for DocVisitor {
+        type Value = Doc;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a YAML document")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc, A::Error> {
+            // `kubectl get -o yaml` sorts keys, so `items` comes before `kind: List`: decode
+            // the items as they come, and decide at the end whether they count.
+            let mut rest = Map::new();
+            let mut items: Option<Doc> = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "items" {
+                    let mut doc = Doc::default();
+                    let is_seq = map.next_value_seed(Items(&mut doc))?;
+                    items = is_seq.then_some(doc);
+                } else {
+                    let value: Value = map.next_value()?;
+                    rest.insert(key, value);
+                }
+            }
+            let list = rest
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(is_list_kind);
+            if list {
+                return Ok(items.unwrap_or_default());
+            }
+            // Not a list: the object itself (the kinds suture reads have no `items` field).
+            let mut doc = Doc::default();
+            doc.add(Value::Object(rest));
+            Ok(doc)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc, A::Error> {
+            // A document that is a sequence is not an object (nor a list of them).
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Doc::default())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Doc, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_none<E>(self) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_unit<E>(self) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_i128<E>(self, _: i128) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_u128<E>(self, _: u128) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Doc, E> {
+            Ok(Doc::default())
+        }
+    }
+
+    /// The `items` of a document: each element decoded into `Doc` as soon as it is read.
+    /// Yields whether `items` was a sequence at all.
+    struct Items<'d>(&'d mut Doc);
+
+    impl<'de> DeserializeSeed<'de> for Items<'_> {
+        type Value = bool;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Items<'_> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("the items of a list")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            while let Some(item) = seq.next_element::<Value>()? {
+                self.0.add(item);
+            }
+            Ok(true)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(false)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_none<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_unit<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_i128<E>(self, _: i128) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_u128<E>(self, _: u128) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+            Ok(false)
+        }
+    }
+}
+
+/// JSON read from a stream: each item of a list is copied out as its raw text, decoded, and
+/// dropped, as `add_text` does from a string.
+mod stream {
+    use std::fmt;
+
+    use serde::de::{
+        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+    use serde_json::value::RawValue;
+
+    use super::{ClusterState, is_list_kind};
+
+    /// The whole text: an array of objects, or one object (a list or not).
+    pub(super) struct Top<'s> {
+        pub state: &'s mut ClusterState,
+        pub problems: &'s mut Vec<String>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Top<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object or array")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+                self.state.add_raw(item.get(), self.problems);
+            }
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            // `kubectl get -o json` prints `items` before `kind`: decode the items as they come
+            // (aside, in case this is no list), and keep the other fields' text.
+            let mut items = ClusterState::default();
+            let mut item_problems = Vec::new();
+            let mut rest: Vec<(String, Box<RawValue>)> = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "items" {
+                    items = ClusterState::default();
+                    item_problems.clear();
+                    map.next_value_seed(Items {
+                        state: &mut items,
+                        problems: &mut item_problems,
+                    })?;
+                } else {
+                    rest.push((key, map.next_value()?));
+                }
+            }
+            // The text of the object without `items`, which no kind suture reads has.
+            let mut text = String::from("{");
+            for (i, (key, value)) in rest.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(&serde_json::to_string(key).map_err(de::Error::custom)?);
+                text.push(':');
+                text.push_str(value.get());
+            }
+            text.push('}');
+            // Small (metadata, kind): read as a tree, so duplicate keys count as they always have.
+            let list = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("kind")?.as_str().map(is_list_kind))
+                .unwrap_or(false);
+            if list {
+                self.state.append(items);
+                self.problems.append(&mut item_problems);
+            } else {
+                self.state.add_raw(&text, self.problems);
+            }
+            Ok(())
+        }
+    }
+
+    /// The `items` of the top object, each decoded as soon as it is read.
+    struct Items<'s> {
+        state: &'s mut ClusterState,
+        problems: &'s mut Vec<String>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Items<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Items<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("the items of a list")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+                self.state.add_raw(item.get(), self.problems);
+            }
+            Ok(())
+        }
+
+        // `items` that are not a list hold no objects.
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+    }
+}
+
+/// Fields nothing in suture reads, dropped right after decoding: in a real cluster they are
+/// most of each object (managed fields, the last applied configuration, the service account
+/// volume, env). What detection, owners, Argo CD lookup and proposals read stays: labels, the
+/// other annotations (tracking id, deployment revision), owner references, containers'
+/// images, resources, probes and ports, status.
+mod slim {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    /// Written by `kubectl apply`: a full copy of the object as JSON.
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+    fn meta(m: &mut ObjectMeta) {
+        m.managed_fields = None;
+        if let Some(a) = &mut m.annotations {
+            a.remove(LAST_APPLIED);
+        }
+    }
+
+    fn container(c: &mut Container) {
+        c.env = None;
+        c.env_from = None;
+        c.volume_mounts = None;
+        c.volume_devices = None;
+    }
+
+    fn pod_spec(s: &mut PodSpec) {
+        s.volumes = None;
+        s.tolerations = None;
+        s.containers.iter_mut().for_each(container);
+        s.init_containers.iter_mut().flatten().for_each(container);
+        s.ephemeral_containers = None;
+    }
+
+    fn template(t: &mut PodTemplateSpec) {
+        if let Some(m) = &mut t.metadata {
+            meta(m);
+        }
+        if let Some(s) = &mut t.spec {
+            pod_spec(s);
+        }
+    }
+
+    /// Any object: only its metadata is slimmed.
+    pub(super) fn meta_of<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(mut o: T) -> T {
+        meta(o.metadata_mut());
+        o
+    }
+
+    pub(super) fn pod(mut p: Pod) -> Pod {
+        meta(&mut p.metadata);
+        if let Some(s) = &mut p.spec {
+            pod_spec(s);
+        }
+        p
+    }
+
+    pub(super) fn replica_set(mut o: ReplicaSet) -> ReplicaSet {
+        meta(&mut o.metadata);
+        if let Some(t) = o.spec.as_mut().and_then(|s| s.template.as_mut()) {
+            template(t);
+        }
+        o
+    }
+
+    pub(super) fn deployment(mut o: Deployment) -> Deployment {
+        meta(&mut o.metadata);
+        if let Some(s) = &mut o.spec {
+            template(&mut s.template);
+        }
+        o
+    }
+
+    pub(super) fn stateful_set(mut o: StatefulSet) -> StatefulSet {
+        meta(&mut o.metadata);
+        if let Some(s) = &mut o.spec {
+            template(&mut s.template);
+        }
+        o
+    }
+
+    pub(super) fn daemon_set(mut o: DaemonSet) -> DaemonSet {
+        meta(&mut o.metadata);
+        if let Some(s) = &mut o.spec {
+            template(&mut s.template);
+        }
+        o
+    }
+
+    pub(super) fn job(mut o: Job) -> Job {
+        meta(&mut o.metadata);
+        if let Some(s) = &mut o.spec {
+            template(&mut s.template);
+        }
+        o
+    }
+
+    pub(super) fn cron_job(mut o: CronJob) -> CronJob {
+        meta(&mut o.metadata);
+        if let Some(t) = o.spec.as_mut().and_then(|s| s.job_template.spec.as_mut()) {
+            template(&mut t.template);
+        }
+        o
     }
 }
 
@@ -277,6 +990,249 @@ mod tests {
         assert!(
             parse_objects(&bomb).is_err(),
             "10^8 expanded nodes must be refused"
+        );
+        let refused = ClusterState::default().add_text("bomb.yaml", &bomb);
+        assert!(
+            matches!(&refused, Err(StateError::Unreadable { reason, .. }) if reason.starts_with("invalid YAML")),
+            "{refused:?}"
+        );
+    }
+
+    /// A pod as `kubectl get -o json` prints it: managed fields, the last applied
+    /// configuration, env and the service account volume around what suture reads.
+    const KUBECTL_POD: &str = r#"{"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-1", "namespace": "shop", "uid": "p-1",
+            "labels": {"app": "web"},
+            "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:shop/web",
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"v1\"}"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-abc", "uid": "rs-1", "controller": true}],
+            "managedFields": [{"manager": "kubelet", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}}]},
+        "spec": {"nodeName": "n1",
+            "containers": [{"name": "web", "image": "shop/web:1.0",
+                "env": [{"name": "A", "value": "1"}],
+                "volumeMounts": [{"name": "token", "mountPath": "/var/run/secrets"}],
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "resources": {"limits": {"memory": "256Mi"}},
+                "livenessProbe": {"httpGet": {"port": "http", "path": "/healthz"}}}],
+            "volumes": [{"name": "token", "projected": {"sources": []}}],
+            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists"}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "web", "image": "shop/web:1.0", "imageID": "",
+            "ready": false, "restartCount": 3, "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}}"#;
+
+    #[test]
+    fn decoded_objects_keep_what_suture_reads_and_drop_the_rest() {
+        let text = format!(r#"{{"apiVersion": "v1", "kind": "List", "items": [{KUBECTL_POD}]}}"#);
+        let state = ClusterState::from_text(&text).unwrap();
+        let pod = &state.pods[0];
+        let meta = &pod.metadata;
+        assert_eq!(meta.managed_fields, None);
+        let annotations = meta.annotations.clone().unwrap_or_default();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["argocd.argoproj.io/tracking-id"]
+        );
+        assert_eq!(meta.owner_references.as_ref().map(Vec::len), Some(1));
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(
+            (spec.volumes.as_ref(), spec.tolerations.as_ref()),
+            (None, None)
+        );
+        assert_eq!(spec.node_name.as_deref(), Some("n1"));
+        let c = &spec.containers[0];
+        assert_eq!((c.env.as_ref(), c.volume_mounts.as_ref()), (None, None));
+        assert_eq!(c.image.as_deref(), Some("shop/web:1.0"));
+        assert_eq!(c.ports.as_ref().map(|p| p[0].container_port), Some(8080));
+        assert!(c.liveness_probe.is_some());
+        assert_eq!(
+            c.resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref())
+                .map(|l| l["memory"].0.as_str()),
+            Some("256Mi")
+        );
+        let status = &pod
+            .status
+            .as_ref()
+            .unwrap()
+            .container_statuses
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(status.restart_count, 3);
+    }
+
+    /// The same objects as JSON and as YAML (kubectl's key order: `items` before `kind`).
+    #[test]
+    fn json_and_yaml_snapshots_decode_to_the_same_state() {
+        let pod: serde_json::Value = serde_json::from_str(KUBECTL_POD).unwrap();
+        let mut second = pod.clone();
+        second["metadata"]["name"] = "web-2".into();
+        let deploy = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "managedFields": [{"manager": "x"}]},
+            "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "web", "env": [{"name": "A"}]}]}}}});
+        let items = serde_json::json!([pod, second, deploy]);
+        let json =
+            serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+        let mut yaml = String::from("apiVersion: v1\nitems:\n");
+        for item in items.as_array().unwrap() {
+            yaml.push_str(&format!("- {item}\n"));
+        }
+        yaml.push_str("kind: List\n");
+        let from_json = ClusterState::from_text(&json).unwrap();
+        let from_yaml = ClusterState::from_text(&yaml).unwrap();
+        assert_eq!(from_json.pods.len(), 2);
+        assert_eq!(from_json.pods, from_yaml.pods);
+        assert_eq!(from_json.deployments, from_yaml.deployments);
+        let template = from_json.deployments[0]
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref();
+        assert_eq!(template.unwrap().containers[0].env, None);
+        assert_eq!(from_json.deployments[0].metadata.managed_fields, None);
+    }
+
+    /// Decoding straight from the text gives what decoding through a tree gives, on real
+    /// objects; and a top-level JSON array is a list too.
+    #[test]
+    fn straight_decoding_matches_decoding_through_a_tree() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/kubernetes/argo-health-testdata"
+        );
+        let mut via_tree = ClusterState::default();
+        let mut items = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for obj in parse_objects(&text).unwrap() {
+                via_tree.add_object(obj.clone()).unwrap();
+                items.push(obj);
+            }
+        }
+        let json = serde_json::to_string(&items).unwrap();
+        let straight = ClusterState::from_text(&json).unwrap();
+        assert!(straight.pods.len() >= 10);
+        assert_eq!(straight.pods, via_tree.pods);
+        assert_eq!(straight.replica_sets, via_tree.replica_sets);
+        assert_eq!(straight.deployments, via_tree.deployments);
+        assert_eq!(straight.stateful_sets, via_tree.stateful_sets);
+        assert_eq!(straight.jobs, via_tree.jobs);
+        assert_eq!(straight.pvcs, via_tree.pvcs);
+        assert_eq!(straight.applications, via_tree.applications);
+        assert_eq!(straight.events, via_tree.events);
+    }
+
+    #[test]
+    fn json_objects_that_do_not_decode_are_reported_as_in_yaml() {
+        let bad = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}, "spec": {"containers": 3}}"#;
+        let good = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "good"}}"#;
+        let json = format!(
+            r#"{{"kind": "PodList", "apiVersion": "v1", "items": [{bad}, null, 7, {good}]}}"#
+        );
+        let yaml = format!("{bad}\n---\n{good}\n");
+        let mut from_json = ClusterState::default();
+        let json_problems = from_json.add_text("f", &json).unwrap();
+        let mut from_yaml = ClusterState::default();
+        let yaml_problems = from_yaml.add_text("f", &format!("---\n{yaml}")).unwrap();
+        assert_eq!(json_problems, yaml_problems);
+        assert_eq!(
+            json_problems,
+            ["f: Pod bad: cannot decode: invalid type: integer `3`, expected a sequence"]
+        );
+        assert_eq!(from_json.pods.len(), 1);
+        assert_eq!(from_json.pods[0].metadata.name.as_deref(), Some("good"));
+    }
+
+    #[test]
+    fn json_duplicate_keys_keep_the_last_and_odd_kinds_are_skipped() {
+        let text = r#"[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, "metadata": {"name": "b"}},
+            {"apiVersion": "v1", "kind": 5, "metadata": {"name": "c"}},
+            {"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "List",
+                "items": [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}}]}]},
+            {"apiVersion": "v1", "kind": "List", "items": {"not": "a list"}}]"#;
+        let state = ClusterState::from_text(text).unwrap();
+        assert_eq!(state.pods.len(), 1);
+        assert_eq!(state.pods[0].metadata.name.as_deref(), Some("b"));
+        assert_eq!(state.nodes[0].metadata.name.as_deref(), Some("n"));
+        assert!(matches!(
+            ClusterState::default().add_text("x.json", "{\"kind\": "),
+            Err(StateError::Unreadable { reason, .. }) if reason.starts_with("invalid JSON")
+        ));
+    }
+
+    #[test]
+    fn a_json_stream_decodes_as_its_text_does() {
+        let pod = KUBECTL_POD.replace('\n', " ");
+        let node = r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}"#;
+        let bad = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}, "spec": {"containers": 3}}"#;
+        for text in [
+            // kubectl's order: `items` before `kind`.
+            format!(
+                "\u{feff} \n{{\"apiVersion\": \"v1\", \"items\": [{pod}, {bad}, {node}, 3], \"kind\": \"List\", \"metadata\": {{}}}}\n"
+            ),
+            format!("[{pod}, {{\"kind\": \"NodeList\", \"items\": [{node}]}}, {bad}]"),
+            // Not a list: the object itself counts, its `items` do not.
+            format!("{{\"items\": [{node}], {}", &pod[1..]),
+        ] {
+            let mut from_text = ClusterState::default();
+            let text_problems = from_text.add_text("f", &text).unwrap();
+            let mut streamed = ClusterState::default();
+            let stream_problems = streamed.add_reader("f", text.as_bytes()).unwrap();
+            assert_eq!(streamed.pods, from_text.pods, "{text}");
+            assert_eq!(streamed.nodes, from_text.nodes, "{text}");
+            assert_eq!(stream_problems, text_problems);
+            assert!(!streamed.pods.is_empty());
+        }
+        let mut streamed = ClusterState::default();
+        let problems = streamed
+            .add_reader("f", format!("[{pod}, {bad}]").as_bytes())
+            .unwrap();
+        assert_eq!(
+            problems,
+            ["f: Pod bad: cannot decode: invalid type: integer `3`, expected a sequence"]
+        );
+    }
+
+    #[test]
+    fn a_stream_that_breaks_adds_nothing_and_yaml_streams_are_read_whole() {
+        let mut state = ClusterState::default();
+        let text = format!("[{KUBECTL_POD}, {{\"kind\": ");
+        let err = state.add_reader("pods.json", text.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("pods.json: invalid JSON: "),
+            "{err}"
+        );
+        assert!(state.pods.is_empty());
+        let yaml = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: p}}\nkind: List\n";
+        let problems = state.add_reader("pods.yaml", yaml.as_bytes()).unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(state.pods[0].metadata.name.as_deref(), Some("p"));
+        let err = state
+            .add_reader("x.yaml", "kind: [unclosed".as_bytes())
+            .unwrap_err();
+        assert!(err.to_string().starts_with("x.yaml: invalid YAML"), "{err}");
+    }
+
+    #[test]
+    fn yaml_items_count_only_in_lists() {
+        // A Pod with a stray `items` field is a Pod; a nested list is flattened.
+        let text = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: inner}}\nkind: Pod\nmetadata: {name: p}\n---\nitems:\n- apiVersion: v1\n  kind: NodeList\n  items: [{apiVersion: v1, kind: Node, metadata: {name: nested}}]\nkind: List\n---\n- {apiVersion: v1, kind: Pod, metadata: {name: in-a-sequence}}\n";
+        let state = ClusterState::from_text(text).unwrap();
+        let names = |v: Vec<Option<String>>| v.into_iter().flatten().collect::<Vec<_>>();
+        assert_eq!(
+            names(state.pods.iter().map(|p| p.metadata.name.clone()).collect()),
+            ["p"]
+        );
+        assert_eq!(
+            names(
+                state
+                    .nodes
+                    .iter()
+                    .map(|n| n.metadata.name.clone())
+                    .collect()
+            ),
+            ["nested"]
         );
     }
 

@@ -52,8 +52,13 @@ fn find(ctx: &Ctx<'_, '_>, path: &[PathSeg]) -> Option<(String, String, usize, V
         let Some(tree) = (ctx.repo_for)(repo_url) else {
             continue;
         };
-        for (file, entry) in &tree.entries {
-            let crate::gitops::tree::Entry::File(text) = entry else {
+        // Only files that mention the word can declare an Application (see `index`).
+        let candidates = tree
+            .index()
+            .entries_mentioning("Application", "")
+            .unwrap_or_else(|| tree.entries.keys().map(String::as_str).collect());
+        for file in candidates {
+            let Some(text) = tree.file(file) else {
                 continue;
             };
             // Cheap filter before parsing: only files that can hold an Application.
@@ -74,7 +79,7 @@ fn find(ctx: &Ctx<'_, '_>, path: &[PathSeg]) -> Option<(String, String, usize, V
                 if is_it && manifest::get(v, path).is_some() {
                     return Some((
                         repo_url.to_string(),
-                        file.clone(),
+                        file.to_string(),
                         obj.doc,
                         concat(&obj.prefix, path),
                     ));

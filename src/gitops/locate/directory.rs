@@ -6,7 +6,7 @@ use globset::{GlobBuilder, GlobMatcher};
 
 use super::manifest::{self, concat, field_keys, field_path, field_value, objects, parse_docs};
 use super::{Ctx, FileChange, LocateError, LocateRequest, Located, SourceCtx, paths};
-use crate::gitops::edit::{YamlEdit, YamlOp};
+use crate::gitops::edit::{PathSeg, YamlEdit, YamlOp};
 
 pub(crate) fn locate<'a>(
     ctx: &Ctx<'_, 'a>,
@@ -16,54 +16,34 @@ pub(crate) fn locate<'a>(
     let dir = src.effective.directory.clone().unwrap_or_default();
     let include = glob(dir.include.as_deref())?;
     let exclude = glob(dir.exclude.as_deref())?;
-    let mut hits = Vec::new();
-    let mut jsonnet = false;
-    let mut unreadable: Vec<String> = Vec::new();
-    for rel in paths::list(src.tree, &src.app_dir, dir.recurse.unwrap_or(false)) {
-        if !is_manifest_name(&rel) || paths::file_name(&rel).starts_with(".argocd-source") {
-            continue;
-        }
-        if exclude.as_ref().is_some_and(|g| g.is_match(&rel))
-            || include.as_ref().is_some_and(|g| !g.is_match(&rel))
-        {
-            continue;
-        }
-        if rel.ends_with(".jsonnet") {
-            jsonnet = true;
-            continue;
-        }
-        let path = paths::child(&src.app_dir, &rel);
-        // A manifest declaring the workload names it; skipping files that do not even contain
-        // the name keeps a 10,000-file directory from being parsed for every proposal. (A
-        // listed regular file is its own canonical path; symlinks go through `read`.)
-        let name = req.workload.name.as_str();
-        if src
-            .tree
-            .file(&path)
-            .is_some_and(|text| !text.contains(name))
-        {
-            continue;
-        }
-        let Some((real, text)) = paths::read(src.tree, &path)? else {
-            continue;
-        };
-        if !text.contains(name) {
-            continue;
-        }
-        // A file that does not parse is not a manifest Argo CD applies (its sync fails on
-        // it); skip it, but name it if the workload is not found elsewhere.
-        let Some(docs) = parse_docs(&real, text) else {
-            unreadable.push(real);
-            continue;
-        };
-        for obj in objects(&docs) {
-            if is_workload(obj.value, req, ctx.dest_namespace()) {
-                let has_container =
-                    manifest::get(obj.value, &manifest::container_path(req)).is_some();
-                hits.push((real.clone(), obj.doc, obj.prefix.clone(), has_container));
-            }
-        }
+    let recurse = dir.recurse.unwrap_or(false);
+    let name = req.workload.name.as_str();
+    // Through the index, only the files that mention the name are read; a miss is scanned
+    // again in full so its message (jsonnet files, files that do not parse) is exact.
+    let indexed = src
+        .tree
+        .index()
+        .entries_mentioning(name, &src.app_dir)
+        .map(|entries| {
+            entries
+                .into_iter()
+                .map(|path| relative(&src.app_dir, path).to_string())
+                .filter(|rel| recurse || !rel.contains('/'))
+                .collect::<Vec<_>>()
+        });
+    let mut scan = match indexed {
+        Some(rels) => search(ctx, src, include.as_ref(), exclude.as_ref(), rels)?,
+        None => Scan::default(),
+    };
+    if scan.hits.is_empty() {
+        let all = paths::list(src.tree, &src.app_dir, recurse);
+        scan = search(ctx, src, include.as_ref(), exclude.as_ref(), all)?;
     }
+    let Scan {
+        hits,
+        jsonnet,
+        unreadable,
+    } = scan;
     let w = &req.workload;
     match hits.as_slice() {
         [] if jsonnet => Err(LocateError::Unsupported(format!(
@@ -118,6 +98,81 @@ pub(crate) fn locate<'a>(
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
+    }
+}
+
+/// What a pass over the files found.
+#[derive(Default)]
+struct Scan {
+    /// (file, document, path of the object in it, declares the container)
+    hits: Vec<(String, usize, Vec<PathSeg>, bool)>,
+    jsonnet: bool,
+    unreadable: Vec<String>,
+}
+
+/// Read the listed files (paths relative to the source directory, sorted) for the workload.
+fn search(
+    ctx: &Ctx<'_, '_>,
+    src: &SourceCtx<'_, '_>,
+    include: Option<&GlobMatcher>,
+    exclude: Option<&GlobMatcher>,
+    rels: Vec<String>,
+) -> Result<Scan, LocateError> {
+    let req = ctx.req;
+    let name = req.workload.name.as_str();
+    let mut scan = Scan::default();
+    for rel in rels {
+        if !is_manifest_name(&rel) || paths::file_name(&rel).starts_with(".argocd-source") {
+            continue;
+        }
+        if exclude.is_some_and(|g| g.is_match(&rel)) || include.is_some_and(|g| !g.is_match(&rel)) {
+            continue;
+        }
+        if rel.ends_with(".jsonnet") {
+            scan.jsonnet = true;
+            continue;
+        }
+        let path = paths::child(&src.app_dir, &rel);
+        // A manifest declaring the workload names it; skipping files that do not even contain
+        // the name keeps a 10,000-file directory from being parsed for every proposal. (A
+        // listed regular file is its own canonical path; symlinks go through `read`.)
+        if src
+            .tree
+            .file(&path)
+            .is_some_and(|text| !text.contains(name))
+        {
+            continue;
+        }
+        let Some((real, text)) = paths::read(src.tree, &path)? else {
+            continue;
+        };
+        if !text.contains(name) {
+            continue;
+        }
+        // A file that does not parse is not a manifest Argo CD applies (its sync fails on
+        // it); skip it, but name it if the workload is not found elsewhere.
+        let Some(docs) = parse_docs(&real, text) else {
+            scan.unreadable.push(real);
+            continue;
+        };
+        for obj in objects(&docs) {
+            if is_workload(obj.value, req, ctx.dest_namespace()) {
+                let has_container =
+                    manifest::get(obj.value, &manifest::container_path(req)).is_some();
+                scan.hits
+                    .push((real.clone(), obj.doc, obj.prefix.clone(), has_container));
+            }
+        }
+    }
+    Ok(scan)
+}
+
+/// `path` relative to the directory `dir` it is under.
+fn relative<'p>(dir: &str, path: &'p str) -> &'p str {
+    if dir.is_empty() {
+        path
+    } else {
+        &path[dir.len() + 1..]
     }
 }
 

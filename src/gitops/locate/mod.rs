@@ -10,6 +10,7 @@
 mod app_manifest;
 mod directory;
 mod helm;
+pub(crate) mod index;
 mod kustomize;
 pub(crate) mod manifest;
 mod paths;

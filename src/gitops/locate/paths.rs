@@ -114,8 +114,8 @@ pub(crate) fn canonical(tree: &RepoTree, path: &str) -> Result<String, LocateErr
 /// Refuse a source directory holding a symlink that leaves the repository (Argo CD refuses to
 /// render such a repository).
 pub(crate) fn check_symlinks_under(tree: &RepoTree, dir: &str) -> Result<(), LocateError> {
-    for (path, entry) in &tree.entries {
-        if matches!(entry, Entry::Symlink(_)) && is_under(path, dir) {
+    for path in tree.index().symlinks() {
+        if is_under(path, dir) {
             canonical(tree, path)?;
         }
     }
@@ -142,10 +142,7 @@ pub(crate) fn read<'t>(
 /// Symlinked files are listed under their link name; read them with [`read`].
 pub(crate) fn list(tree: &RepoTree, dir: &str, recurse: bool) -> Vec<String> {
     let mut out = Vec::new();
-    for path in tree.entries.keys() {
-        if !is_under(path, dir) {
-            continue;
-        }
+    for path in entries_under(tree, dir) {
         let rel = if dir.is_empty() {
             path.as_str()
         } else {
@@ -156,6 +153,19 @@ pub(crate) fn list(tree: &RepoTree, dir: &str, recurse: bool) -> Vec<String> {
         }
     }
     out
+}
+
+/// Paths of the entries under `dir`, sorted: one range of the sorted tree.
+fn entries_under<'t>(tree: &'t RepoTree, dir: &str) -> impl Iterator<Item = &'t String> {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    tree.entries
+        .range(prefix.clone()..)
+        .map(|(path, _)| path)
+        .take_while(move |path| path.starts_with(&prefix))
 }
 
 /// True when `dir` holds any entry (a directory in the snapshot).

@@ -72,9 +72,7 @@ pub(crate) fn locate_chart_repo<'a>(
 }
 
 /// The checkout of a source with no Git files to read (a chart from a Helm repository).
-static EMPTY: crate::gitops::tree::RepoTree = crate::gitops::tree::RepoTree {
-    entries: std::collections::BTreeMap::new(),
-};
+static EMPTY: crate::gitops::tree::RepoTree = crate::gitops::tree::RepoTree::new();
 
 enum Chart {
     Git { values: String },

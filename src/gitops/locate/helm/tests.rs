@@ -236,7 +236,7 @@ fn override_files_win_and_are_edited() {
     );
     assert_eq!(value, "640Mi");
     // Without the app-specific file, the shared override's valueFiles replace the app's.
-    t.entries.remove("web/.argocd-source-web.yaml");
+    t.remove("web/.argocd-source-web.yaml");
     let got = run(
         &web("      valueFiles: [values-b.yaml]\n"),
         &[],

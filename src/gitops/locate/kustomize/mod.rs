@@ -8,6 +8,7 @@ mod images;
 mod patches;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -325,7 +326,7 @@ pub(crate) fn shown(dir: &str) -> &str {
 }
 
 /// The files other Applications of the same repository deploy: a file in there is shared.
-pub(crate) struct Reach(Vec<(String, BTreeSet<String>)>);
+pub(crate) struct Reach(Vec<(String, Arc<BTreeSet<String>>)>);
 
 impl Reach {
     fn new(ctx: &Ctx<'_, '_>, src: &SourceCtx<'_, '_>) -> Reach {
@@ -341,7 +342,9 @@ impl Reach {
                 let Ok(dir) = paths::canonical(src.tree, &dir) else {
                     continue;
                 };
-                out.push((app_label(other), reached(src.tree, &dir)));
+                // Every locate asks this about every other app: the index remembers.
+                let files = src.tree.index().reached(&dir, || reached(src.tree, &dir));
+                out.push((app_label(other), files));
             }
         }
         Reach(out)

@@ -501,9 +501,9 @@ fn garbage_never_panics() {
             image("Deployment", "prod", "web", "web", "a:1", "a:2"),
         ] {
             let _ = run(&prod(""), &[], &[(REPO, &t)], &req);
-            t.entries.remove("envs/prod/Chart.yaml");
+            t.remove("envs/prod/Chart.yaml");
             let _ = run(&prod(""), &[], &[(REPO, &t)], &req);
-            t.entries.remove("envs/prod/kustomization.yaml");
+            t.remove("envs/prod/kustomization.yaml");
             let _ = run(&prod(""), &[], &[(REPO, &t)], &req);
         }
     }
