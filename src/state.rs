@@ -69,6 +69,9 @@ pub struct ClusterState {
 pub enum StateError {
     #[error("{file}: {reason}")]
     Unreadable { file: String, reason: String },
+    /// Objects that did not decode (only [`ClusterState::from_text`] treats these as an error).
+    #[error("{}", .0.join("; "))]
+    Undecodable(Vec<String>),
 }
 
 /// An object of a kind suture reads that does not decode into its type (`containers: 3`).
@@ -354,12 +357,12 @@ impl ClusterState {
     }
 
     /// Build a state from one text; for tests and fixtures. Errors on any problem.
-    pub fn from_text(text: &str) -> Result<ClusterState, String> {
+    pub fn from_text(text: &str) -> Result<ClusterState, StateError> {
         let mut state = ClusterState::default();
-        let problems = state.add_text("<text>", text).map_err(|e| e.to_string())?;
+        let problems = state.add_text("<text>", text)?;
         match problems.is_empty() {
             true => Ok(state),
-            false => Err(problems.join("; ")),
+            false => Err(StateError::Undecodable(problems)),
         }
     }
 }
