@@ -21,11 +21,7 @@ impl Secret {
         Secret(bytes.into())
     }
 
-    fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The secret's bytes, for the one place that must send them (an HTTP auth header).
+    /// The secret's bytes, to compute or compare credentials or to send them; never to log.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
@@ -83,7 +79,7 @@ pub fn verify_github(
         hex::decode(hex_digest).map_err(|_| WebhookError::MalformedCredential(GITHUB_SIGNATURE))?;
     // `verify_slice` compares in constant time. Which of the secrets matched is not secret.
     let matched = secrets.iter().any(|secret| {
-        Hmac::<Sha256>::new_from_slice(secret.bytes())
+        Hmac::<Sha256>::new_from_slice(secret.expose())
             .map(|mut mac| {
                 mac.update(body);
                 mac.verify_slice(&digest).is_ok()
@@ -100,7 +96,7 @@ pub fn verify_github(
 /// The `sha256=<hex>` header value GitHub would send for `body` signed with `secret`.
 pub fn github_signature(secret: &Secret, body: &[u8]) -> String {
     let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.bytes()).expect("HMAC accepts keys of any length");
+        Hmac::<Sha256>::new_from_slice(secret.expose()).expect("HMAC accepts keys of any length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -128,7 +124,7 @@ fn matches_any(secrets: &[Secret], given: &[u8]) -> Result<(), WebhookError> {
     // `ct_eq` on slices of different lengths returns false without comparing bytes; the length
     // of a secret is not worth hiding, its content is.
     let matched = secrets.iter().fold(subtle::Choice::from(0), |acc, s| {
-        acc | s.bytes().ct_eq(given)
+        acc | s.expose().ct_eq(given)
     });
     if bool::from(matched) && !given.is_empty() {
         Ok(())

@@ -87,11 +87,11 @@ pub(super) fn reason(ctx: &Ctx, fault: FaultId) -> String {
         ),
         FaultId::FailedMount => format!(
             "{subject} cannot mount its volumes: {}. Check the volume, PVC, Secret or CSI driver it names",
-            with(message.clone(), "no event message")
+            with(message, "no event message")
         ),
         FaultId::SandboxCreationFailed => format!(
             "{subject}: the runtime could not create the pod sandbox ({}); a node or CNI problem",
-            with(message.clone(), "no event message")
+            with(message, "no event message")
         ),
         FaultId::StuckTerminating => format!(
             "{subject} has been terminating since {} (finalizers: {}); suture never force-deletes",
