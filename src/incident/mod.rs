@@ -3,6 +3,7 @@
 //! labels and PR metadata. The state machine and its runner arrive with the live loop; the
 //! states are here so the ledger can store them.
 
+pub mod event;
 pub mod key;
 
 pub use key::{IncidentKey, KeyParseError};
