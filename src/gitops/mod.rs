@@ -15,4 +15,5 @@ pub mod locate;
 pub mod pause;
 pub mod place;
 pub mod repo;
+pub mod sync;
 pub mod tree;

@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod key;
+pub mod machine;
 
 pub use key::{IncidentKey, KeyParseError};
 

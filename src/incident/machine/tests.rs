@@ -1,0 +1,168 @@
+use super::*;
+use IncidentState as S;
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn ctx(state: IncidentState) -> Context {
+    Context {
+        state: Some(state),
+        ..Context::default()
+    }
+}
+
+const NOW: &str = "2026-11-30T12:00:00Z";
+
+fn run(ctx: &Context, event: Event) -> Step {
+    step(ctx, &event, &Policy::default(), Budget::default(), at(NOW))
+}
+
+#[test]
+fn a_new_fix_is_proposed_and_opens_a_change() {
+    let s = run(&ctx(S::Open), Event::Observed(Observation::Fix));
+    assert_eq!(s.next, Some(S::Proposed));
+    assert_eq!(s.actions, vec![Action::OpenChange]);
+    let s = run(&ctx(S::Proposed), Event::ChangeOpened);
+    assert_eq!((s.next, s.hop), (Some(S::PrOpen), "pr_opened"));
+}
+
+#[test]
+fn a_recurrence_comments_at_most_once_per_interval_and_never_opens_another() {
+    let mut c = ctx(S::PrOpen);
+    let s = run(&c, Event::Observed(Observation::Fix));
+    assert_eq!(s.actions, vec![Action::Comment(CommentKind::Recurrence)]);
+    assert_eq!(s.next, Some(S::PrOpen));
+
+    c.last_comment_at = Some(at("2026-11-30T11:30:00Z"));
+    let s = run(&c, Event::Observed(Observation::Fix));
+    assert!(s.actions.is_empty(), "{:?}", s.actions);
+    assert_eq!(s.hop, "recurred");
+
+    c.last_comment_at = Some(at("2026-11-30T11:00:00Z"));
+    let s = run(&c, Event::Observed(Observation::Fix));
+    assert_eq!(s.actions, vec![Action::Comment(CommentKind::Recurrence)]);
+}
+
+#[test]
+fn a_crash_between_effects_is_finished_on_the_next_sighting() {
+    let s = run(&ctx(S::Proposed), Event::Observed(Observation::Fix));
+    assert_eq!(s.next, Some(S::Proposed));
+    assert_eq!(s.actions, vec![Action::OpenChange]);
+}
+
+#[test]
+fn merge_resumes_sync_and_close_without_merge_declines() {
+    let s = run(&ctx(S::PrOpen), Event::Merged { sha: "abc".into() });
+    assert_eq!(s.next, Some(S::Merged));
+    assert_eq!(s.actions, vec![Action::ResumeSync { reason: "merged" }]);
+    let s = run(&ctx(S::PrOpen), Event::ClosedUnmerged);
+    assert_eq!(s.next, Some(S::Declined));
+    assert_eq!(s.actions, vec![Action::ResumeSync { reason: "declined" }]);
+    // A redelivered merge changes nothing.
+    let s = run(&ctx(S::Merged), Event::Merged { sha: "abc".into() });
+    assert_eq!((s.next, s.actions.len()), (Some(S::Merged), 0));
+}
+
+#[test]
+fn a_declined_fix_is_not_proposed_again_during_the_cooldown() {
+    let mut c = ctx(S::Declined);
+    c.declined_at = Some(at("2026-11-28T12:00:00Z"));
+    let s = run(&c, Event::Observed(Observation::Fix));
+    assert_eq!(s.next, Some(S::Escalated));
+    let [Action::Escalate(reason)] = s.actions.as_slice() else {
+        panic!("{:?}", s.actions)
+    };
+    assert!(reason.contains("closed without merge"), "{reason}");
+    assert!(reason.contains("2026-12-05T12:00:00Z"), "{reason}");
+    // Still escalated on the next sighting, without a second escalation.
+    c.state = Some(S::Escalated);
+    let s = run(&c, Event::Observed(Observation::Fix));
+    assert_eq!((s.next, s.actions.len()), (Some(S::Escalated), 0));
+    // After the cooldown the fix may go out again.
+    c.declined_at = Some(at("2026-11-20T12:00:00Z"));
+    let s = run(&c, Event::Observed(Observation::Fix));
+    assert_eq!(s.next, Some(S::Proposed));
+}
+
+#[test]
+fn pull_request_limits_defer_the_fix_without_losing_the_incident() {
+    let policy = Policy::default();
+    let full = Budget {
+        open: 10,
+        opened_last_hour: 0,
+    };
+    let s = step(
+        &ctx(S::Open),
+        &Event::Observed(Observation::Fix),
+        &policy,
+        full,
+        at(NOW),
+    );
+    assert_eq!((s.next, s.hop), (Some(S::Open), "deferred"));
+    assert!(s.actions.is_empty());
+    assert!(
+        s.note
+            .unwrap()
+            .contains("10 pull requests open (at most 10)")
+    );
+    let hourly = Budget {
+        open: 3,
+        opened_last_hour: 2,
+    };
+    let s = step(
+        &ctx(S::Open),
+        &Event::Observed(Observation::Fix),
+        &policy,
+        hourly,
+        at(NOW),
+    );
+    assert!(
+        s.note
+            .unwrap()
+            .contains("2 pull requests opened in the last hour")
+    );
+}
+
+#[test]
+fn an_unfixable_fault_escalates_once() {
+    let why = Observation::Escalate("no memory limit set".into());
+    let s = run(&ctx(S::Open), Event::Observed(why.clone()));
+    assert_eq!(s.next, Some(S::Escalated));
+    assert_eq!(
+        s.actions,
+        vec![Action::Escalate("no memory limit set".into())]
+    );
+    let s = run(&ctx(S::Escalated), Event::Observed(why));
+    assert!(s.actions.is_empty());
+}
+
+#[test]
+fn a_human_push_gets_one_comment_and_silences_recurrence_comments() {
+    let s = run(&ctx(S::PrOpen), Event::HumanPushed);
+    assert_eq!(s.actions, vec![Action::Comment(CommentKind::HumanPushed)]);
+    let mut c = ctx(S::PrOpen);
+    c.human_pushed = true;
+    assert!(run(&c, Event::HumanPushed).actions.is_empty());
+    assert!(
+        run(&c, Event::Observed(Observation::Fix))
+            .actions
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_expired_pause_is_resumed_whatever_the_state() {
+    for state in [S::PrOpen, S::Proposed, S::Escalated] {
+        let s = run(&ctx(state), Event::PauseExpired);
+        assert_eq!(s.next, Some(state));
+        assert_eq!(s.actions, vec![Action::ResumeSync { reason: "expired" }]);
+    }
+}
+
+#[test]
+fn reopening_a_declined_change_pauses_again() {
+    let s = run(&ctx(S::Declined), Event::Reopened);
+    assert_eq!(s.next, Some(S::PrOpen));
+    assert_eq!(s.actions, vec![Action::OpenChange]);
+}
