@@ -342,6 +342,44 @@ async fn pull_requests_by_branch(l: &Ledger) {
     assert_eq!(all, vec![pr("merged", Some("c4295bd7"), 90)]);
 }
 
+async fn pull_request_budget_and_reconcile_lists(l: &Ledger) {
+    l.open_incident(&new_incident(), &detected(), t(0))
+        .await
+        .unwrap();
+    let mut older = pr("open", None, 0);
+    older.number = 3;
+    older.opened_at = t(-7200);
+    l.record_pull_request(&older).await.unwrap();
+    l.record_pull_request(&pr("open", None, 0)).await.unwrap();
+    let mut merged = pr("merged", Some("c4295bd7"), 10);
+    merged.number = 9;
+    l.record_pull_request(&merged).await.unwrap();
+    // Two open; two opened within the hour before t(0) (the merged one counts: it was opened).
+    assert_eq!(l.pull_request_budget(t(-3600)).await.unwrap(), (2, 2));
+    let open: Vec<i64> = l
+        .pull_requests_in("open")
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.number)
+        .collect();
+    assert_eq!(open, vec![3, 7]);
+    let id = l
+        .record_pause(
+            KEY,
+            "argocd",
+            "checkout",
+            &serde_json::json!({"prune": true}),
+            t(0),
+            t(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(l.incident_pauses(KEY).await.unwrap().len(), 1);
+    assert!(l.resume_pause(id, "merged", t(5)).await.unwrap());
+    assert!(l.incident_pauses(KEY).await.unwrap().is_empty());
+}
+
 async fn pauses_expire_and_resume_once(l: &Ledger) {
     l.open_incident(&new_incident(), &detected(), t(0))
         .await
@@ -436,6 +474,7 @@ macro_rules! on_both {
 
 on_both!(
     open_is_once_with_its_first_hop,
+    pull_request_budget_and_reconcile_lists,
     transitions_compare_and_set,
     concurrent_transitions_have_one_winner,
     hops_without_state_change,

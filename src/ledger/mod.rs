@@ -591,6 +591,46 @@ impl Ledger {
         row.as_ref().map(pull_request_row).transpose()
     }
 
+    /// How many pull requests are open, and how many were opened since `since` (the limits of
+    /// `policy.max_open_prs` and `policy.max_new_prs_per_hour`).
+    pub async fn pull_request_budget(&self, since: jiff::Timestamp) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM pull_requests WHERE state = 'open') AS open, \
+             (SELECT COUNT(*) FROM pull_requests WHERE opened_at >= $1) AS recent",
+        )
+        .bind(millis(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("open")?, row.try_get("recent")?))
+    }
+
+    /// Every pull request in `state` (`open`, ...), oldest first: what the reconcile re-reads.
+    pub async fn pull_requests_in(&self, state: &str) -> Result<Vec<PullRequest>> {
+        let rows = sqlx::query(
+            "SELECT incident_key, forge, repo, number, url, head_branch, state, merge_sha, \
+             opened_at, updated_at FROM pull_requests WHERE state = $1 \
+             ORDER BY opened_at, number",
+        )
+        .bind(state)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pull_request_row).collect()
+    }
+
+    /// Pauses of one incident not yet resumed.
+    pub async fn incident_pauses(&self, incident_key: &str) -> Result<Vec<SyncPause>> {
+        let rows = sqlx::query(
+            "SELECT id, incident_key, app_namespace, app_name, prior_policy, paused_at, \
+             expires_at, resumed_at, resume_reason FROM sync_pauses \
+             WHERE resumed_at IS NULL AND incident_key = $1 ORDER BY id",
+        )
+        .bind(incident_key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(pause_row).collect()
+    }
+
     /// Record an Argo CD sync pause with the policy to restore. Returns its id.
     pub async fn record_pause(
         &self,
