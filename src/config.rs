@@ -31,6 +31,19 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// A directory whose templates override the bundled ones (same file names).
     pub templates_dir: Option<PathBuf>,
+    /// Only for a simulated world running faster than the wall clock (`suture sim` writes it):
+    /// suture then reads the world's time, so windows and expiries agree with its timestamps.
+    pub clock: Option<ClockConfig>,
+}
+
+/// A world clock running `speed` times the wall clock: at wall time `wall_origin` it was
+/// `origin` there.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    pub origin: String,
+    pub wall_origin: String,
+    pub speed: f64,
 }
 
 impl Default for Config {
@@ -45,6 +58,7 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             policy: PolicyConfig::default(),
             templates_dir: None,
+            clock: None,
         }
     }
 }
@@ -241,6 +255,8 @@ pub struct Settings {
     pub alertmanager_tokens: Vec<LoadedSecret>,
     /// Forge tokens by host.
     pub forge_tokens: BTreeMap<String, LoadedSecret>,
+    /// The clock the live loop reads (the wall clock unless `clock:` is set).
+    pub clock: crate::clock::Clock,
 }
 
 impl Settings {
@@ -583,6 +599,39 @@ fn validate(
             }
         }
     }
+    let clock = match &config.clock {
+        None => crate::clock::Clock::System,
+        Some(c) => {
+            let mut stamp = |key: &str, text: &str| match text.parse::<jiff::Timestamp>() {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    issues.push(issue(
+                        &named(key, origin),
+                        &format!("{text:?} is not an RFC 3339 timestamp"),
+                    ));
+                    None
+                }
+            };
+            let (at, wall) = (
+                stamp("clock.origin", &c.origin),
+                stamp("clock.wall_origin", &c.wall_origin),
+            );
+            if !(c.speed.is_finite() && c.speed > 0.0) {
+                issues.push(issue(
+                    &named("clock.speed", origin),
+                    "must be a positive number",
+                ));
+            }
+            match (at, wall) {
+                (Some(origin), Some(wall_origin)) => crate::clock::Clock::Scaled {
+                    origin,
+                    wall_origin,
+                    speed: c.speed,
+                },
+                _ => crate::clock::Clock::System,
+            }
+        }
+    };
     Some(Settings {
         config,
         pause_ttl,
@@ -592,6 +641,7 @@ fn validate(
         gitlab_tokens,
         alertmanager_tokens,
         forge_tokens,
+        clock,
     })
 }
 

@@ -20,6 +20,13 @@ enum Format {
     Json,
 }
 
+#[cfg(feature = "sim")]
+#[derive(Clone, Copy, ValueEnum)]
+enum DemoForge {
+    Github,
+    Gitlab,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Tell what is broken, what suture would change, where, and show the diff. Writes nothing.
@@ -36,11 +43,30 @@ enum Command {
         #[arg(long)]
         now: Option<String>,
     },
-    /// Plan the bundled scenario: a Deployment OOMKilled at 512Mi in a plain-directory Argo CD app.
+    /// The whole loop in one process: a simulated world with a fault, `suture serve` against
+    /// it, the pull request it opens with Argo CD sync paused, a reviewer's merge, sync resumed.
     #[cfg(feature = "sim")]
     Demo {
+        /// A scenario of `suture sim` (`suture sim --scenario list`).
+        #[arg(long, default_value = "oom")]
+        scenario: String,
+        /// The forge the GitOps repository lives on.
+        #[arg(long, value_enum, default_value = "github")]
+        forge: DemoForge,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Simulated seconds per wall-clock second.
+        #[arg(long, default_value_t = 30.0)]
+        speed: f64,
+    },
+    /// Watch the cluster, open one pull/merge request per incident with Argo CD sync paused,
+    /// and react to merge webhooks (docs/config.md).
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// Accept unauthenticated webhooks when no secret is configured (local use only).
+        #[arg(long)]
+        insecure_webhooks: bool,
     },
     /// Validate a `suture serve` configuration file (with the SUTURE_* environment applied) and
     /// report every problem at once.
@@ -96,10 +122,16 @@ fn main() -> ExitCode {
         Command::Migrate { ledger } => migrate(&ledger),
         Command::CheckConfig { file } => check_config(&file),
         #[cfg(feature = "sim")]
-        Command::Demo { format } => {
-            print(&demo::run(), format);
-            ExitCode::SUCCESS
-        }
+        Command::Demo {
+            scenario,
+            forge,
+            format,
+            speed,
+        } => demo(&scenario, forge, format, speed),
+        Command::Serve {
+            config,
+            insecure_webhooks,
+        } => serve(&config, insecure_webhooks),
         Command::Plan {
             state,
             repo,
@@ -167,7 +199,12 @@ fn sim(
     };
     runtime.block_on(async move {
         use suture_sim::world::{Options, World};
-        let options = Options { speed, listen, dir };
+        let options = Options {
+            speed,
+            listen,
+            dir,
+            ..Options::default()
+        };
         let world = match World::start(scenario, options) {
             Ok(w) => w,
             Err(e) => {
@@ -175,14 +212,118 @@ fn sim(
                 return ExitCode::FAILURE;
             }
         };
+        let dir = world
+            .kubeconfig_path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let written = demo::world_config::free_addr()
+            .and_then(|addr| demo::world_config::write(&world, &dir, addr, speed));
+        let serve = match written {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: cannot write the serve config: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
-            "suture sim: scenario {} ({}x clock)\n{}\nready; Ctrl-C to stop",
+            "suture sim: scenario {} ({}x clock)\n{}\nserve config: {}\nsuture url: {}\nready; Ctrl-C to stop",
             world.scenario.name,
             speed,
-            world.endpoints()
+            world.endpoints(),
+            serve.path.display(),
+            serve.url
         );
         stopped().await;
         world.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(feature = "sim")]
+fn demo(scenario: &str, forge: DemoForge, format: Format, speed: f64) -> ExitCode {
+    let forge = match forge {
+        DemoForge::Github => demo::DemoForge::GitHub,
+        DemoForge::Gitlab => demo::DemoForge::GitLab,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(demo::run(scenario, forge, speed)) {
+        Ok(report) => {
+            match format {
+                Format::Text => print!("{}", demo::text(&report)),
+                Format::Json => match serde_json::to_string_pretty(&report) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => eprintln!("error: cannot encode the report: {e}"),
+                },
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Load and validate the config; the messages name files and keys, never secret contents.
+fn load_config(file: &std::path::Path) -> Result<suture::config::Settings, ExitCode> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", file.display());
+        ExitCode::from(2)
+    })?;
+    let base = file.parent().unwrap_or(std::path::Path::new("."));
+    suture::config::load(Some(&text), std::env::vars(), base).map_err(|errors| {
+        eprintln!("{}: {errors}", file.display());
+        ExitCode::FAILURE
+    })
+}
+
+fn serve(file: &std::path::Path, insecure_webhooks: bool) -> ExitCode {
+    let settings = match load_config(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if !settings.has_webhook_secret() && !insecure_webhooks {
+        eprintln!(
+            "error: no webhook secret is configured (webhooks.*_files); refusing to accept unauthenticated webhooks. Pass --insecure-webhooks for local use only."
+        );
+        return ExitCode::from(2);
+    }
+    let base = file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(&settings.config.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", settings.config.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let service = match suture::serve::Service::start(&settings, &base, None, listener).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("suture serve: listening on http://{}", service.addr);
+        stopped().await;
+        service.shutdown().await;
         ExitCode::SUCCESS
     })
 }
@@ -248,7 +389,6 @@ fn migrate(url: &str) -> ExitCode {
 
 /// Ctrl-C, or SIGTERM (what `kill` and process supervisors send), so the world shuts down
 /// cleanly and the temporary kubeconfig directory is removed either way.
-#[cfg(feature = "sim")]
 async fn stopped() {
     #[cfg(unix)]
     {

@@ -29,6 +29,17 @@ pub struct Options {
     pub listen: Option<SocketAddr>,
     /// Where the kubeconfig is written; `None`: a temporary directory kept while running.
     pub dir: Option<PathBuf>,
+    /// Which forge hosts the GitOps repository the Application reads (both serve it; this one's
+    /// clone URL is the `repoURL`).
+    pub forge: Forge,
+}
+
+/// The forge whose clone URL the scenario's Application points at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Forge {
+    #[default]
+    GitHub,
+    GitLab,
 }
 
 impl Default for Options {
@@ -37,6 +48,7 @@ impl Default for Options {
             speed: 20.0,
             listen: None,
             dir: None,
+            forge: Forge::GitHub,
         }
     }
 }
@@ -104,7 +116,10 @@ impl World {
         let gitlab_token = format!("glpat-{}", uuid::Uuid::new_v4().simple());
         github.add_token(&github_token, BOT);
         gitlab.add_token(&gitlab_token, BOT);
-        let repo_url = github.clone_url(scenario.repo);
+        let repo_url = match options.forge {
+            Forge::GitHub => github.clone_url(scenario.repo),
+            Forge::GitLab => gitlab.clone_url(scenario.repo),
+        };
 
         let settings = Settings {
             helm_charts: scenario
@@ -170,7 +185,7 @@ impl World {
             kubeconfig,
             github_api: github.api_url(),
             github_token,
-            github_clone_url: repo_url.clone(),
+            github_clone_url: github.clone_url(scenario.repo),
             gitlab_api: gitlab.api_url(),
             gitlab_token,
             gitlab_clone_url: gitlab.clone_url(scenario.repo),

@@ -357,6 +357,15 @@ impl Mirror {
         ))
     }
 
+    /// The parents of a commit, first parent first.
+    pub fn parents(&self, commit: Oid) -> Result<Vec<Oid>> {
+        let c = self
+            .repo
+            .find_commit(commit)
+            .map_err(|_| RepoError::NotFound(commit.to_string()))?;
+        Ok(c.parent_ids().collect())
+    }
+
     /// Commits reachable from `head` and not from `base`, newest first.
     pub fn commits_between(&self, base: Oid, head: Oid) -> Result<Vec<Oid>> {
         let mut walk = self.repo.revwalk().map_err(RepoError::git("log"))?;

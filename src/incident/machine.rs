@@ -160,8 +160,9 @@ pub fn step(ctx: &Context, event: &Event, policy: &Policy, budget: Budget, now: 
             _ => Step::stay(ctx, "closed"),
         },
         Event::Reopened => match ctx.state {
-            // Reopened by a reviewer: the pull request is live again, and so is the pause.
-            Some(S::Declined) => Step::to(S::PrOpen, "reopened", vec![Action::OpenChange]),
+            // Reopened by a reviewer: the pull request is live again. Sync was resumed at the
+            // close and stays so (the body says how it stood when opened).
+            Some(S::Declined) => Step::to(S::PrOpen, "reopened", vec![]),
             _ => Step::stay(ctx, "reopened"),
         },
         Event::HumanPushed => match ctx.state {

@@ -6,6 +6,8 @@
 pub mod event;
 pub mod key;
 pub mod machine;
+pub mod runner;
+pub mod view;
 
 pub use key::{IncidentKey, KeyParseError};
 

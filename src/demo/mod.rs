@@ -1,0 +1,285 @@
+//! `suture demo`: the whole loop in one process. A simulated world (Kubernetes + controllers,
+//! Argo CD, Git, GitHub, GitLab) starts with a fault seeded; the real `suture serve` wiring runs
+//! against it with a SQLite ledger; the demo waits for the pull request, plays the reviewer
+//! (merges through the forge API), and reports sync resumed and the incident's hops.
+
+pub mod world_config;
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use serde_json::Value;
+use suture_sim::world::{Forge as SimForge, Options, World};
+
+use crate::clock::Clock;
+use crate::forge::{ChangeState, Forge, ForgeSettings, RepoPath};
+use crate::gitops::place::AppRef;
+use crate::gitops::sync::ArgoApps;
+use crate::incident::IncidentState;
+use crate::serve::Service;
+
+/// What the demo shows (its `--format json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub incident: IncidentView,
+    pub pull_request: PullRequestView,
+    pub application: ApplicationView,
+    pub hops: Vec<HopView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IncidentView {
+    pub key: String,
+    pub state: IncidentState,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PullRequestView {
+    pub url: String,
+    pub title: String,
+    #[serde(skip)]
+    pub body: String,
+    pub diff: String,
+    pub labels: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplicationView {
+    pub name: String,
+    /// Auto-sync was off while the pull request waited for review (read from the API).
+    pub paused_during_review: bool,
+    /// `spec.syncPolicy.automated` after the merge, as the API returns it.
+    pub sync_after: Value,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HopView {
+    pub at: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_state: Option<IncidentState>,
+}
+
+/// Which forge the demo's repository lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoForge {
+    GitHub,
+    GitLab,
+}
+
+/// How long the demo waits for each step, in wall time.
+const STEP_TIMEOUT: Duration = Duration::from_secs(45);
+
+async fn until<T, F: Future<Output = anyhow::Result<Option<T>>>>(
+    what: &str,
+    mut poll: impl FnMut() -> F,
+) -> anyhow::Result<T> {
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        if let Some(v) = poll().await? {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn automated(app: &Value) -> Value {
+    app.pointer("/spec/syncPolicy/automated")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn auto_sync_on(app: &Value) -> bool {
+    let a = automated(app);
+    !a.is_null() && a.get("enabled").and_then(Value::as_bool) != Some(false)
+}
+
+/// Run `scenario` end to end on `forge` with the world's clock at `speed`.
+pub async fn run(scenario: &str, forge: DemoForge, speed: f64) -> anyhow::Result<Report> {
+    let found = suture_sim::scenarios::find(scenario)
+        .with_context(|| format!("unknown scenario {scenario:?}"))?;
+    let dir = tempfile::Builder::new().prefix("suture-demo-").tempdir()?;
+    let options = Options {
+        speed,
+        dir: Some(dir.path().join("world")),
+        forge: match forge {
+            DemoForge::GitHub => SimForge::GitHub,
+            DemoForge::GitLab => SimForge::GitLab,
+        },
+        ..Options::default()
+    };
+    let world = World::start(found, options).context("starting the simulated world")?;
+    let result = run_in(&world, dir.path(), forge, speed).await;
+    world.shutdown().await;
+    result
+}
+
+async fn run_in(
+    world: &World,
+    dir: &std::path::Path,
+    forge: DemoForge,
+    speed: f64,
+) -> anyhow::Result<Report> {
+    let listen = world_config::free_addr()?;
+    let config = world_config::write(world, dir, listen, speed)?;
+    let text = std::fs::read_to_string(&config.path)?;
+    let settings = crate::config::load(Some(&text), std::iter::empty(), dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let clock = match world.kube.controllers() {
+        Some(c) => {
+            let c = c.clone();
+            Clock::external(move || c.now())
+        }
+        None => Clock::System,
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let service = Service::start(&settings, dir, Some(clock), listener).await?;
+    let outcome = review(world, &service, &settings, forge).await;
+    service.shutdown().await;
+    outcome
+}
+
+/// Wait for the pull request, check the pause, merge it as a reviewer would, wait for resume.
+async fn review(
+    world: &World,
+    service: &Service,
+    settings: &crate::config::Settings,
+    forge: DemoForge,
+) -> anyhow::Result<Report> {
+    let ledger = &service.ledger;
+    let incident = until("the pull request", || async {
+        for i in ledger.incidents(Some(IncidentState::PrOpen), 10).await? {
+            return Ok(Some(i));
+        }
+        Ok(None)
+    })
+    .await?;
+    let pr = ledger
+        .pull_requests(&incident.key)
+        .await?
+        .into_iter()
+        .next()
+        .context("the incident has no pull request")?;
+
+    let e = world.endpoints();
+    let repo_url = match forge {
+        DemoForge::GitHub => &e.github_clone_url,
+        DemoForge::GitLab => &e.gitlab_clone_url,
+    };
+    let all = ForgeSettings::from_settings(settings, &Default::default())?;
+    let (client, _) = Forge::for_repo(&all, repo_url)?;
+    let repo = RepoPath::new(&pr.repo)?;
+    let number = u64::try_from(pr.number)?;
+    let change = client.get(&repo, number).await?;
+
+    let kube = crate::serve::kube_client(Some(&e.kubeconfig), None).await?;
+    let apps = ArgoApps::new(kube);
+    let app_ref = AppRef {
+        namespace: "argocd".into(),
+        name: world.scenario.app.to_string(),
+    };
+    let during = apps.get(&app_ref).await?;
+    let paused_during_review = !auto_sync_on(&during);
+
+    let hops = ledger.hops(&incident.key).await?;
+    let diff = hops
+        .iter()
+        .find(|h| h.kind == "pushed")
+        .and_then(|h| h.detail.get("diff"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+
+    // The reviewer merges; the forge delivers its signed webhook to suture.
+    client.merge(&repo, number).await?;
+    until("the merge to be recorded", || async {
+        let i = ledger.incident(&incident.key).await?;
+        Ok(i.filter(|i| i.state != IncidentState::PrOpen))
+    })
+    .await?;
+    until("auto-sync to resume", || async {
+        let hops = ledger.hops(&incident.key).await?;
+        Ok(hops.iter().any(|h| h.kind == "sync_resumed").then_some(()))
+    })
+    .await?;
+    let after = apps.get(&app_ref).await?;
+    let incident = ledger
+        .incident(&incident.key)
+        .await?
+        .context("the incident is gone")?;
+    let merged = client.get(&repo, number).await?;
+    if !matches!(merged.state, ChangeState::Merged { .. }) {
+        bail!("the pull request is not merged on the forge");
+    }
+    let hops = ledger
+        .hops(&incident.key)
+        .await?
+        .into_iter()
+        .map(|h| HopView {
+            at: h.at.to_string(),
+            kind: h.kind,
+            to_state: h.to_state,
+        })
+        .collect();
+    Ok(Report {
+        incident: IncidentView {
+            key: incident.key,
+            state: incident.state,
+        },
+        pull_request: PullRequestView {
+            url: change.url,
+            title: change.title,
+            body: change.body,
+            diff,
+            labels: change.labels,
+        },
+        application: ApplicationView {
+            name: format!("{}/{}", app_ref.namespace, app_ref.name),
+            paused_during_review,
+            sync_after: automated(&after),
+        },
+        hops,
+    })
+}
+
+/// The demo as people read it.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let pr = &report.pull_request;
+    out.push_str(&format!(
+        "incident {} -> {}\n\n",
+        report.incident.key,
+        report.incident.state.as_str()
+    ));
+    out.push_str(&format!(
+        "pull request: {}\n  {}\n  labels: {}\n\n",
+        pr.url,
+        pr.title,
+        pr.labels.join(", ")
+    ));
+    out.push_str(&format!("{}\n\n", pr.body.trim_end()));
+    out.push_str(&format!("diff:\n{}\n", pr.diff.trim_end()));
+    let app = &report.application;
+    out.push_str(&format!(
+        "\nArgo CD {}: auto-sync {} during review; after the merge: {}\n",
+        app.name,
+        if app.paused_during_review {
+            "paused"
+        } else {
+            "NOT paused"
+        },
+        app.sync_after
+    ));
+    out.push_str("\nhops:\n");
+    for h in &report.hops {
+        match h.to_state {
+            Some(s) => out.push_str(&format!("  {} {} -> {}\n", h.at, h.kind, s.as_str())),
+            None => out.push_str(&format!("  {} {}\n", h.at, h.kind)),
+        }
+    }
+    out
+}
