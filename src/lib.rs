@@ -22,4 +22,5 @@ pub mod plan;
 pub mod proposal;
 pub mod quantity;
 pub mod render;
+pub mod server;
 pub mod state;
