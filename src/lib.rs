@@ -23,4 +23,5 @@ pub mod proposal;
 pub mod quantity;
 pub mod render;
 pub mod serve;
+pub mod server;
 pub mod state;

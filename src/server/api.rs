@@ -1,0 +1,145 @@
+//! `GET /api/incidents` and `GET /api/incidents/{key}`: the ledger, read-only, as JSON.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, error_body};
+use crate::incident::IncidentState;
+use crate::ledger::{HopRecord, Incident, PullRequest};
+
+/// The list is bounded; the newest-updated incidents come first.
+const LIST_LIMIT: i64 = 500;
+
+#[derive(Debug, Serialize)]
+pub struct IncidentSummary {
+    pub key: String,
+    pub state: IncidentState,
+    pub fault: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub opened_at: jiff::Timestamp,
+    pub updated_at: jiff::Timestamp,
+}
+
+impl From<&Incident> for IncidentSummary {
+    fn from(i: &Incident) -> Self {
+        IncidentSummary {
+            key: i.key.clone(),
+            state: i.state,
+            fault: i.fault.clone(),
+            namespace: i.namespace.clone(),
+            kind: i.kind.clone(),
+            name: i.name.clone(),
+            opened_at: i.opened_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct HopView {
+    pub at: jiff::Timestamp,
+    pub kind: String,
+    pub from_state: Option<IncidentState>,
+    pub to_state: Option<IncidentState>,
+    pub detail: serde_json::Value,
+}
+
+impl From<HopRecord> for HopView {
+    fn from(h: HopRecord) -> Self {
+        HopView {
+            at: h.at,
+            kind: h.kind,
+            from_state: h.from_state,
+            to_state: h.to_state,
+            detail: h.detail,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PullRequestView {
+    pub forge: String,
+    pub repo: String,
+    pub number: i64,
+    pub url: String,
+    pub state: String,
+}
+
+impl From<PullRequest> for PullRequestView {
+    fn from(p: PullRequest) -> Self {
+        PullRequestView {
+            forge: p.forge,
+            repo: p.repo,
+            number: p.number,
+            url: p.url,
+            state: p.state,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub summary: IncidentSummary,
+    pub cluster: String,
+    pub pull_requests: Vec<PullRequestView>,
+    pub hops: Vec<HopView>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub state: Option<String>,
+}
+
+fn ledger_down(e: &crate::ledger::LedgerError) -> Response {
+    tracing::warn!(error = %e, "api: ledger unavailable");
+    error_body(StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable")
+}
+
+pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
+    let filter = match q.state.as_deref().map(str::parse::<IncidentState>) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(_)) => return error_body(StatusCode::BAD_REQUEST, "unknown state"),
+    };
+    match state.ledger.incidents(filter, LIST_LIMIT).await {
+        Ok(incidents) => {
+            let list: Vec<IncidentSummary> = incidents.iter().map(IncidentSummary::from).collect();
+            Json(list).into_response()
+        }
+        Err(e) => ledger_down(&e),
+    }
+}
+
+pub async fn show(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Response {
+    let incident = match state.ledger.incident(&key).await {
+        Ok(Some(incident)) => incident,
+        Ok(None) => return error_body(StatusCode::NOT_FOUND, "no such incident"),
+        Err(e) => return ledger_down(&e),
+    };
+    let hops = match state.ledger.hops(&key).await {
+        Ok(hops) => hops,
+        Err(e) => return ledger_down(&e),
+    };
+    let pull_requests = match state.ledger.pull_requests(&key).await {
+        Ok(prs) => prs,
+        Err(e) => return ledger_down(&e),
+    };
+    Json(IncidentDetail {
+        summary: IncidentSummary::from(&incident),
+        cluster: incident.cluster,
+        pull_requests: pull_requests
+            .into_iter()
+            .map(PullRequestView::from)
+            .collect(),
+        hops: hops.into_iter().map(HopView::from).collect(),
+    })
+    .into_response()
+}
