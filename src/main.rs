@@ -167,7 +167,12 @@ fn sim(
     };
     runtime.block_on(async move {
         use suture_sim::world::{Options, World};
-        let options = Options { speed, listen, dir };
+        let options = Options {
+            speed,
+            listen,
+            dir,
+            ..Options::default()
+        };
         let world = match World::start(scenario, options) {
             Ok(w) => w,
             Err(e) => {

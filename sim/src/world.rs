@@ -29,6 +29,10 @@ pub struct Options {
     pub listen: Option<SocketAddr>,
     /// Where the kubeconfig is written; `None`: a temporary directory kept while running.
     pub dir: Option<PathBuf>,
+    /// Changes the API server retains for watches (`None`: the default). A real API server
+    /// compacts its history within minutes; a small value makes a watch that falls behind
+    /// get 410 Gone and relist, as it would there.
+    pub watch_history: Option<usize>,
 }
 
 impl Default for Options {
@@ -37,6 +41,7 @@ impl Default for Options {
             speed: 20.0,
             listen: None,
             dir: None,
+            watch_history: None,
         }
     }
 }
@@ -130,6 +135,9 @@ impl World {
                 ..ControllerConfig::default()
             }),
             listen: options.listen,
+            history_limit: options
+                .watch_history
+                .unwrap_or(super::kube::store::DEFAULT_HISTORY_LIMIT),
             ..Config::default()
         })?;
 
