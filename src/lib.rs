@@ -7,6 +7,7 @@
 
 pub mod alerts;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;

@@ -814,7 +814,7 @@ mod stream {
 /// volume, env). What detection, owners, Argo CD lookup and proposals read stays: labels, the
 /// other annotations (tracking id, deployment revision), owner references, containers'
 /// images, resources, probes and ports, status.
-mod slim {
+pub(crate) mod slim {
     use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
     use k8s_openapi::api::batch::v1::{CronJob, Job};
     use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
@@ -855,12 +855,12 @@ mod slim {
     }
 
     /// Any object: only its metadata is slimmed.
-    pub(super) fn meta_of<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(mut o: T) -> T {
+    pub(crate) fn meta_of<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(mut o: T) -> T {
         meta(o.metadata_mut());
         o
     }
 
-    pub(super) fn pod(mut p: Pod) -> Pod {
+    pub(crate) fn pod(mut p: Pod) -> Pod {
         meta(&mut p.metadata);
         if let Some(s) = &mut p.spec {
             pod_spec(s);
@@ -868,7 +868,7 @@ mod slim {
         p
     }
 
-    pub(super) fn replica_set(mut o: ReplicaSet) -> ReplicaSet {
+    pub(crate) fn replica_set(mut o: ReplicaSet) -> ReplicaSet {
         meta(&mut o.metadata);
         if let Some(t) = o.spec.as_mut().and_then(|s| s.template.as_mut()) {
             template(t);
@@ -876,7 +876,7 @@ mod slim {
         o
     }
 
-    pub(super) fn deployment(mut o: Deployment) -> Deployment {
+    pub(crate) fn deployment(mut o: Deployment) -> Deployment {
         meta(&mut o.metadata);
         if let Some(s) = &mut o.spec {
             template(&mut s.template);
@@ -884,7 +884,7 @@ mod slim {
         o
     }
 
-    pub(super) fn stateful_set(mut o: StatefulSet) -> StatefulSet {
+    pub(crate) fn stateful_set(mut o: StatefulSet) -> StatefulSet {
         meta(&mut o.metadata);
         if let Some(s) = &mut o.spec {
             template(&mut s.template);
@@ -892,7 +892,7 @@ mod slim {
         o
     }
 
-    pub(super) fn daemon_set(mut o: DaemonSet) -> DaemonSet {
+    pub(crate) fn daemon_set(mut o: DaemonSet) -> DaemonSet {
         meta(&mut o.metadata);
         if let Some(s) = &mut o.spec {
             template(&mut s.template);
@@ -900,7 +900,7 @@ mod slim {
         o
     }
 
-    pub(super) fn job(mut o: Job) -> Job {
+    pub(crate) fn job(mut o: Job) -> Job {
         meta(&mut o.metadata);
         if let Some(s) = &mut o.spec {
             template(&mut s.template);
@@ -908,7 +908,7 @@ mod slim {
         o
     }
 
-    pub(super) fn cron_job(mut o: CronJob) -> CronJob {
+    pub(crate) fn cron_job(mut o: CronJob) -> CronJob {
         meta(&mut o.metadata);
         if let Some(t) = o.spec.as_mut().and_then(|s| s.job_template.spec.as_mut()) {
             template(&mut t.template);

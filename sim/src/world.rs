@@ -32,6 +32,10 @@ pub struct Options {
     /// Which forge hosts the GitOps repository the Application reads (both serve it; this one's
     /// clone URL is the `repoURL`).
     pub forge: Forge,
+    /// Changes the API server retains for watches (`None`: the default). A real API server
+    /// compacts its history within minutes; a small value makes a watch that falls behind
+    /// get 410 Gone and relist, as it would there.
+    pub watch_history: Option<usize>,
 }
 
 /// The forge whose clone URL the scenario's Application points at.
@@ -49,6 +53,7 @@ impl Default for Options {
             listen: None,
             dir: None,
             forge: Forge::GitHub,
+            watch_history: None,
         }
     }
 }
@@ -145,6 +150,9 @@ impl World {
                 ..ControllerConfig::default()
             }),
             listen: options.listen,
+            history_limit: options
+                .watch_history
+                .unwrap_or(super::kube::store::DEFAULT_HISTORY_LIMIT),
             ..Config::default()
         })?;
 

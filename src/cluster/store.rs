@@ -1,0 +1,507 @@
+//! The watchers' stores: one table per kind keyed by namespace/name, holding slimmed objects,
+//! and an index from an owner's uid to the objects it controls. Pure: the watch tasks feed it
+//! [`Change`]s and it answers with the workloads they touched and with slices.
+//!
+//! A relist (the initial list, or the one after a 410 Gone) is buffered and swapped in whole at
+//! its end, so objects deleted while the watch was down disappear, and only objects whose
+//! resourceVersion changed count as touched (a relist of an unchanged cluster touches nothing).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::gitops::argocd::{Application, ApplicationSet};
+use crate::objref::{ObjectRef, WorkloadKind};
+use crate::owner::controller_of;
+use crate::state::{ClusterState, ObservedEvent, Rollout};
+
+/// Longer owner chains do not exist in Kubernetes; the bound guards against reference cycles.
+const MAX_DEPTH: usize = 8;
+
+/// Namespace (empty for cluster-scoped objects) and name.
+pub type Key = (String, String);
+
+/// The kinds the watchers store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Pod,
+    ReplicaSet,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    Rollout,
+    Event,
+    Node,
+    Pvc,
+    LimitRange,
+    Application,
+    ApplicationSet,
+}
+
+impl Kind {
+    fn of_workload(k: WorkloadKind) -> Kind {
+        match k {
+            WorkloadKind::Pod => Kind::Pod,
+            WorkloadKind::ReplicaSet => Kind::ReplicaSet,
+            WorkloadKind::Deployment => Kind::Deployment,
+            WorkloadKind::StatefulSet => Kind::StatefulSet,
+            WorkloadKind::DaemonSet => Kind::DaemonSet,
+            WorkloadKind::Job => Kind::Job,
+            WorkloadKind::CronJob => Kind::CronJob,
+            WorkloadKind::Rollout => Kind::Rollout,
+        }
+    }
+
+    /// The stored kind of an `apiVersion` + `kind` pair (ownerReferences, Event subjects,
+    /// [`ObjectRef`]s); `None` for kinds that are not stored or cannot own pods.
+    pub fn of_api(api_version: &str, kind: &str) -> Option<Kind> {
+        match kind {
+            "Node" => Some(Kind::Node),
+            "PersistentVolumeClaim" => Some(Kind::Pvc),
+            _ => WorkloadKind::from_api(api_version, kind).map(Kind::of_workload),
+        }
+    }
+
+    fn of_ref(r: &ObjectRef) -> Option<Kind> {
+        let api_version = if r.group.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", r.group)
+        };
+        Kind::of_api(&api_version, &r.kind)
+    }
+
+    /// The kind string of a root (for [`ObjectRef`]s and Event subjects).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pod => "Pod",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::Deployment => "Deployment",
+            Kind::StatefulSet => "StatefulSet",
+            Kind::DaemonSet => "DaemonSet",
+            Kind::Job => "Job",
+            Kind::CronJob => "CronJob",
+            Kind::Rollout => "Rollout",
+            Kind::Event => "Event",
+            Kind::Node => "Node",
+            Kind::Pvc => "PersistentVolumeClaim",
+            Kind::LimitRange => "LimitRange",
+            Kind::Application => "Application",
+            Kind::ApplicationSet => "ApplicationSet",
+        }
+    }
+}
+
+/// The object a slice is built around: the top of an owner chain (a workload), a Node or a PVC.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Root {
+    pub kind: Kind,
+    pub key: Key,
+}
+
+/// One watch event, already converted to what is stored.
+#[derive(Debug)]
+pub enum Change<T> {
+    Apply {
+        key: Key,
+        rv: String,
+        obj: T,
+    },
+    Delete {
+        key: Key,
+    },
+    /// A (re)list starts: what follows until `InitDone` replaces the table.
+    Init,
+    InitApply {
+        key: Key,
+        rv: String,
+        obj: T,
+    },
+    InitDone,
+}
+
+struct Item<T> {
+    rv: String,
+    obj: T,
+}
+
+/// The objects of one kind.
+pub struct Table<T> {
+    live: BTreeMap<Key, Item<T>>,
+    /// The relist under way, if any.
+    relist: Option<BTreeMap<Key, Item<T>>>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            live: BTreeMap::new(),
+            relist: None,
+        }
+    }
+}
+
+impl<T> Table<T> {
+    pub fn get(&self, key: &Key) -> Option<&T> {
+        self.live.get(key).map(|i| &i.obj)
+    }
+
+    /// Names and resourceVersions, sorted (for comparing with a fresh list).
+    pub fn versions(&self) -> Vec<(Key, String)> {
+        self.live
+            .iter()
+            .map(|(k, i)| (k.clone(), i.rv.clone()))
+            .collect()
+    }
+
+    fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a T> + 'a {
+        self.live
+            .range((ns.to_string(), String::new())..)
+            .take_while(move |(k, _)| k.0 == ns)
+            .map(|(_, i)| &i.obj)
+    }
+
+    fn all(&self) -> impl Iterator<Item = &T> {
+        self.live.values().map(|i| &i.obj)
+    }
+}
+
+/// What a stored type is and where it lives in [`Tables`].
+pub trait Stored: Clone + Send + Sync + 'static {
+    const KIND: Kind;
+    fn table(t: &Tables) -> &Table<Self>;
+    fn table_mut(t: &mut Tables) -> &mut Table<Self>;
+    /// Metadata, for the owner index (Events have none kept).
+    fn meta(&self) -> Option<&ObjectMeta>;
+}
+
+macro_rules! stored {
+    ($($ty:ty => $kind:ident, $field:ident;)*) => {$(
+        impl Stored for $ty {
+            const KIND: Kind = Kind::$kind;
+            fn table(t: &Tables) -> &Table<Self> {
+                &t.$field
+            }
+            fn table_mut(t: &mut Tables) -> &mut Table<Self> {
+                &mut t.$field
+            }
+            fn meta(&self) -> Option<&ObjectMeta> {
+                Some(&self.metadata)
+            }
+        }
+    )*};
+}
+
+stored! {
+    Pod => Pod, pods;
+    ReplicaSet => ReplicaSet, replica_sets;
+    Deployment => Deployment, deployments;
+    StatefulSet => StatefulSet, stateful_sets;
+    DaemonSet => DaemonSet, daemon_sets;
+    Job => Job, jobs;
+    CronJob => CronJob, cron_jobs;
+    Rollout => Rollout, rollouts;
+    Node => Node, nodes;
+    PersistentVolumeClaim => Pvc, pvcs;
+    LimitRange => LimitRange, limit_ranges;
+    Application => Application, applications;
+    ApplicationSet => ApplicationSet, application_sets;
+}
+
+impl Stored for ObservedEvent {
+    const KIND: Kind = Kind::Event;
+    fn table(t: &Tables) -> &Table<Self> {
+        &t.events
+    }
+    fn table_mut(t: &mut Tables) -> &mut Table<Self> {
+        &mut t.events
+    }
+    fn meta(&self) -> Option<&ObjectMeta> {
+        None
+    }
+}
+
+/// Every table, and the objects each owner uid controls.
+#[derive(Default)]
+pub struct Tables {
+    pub pods: Table<Pod>,
+    pub replica_sets: Table<ReplicaSet>,
+    pub deployments: Table<Deployment>,
+    pub stateful_sets: Table<StatefulSet>,
+    pub daemon_sets: Table<DaemonSet>,
+    pub jobs: Table<Job>,
+    pub cron_jobs: Table<CronJob>,
+    pub rollouts: Table<Rollout>,
+    pub events: Table<ObservedEvent>,
+    pub nodes: Table<Node>,
+    pub pvcs: Table<PersistentVolumeClaim>,
+    pub limit_ranges: Table<LimitRange>,
+    pub applications: Table<Application>,
+    pub application_sets: Table<ApplicationSet>,
+    /// Controller uid -> the objects whose `controller: true` reference names it.
+    owned: HashMap<String, BTreeSet<(Kind, Key)>>,
+}
+
+impl Tables {
+    /// Apply one change; returns the roots whose slices it touched (empty while a relist is
+    /// still buffering, and for kinds detection does not start from).
+    pub fn feed<T: Stored>(&mut self, change: Change<T>) -> Vec<Root> {
+        let mut roots = Vec::new();
+        match change {
+            Change::Apply { key, rv, obj } => {
+                self.put(key.clone(), Item { rv, obj });
+                roots.extend(self.root_of_changed::<T>(&key));
+            }
+            Change::Delete { key } => {
+                // The parent chain is still stored: resolve before removing.
+                roots.extend(self.root_of_changed::<T>(&key));
+                self.remove::<T>(&key);
+            }
+            Change::Init => T::table_mut(self).relist = Some(BTreeMap::new()),
+            Change::InitApply { key, rv, obj } => {
+                let table = T::table_mut(self);
+                table
+                    .relist
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(key, Item { rv, obj });
+            }
+            Change::InitDone => {
+                let fresh = T::table_mut(self).relist.take().unwrap_or_default();
+                let table = T::table(self);
+                let gone: Vec<Key> = table
+                    .live
+                    .keys()
+                    .filter(|k| !fresh.contains_key(*k))
+                    .cloned()
+                    .collect();
+                for key in gone {
+                    roots.extend(self.root_of_changed::<T>(&key));
+                    self.remove::<T>(&key);
+                }
+                for (key, item) in fresh {
+                    let unchanged = T::table(self)
+                        .live
+                        .get(&key)
+                        .is_some_and(|i| i.rv == item.rv);
+                    if unchanged {
+                        continue;
+                    }
+                    self.put(key.clone(), item);
+                    roots.extend(self.root_of_changed::<T>(&key));
+                }
+            }
+        }
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+
+    fn put<T: Stored>(&mut self, key: Key, item: Item<T>) {
+        self.unindex::<T>(&key);
+        if let Some(uid) = item
+            .obj
+            .meta()
+            .and_then(controller_of)
+            .map(|r| r.uid.clone())
+        {
+            self.owned
+                .entry(uid)
+                .or_default()
+                .insert((T::KIND, key.clone()));
+        }
+        T::table_mut(self).live.insert(key, item);
+    }
+
+    fn remove<T: Stored>(&mut self, key: &Key) {
+        self.unindex::<T>(key);
+        T::table_mut(self).live.remove(key);
+    }
+
+    fn unindex<T: Stored>(&mut self, key: &Key) {
+        let old = T::table(self).get(key).and_then(Stored::meta);
+        let Some(uid) = old.and_then(controller_of).map(|r| r.uid.clone()) else {
+            return;
+        };
+        if let Some(set) = self.owned.get_mut(&uid) {
+            set.remove(&(T::KIND, key.clone()));
+            if set.is_empty() {
+                self.owned.remove(&uid);
+            }
+        }
+    }
+
+    /// The root a change to the stored `T` at `key` re-detects, if detection starts there.
+    fn root_of_changed<T: Stored>(&self, key: &Key) -> Option<Root> {
+        match T::KIND {
+            Kind::Event => {
+                let ev = self.events.get(key)?;
+                let kind = Kind::of_api("", &ev.object_kind)?;
+                let ns = if kind == Kind::Node {
+                    String::new()
+                } else {
+                    ev.namespace.clone()
+                };
+                Some(self.root(kind, (ns, ev.object_name.clone())))
+            }
+            Kind::LimitRange | Kind::Application | Kind::ApplicationSet => None,
+            kind => Some(self.root(kind, key.clone())),
+        }
+    }
+
+    fn meta(&self, kind: Kind, key: &Key) -> Option<&ObjectMeta> {
+        match kind {
+            Kind::Pod => self.pods.get(key).map(|o| &o.metadata),
+            Kind::ReplicaSet => self.replica_sets.get(key).map(|o| &o.metadata),
+            Kind::Deployment => self.deployments.get(key).map(|o| &o.metadata),
+            Kind::StatefulSet => self.stateful_sets.get(key).map(|o| &o.metadata),
+            Kind::DaemonSet => self.daemon_sets.get(key).map(|o| &o.metadata),
+            Kind::Job => self.jobs.get(key).map(|o| &o.metadata),
+            Kind::CronJob => self.cron_jobs.get(key).map(|o| &o.metadata),
+            Kind::Rollout => self.rollouts.get(key).map(|o| &o.metadata),
+            Kind::Node => self.nodes.get(key).map(|o| &o.metadata),
+            Kind::Pvc => self.pvcs.get(key).map(|o| &o.metadata),
+            Kind::LimitRange => self.limit_ranges.get(key).map(|o| &o.metadata),
+            Kind::Application => self.applications.get(key).map(|o| &o.metadata),
+            Kind::ApplicationSet => self.application_sets.get(key).map(|o| &o.metadata),
+            Kind::Event => None,
+        }
+    }
+
+    /// The top of the owner chain of `kind` `key`: controller references are followed while
+    /// the referenced object is stored with the referenced uid (the rules of `crate::owner`),
+    /// so the root is always an object the slice can hold.
+    pub fn root(&self, kind: Kind, key: Key) -> Root {
+        let mut current = Root { kind, key };
+        for _ in 0..MAX_DEPTH {
+            let Some(reference) = self
+                .meta(current.kind, &current.key)
+                .and_then(controller_of)
+            else {
+                break;
+            };
+            let Some(parent) = Kind::of_api(&reference.api_version, &reference.kind) else {
+                break;
+            };
+            let key = (current.key.0.clone(), reference.name.clone());
+            match self.meta(parent, &key) {
+                Some(m) if m.uid.as_deref() == Some(reference.uid.as_str()) => {
+                    current = Root { kind: parent, key };
+                }
+                _ => break,
+            }
+        }
+        current
+    }
+
+    /// The root of the object `r` names (itself when it is not stored).
+    pub fn root_of_ref(&self, r: &ObjectRef) -> Option<Root> {
+        let kind = Kind::of_ref(r)?;
+        let ns = if kind == Kind::Node {
+            String::new()
+        } else {
+            r.namespace.clone()
+        };
+        Some(self.root(kind, (ns, r.name.clone())))
+    }
+
+    /// The slice around `root`: it and everything it controls (down to pods), their events,
+    /// the nodes its pods run on, the namespace's PVCs and LimitRanges, and every Application,
+    /// ApplicationSet and Rollout.
+    pub fn slice(&self, root: &Root) -> ClusterState {
+        let mut s = ClusterState::default();
+        let ns = root.key.0.as_str();
+        // Kind and name of each member, for picking its events.
+        let mut members: BTreeSet<(&'static str, String)> = BTreeSet::new();
+        let mut queue = vec![(root.kind, root.key.clone())];
+        let mut seen = BTreeSet::new();
+        while let Some((kind, key)) = queue.pop() {
+            if !seen.insert((kind, key.clone())) {
+                continue;
+            }
+            let Some(uid) = self.push(&mut s, kind, &key) else {
+                continue;
+            };
+            members.insert((kind.name(), key.1.clone()));
+            if let Some(children) = uid.and_then(|u| self.owned.get(&u)) {
+                queue.extend(children.iter().cloned());
+            }
+        }
+        if root.kind != Kind::Node {
+            let nodes: BTreeSet<&str> = s
+                .pods
+                .iter()
+                .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
+                .collect();
+            for node in nodes {
+                if let Some(n) = self.nodes.get(&(String::new(), node.to_string())) {
+                    s.nodes.push(n.clone());
+                }
+            }
+            if root.kind != Kind::Pvc {
+                s.pvcs.extend(self.pvcs.in_namespace(ns).cloned());
+            }
+            s.limit_ranges
+                .extend(self.limit_ranges.in_namespace(ns).cloned());
+        }
+        let pvc_names: Vec<String> = s
+            .pvcs
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        members.extend(pvc_names.into_iter().map(|n| ("PersistentVolumeClaim", n)));
+        s.events.extend(
+            self.events
+                .in_namespace(ns)
+                .filter(|e| members.contains(&(kind_str(&e.object_kind), e.object_name.clone())))
+                .cloned(),
+        );
+        if root.kind == Kind::Node {
+            let name = &root.key.1;
+            s.events.extend(
+                self.events
+                    .all()
+                    .filter(|e| e.object_kind == "Node" && &e.object_name == name)
+                    .cloned(),
+            );
+        }
+        s.applications.extend(self.applications.all().cloned());
+        s.application_sets
+            .extend(self.application_sets.all().cloned());
+        if root.kind != Kind::Rollout {
+            s.rollouts.extend(self.rollouts.all().cloned());
+        }
+        s
+    }
+
+    /// Copies the object into the slice; `Some(uid)` when it exists.
+    fn push(&self, s: &mut ClusterState, kind: Kind, key: &Key) -> Option<Option<String>> {
+        fn take<T: Stored>(table: &Table<T>, key: &Key, to: &mut Vec<T>) -> Option<Option<String>> {
+            let obj = table.get(key)?;
+            to.push(obj.clone());
+            Some(obj.meta().and_then(|m| m.uid.clone()))
+        }
+        match kind {
+            Kind::Pod => take(&self.pods, key, &mut s.pods),
+            Kind::ReplicaSet => take(&self.replica_sets, key, &mut s.replica_sets),
+            Kind::Deployment => take(&self.deployments, key, &mut s.deployments),
+            Kind::StatefulSet => take(&self.stateful_sets, key, &mut s.stateful_sets),
+            Kind::DaemonSet => take(&self.daemon_sets, key, &mut s.daemon_sets),
+            Kind::Job => take(&self.jobs, key, &mut s.jobs),
+            Kind::CronJob => take(&self.cron_jobs, key, &mut s.cron_jobs),
+            Kind::Rollout => take(&self.rollouts, key, &mut s.rollouts),
+            Kind::Node => take(&self.nodes, key, &mut s.nodes),
+            Kind::Pvc => take(&self.pvcs, key, &mut s.pvcs),
+            Kind::LimitRange | Kind::Event | Kind::Application | Kind::ApplicationSet => None,
+        }
+    }
+}
+
+/// An Event subject's kind as the static string [`Kind::name`] uses (others never match).
+fn kind_str(kind: &str) -> &'static str {
+    Kind::of_api("", kind).map_or("", Kind::name)
+}
