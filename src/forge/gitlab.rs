@@ -72,7 +72,7 @@ impl GitLab {
     pub fn new(settings: &ForgeSettings) -> Result<GitLab, ForgeError> {
         let bad = || {
             ForgeError::Config(format!(
-                "forge {}: api_url must look like https://host/api/v4",
+                "forge {}: api_url must look like https://host/api/v4 (no credentials)",
                 settings.host
             ))
         };
@@ -84,7 +84,8 @@ impl GitLab {
         } else {
             return Err(bad());
         };
-        let host = rest.strip_suffix("/api/v4").ok_or_else(bad)?;
+        // `https://host/api/v4`, or the instance URL itself.
+        let host = rest.strip_suffix("/api/v4").unwrap_or(rest);
         if host.is_empty() || host.contains('@') {
             return Err(bad());
         }
