@@ -207,12 +207,9 @@ async fn not_found() -> ApiError {
 
 /// Faults, then auth, then the rate limit; rate-limit headers on every response.
 async fn github(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -> Response {
-    let fault = ctx.faults.take(req.uri().path());
+    let fault = ctx.faults.take(req.method().as_str(), req.uri().path());
     let mut resp = match fault {
-        Some(Fault::Status(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            ApiError::new(status, "Server Error").into_response()
-        }
+        Some(Fault::Status(code)) => server_error(code),
         Some(Fault::RateLimit { retry_after_secs }) => ApiError::new(
             StatusCode::FORBIDDEN,
             "You have exceeded a secondary rate limit. Please wait a few minutes before you try \
@@ -231,7 +228,11 @@ async fn github(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -
                         e.into_response()
                     } else {
                         req.extensions_mut().insert(Login(login));
-                        next.run(req).await
+                        let resp = next.run(req).await;
+                        match other {
+                            Some(Fault::StatusAfterEffect(code)) => server_error(code),
+                            _ => resp,
+                        }
                     }
                 }
             }
@@ -239,6 +240,11 @@ async fn github(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -
     };
     add_rate_headers(&ctx, resp.headers_mut());
     resp
+}
+
+fn server_error(code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    ApiError::new(status, "Server Error").into_response()
 }
 
 fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<String, ApiError> {

@@ -167,12 +167,8 @@ async fn method_not_allowed() -> ApiError {
 
 /// Faults, then auth, then the throttle; `RateLimit-*` headers on every response.
 async fn gitlab(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -> Response {
-    let mut resp = match ctx.faults.take(req.uri().path()) {
-        Some(Fault::Status(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let reason = status.canonical_reason().unwrap_or("Error");
-            ApiError::message(status, format!("{} {reason}", status.as_u16())).into_response()
-        }
+    let mut resp = match ctx.faults.take(req.method().as_str(), req.uri().path()) {
+        Some(Fault::Status(code)) => server_error(code),
         Some(Fault::RateLimit { retry_after_secs }) => throttled(retry_after_secs).into_response(),
         other => {
             if let Some(Fault::Hang(d)) = other {
@@ -186,7 +182,11 @@ async fn gitlab(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -
                     Some(e) => e.into_response(),
                     None => {
                         req.extensions_mut().insert(Login(login));
-                        next.run(req).await
+                        let resp = next.run(req).await;
+                        match other {
+                            Some(Fault::StatusAfterEffect(code)) => server_error(code),
+                            _ => resp,
+                        }
                     }
                 },
             }
@@ -194,6 +194,12 @@ async fn gitlab(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -
     };
     add_rate_headers(&ctx, resp.headers_mut());
     resp
+}
+
+fn server_error(code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = status.canonical_reason().unwrap_or("Error");
+    ApiError::message(status, format!("{} {reason}", status.as_u16())).into_response()
 }
 
 /// `PRIVATE-TOKEN: <t>`, or `Authorization: Bearer <t>` (OAuth2 and the newer token form).

@@ -1,0 +1,282 @@
+//! GitHub through octocrab. octocrab carries the token and the transport; suture sends its
+//! requests raw (`_get`, `_post`, ...) so the retry loop sees every status and rate-limit
+//! header, and decodes the bodies into octocrab's own models.
+
+use std::sync::Arc;
+
+use http::Method;
+use http_body_util::BodyExt as _;
+use octocrab::Octocrab;
+use octocrab::models::IssueState;
+use octocrab::models::pulls::PullRequest;
+use octocrab::service::middleware::retry::RetryConfig;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use super::call::{self, Reply, Transport};
+use super::webhook::Secret;
+use super::{
+    ChangeRequest, ChangeState, ForgeError, ForgeSettings, ForgeStats, NewChange, RepoPath,
+    RetryPolicy, already_exists,
+};
+
+/// A GitHub (or GitHub Enterprise) API client for one token.
+#[derive(Clone)]
+pub struct GitHub {
+    api_url: http::Uri,
+    token: Secret,
+    policy: RetryPolicy,
+    stats: Arc<ForgeStats>,
+    /// Built on first use: octocrab's service needs a running tokio runtime.
+    client: OnceCell<Octocrab>,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHub")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitHub {
+    pub fn new(settings: &ForgeSettings) -> Result<GitHub, ForgeError> {
+        let api_url = settings
+            .api_url
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|u| u.scheme().is_some() && u.authority().is_some())
+            .ok_or_else(|| {
+                ForgeError::Config(format!(
+                    "forge {}: api_url is not an http(s) URL",
+                    settings.host
+                ))
+            })?;
+        Ok(GitHub {
+            api_url,
+            token: settings.token.clone(),
+            policy: settings.policy.clone(),
+            stats: settings.stats.clone(),
+            client: OnceCell::new(),
+        })
+    }
+
+    pub fn stats(&self) -> &Arc<ForgeStats> {
+        &self.stats
+    }
+
+    async fn client(&self) -> Result<&Octocrab, ForgeError> {
+        self.client
+            .get_or_try_init(|| async {
+                let token = String::from_utf8(self.token.expose().to_vec())
+                    .map_err(|_| ForgeError::Config("the GitHub token is not UTF-8".into()))?;
+                Octocrab::builder()
+                    .base_uri(self.api_url.clone())
+                    .and_then(|b| {
+                        b.personal_token(token)
+                            // `call::run` is the one retry loop.
+                            .add_retry_config(RetryConfig::None)
+                            .build()
+                    })
+                    .map_err(|e| ForgeError::Config(format!("GitHub client: {e}")))
+            })
+            .await
+    }
+
+    /// One API call through the retry loop.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, ForgeError> {
+        let gh = self.client().await?;
+        call::run(&self.policy, &self.stats, || {
+            let method = method.clone();
+            async move {
+                let path = path.to_owned();
+                let resp = match method {
+                    Method::GET => gh._get(path).await,
+                    Method::POST => gh._post(path, body).await,
+                    Method::PUT => gh._put(path, body).await,
+                    Method::PATCH => gh._patch(path, body).await,
+                    _ => gh._delete(path, body).await,
+                }
+                .map_err(transport)?;
+                let (parts, body) = resp.into_parts();
+                let body = body.collect().await.map_err(transport)?.to_bytes();
+                Ok(Reply {
+                    status: parts.status.as_u16(),
+                    headers: parts.headers,
+                    body,
+                })
+            }
+        })
+        .await
+    }
+
+    pub async fn find_open(
+        &self,
+        repo: &RepoPath,
+        head_branch: &str,
+    ) -> Result<Option<ChangeRequest>, ForgeError> {
+        let (owner, _) = repo.split();
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("state", "open")
+            .append_pair("head", &format!("{owner}:{head_branch}"))
+            .finish();
+        let pulls: Vec<PullRequest> = self
+            .send(Method::GET, &format!("/repos/{repo}/pulls?{query}"), None)
+            .await?
+            .json()?;
+        // The filter is GitHub's; the head is checked again rather than trusted.
+        Ok(pulls
+            .into_iter()
+            .map(change)
+            .find(|c| c.head_branch == head_branch && c.state == ChangeState::Open))
+    }
+
+    pub async fn open(
+        &self,
+        repo: &RepoPath,
+        new: &NewChange,
+    ) -> Result<ChangeRequest, ForgeError> {
+        let pr = match self.find_open(repo, &new.head).await? {
+            Some(existing) => existing,
+            None => {
+                let body = json!({
+                    "title": new.title,
+                    "body": new.body,
+                    "head": new.head,
+                    "base": new.base,
+                });
+                let created = self
+                    .send(Method::POST, &format!("/repos/{repo}/pulls"), Some(&body))
+                    .await
+                    .and_then(|r| r.json::<PullRequest>());
+                match created {
+                    Ok(pr) => change(pr),
+                    // A retried create that had worked (422 "already exists"), or an answer
+                    // lost on the way: whatever exists now is the one.
+                    Err(e) if already_exists(&e) || matches!(e, ForgeError::Transient(_)) => {
+                        self.find_open(repo, &new.head).await?.ok_or(e)?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        self.ensure_labels(repo, pr, &new.labels).await
+    }
+
+    /// Add the labels the pull request lacks (adding is idempotent on GitHub).
+    async fn ensure_labels(
+        &self,
+        repo: &RepoPath,
+        mut pr: ChangeRequest,
+        labels: &[String],
+    ) -> Result<ChangeRequest, ForgeError> {
+        let missing: Vec<&String> = labels.iter().filter(|l| !pr.labels.contains(l)).collect();
+        if missing.is_empty() {
+            return Ok(pr);
+        }
+        let now: Vec<octocrab::models::Label> = self
+            .send(
+                Method::POST,
+                &format!("/repos/{repo}/issues/{}/labels", pr.number),
+                Some(&json!({ "labels": missing })),
+            )
+            .await?
+            .json()?;
+        pr.labels = now.into_iter().map(|l| l.name).collect();
+        Ok(pr)
+    }
+
+    pub async fn get(&self, repo: &RepoPath, number: u64) -> Result<ChangeRequest, ForgeError> {
+        let pr: PullRequest = self
+            .send(Method::GET, &format!("/repos/{repo}/pulls/{number}"), None)
+            .await?
+            .json()?;
+        Ok(change(pr))
+    }
+
+    pub async fn comment(
+        &self,
+        repo: &RepoPath,
+        number: u64,
+        body: &str,
+    ) -> Result<(), ForgeError> {
+        self.send(
+            Method::POST,
+            &format!("/repos/{repo}/issues/{number}/comments"),
+            Some(&json!({ "body": body })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn merge(&self, repo: &RepoPath, number: u64) -> Result<String, ForgeError> {
+        let merged: octocrab::models::pulls::Merge = self
+            .send(
+                Method::PUT,
+                &format!("/repos/{repo}/pulls/{number}/merge"),
+                Some(&json!({ "merge_method": "merge" })),
+            )
+            .await?
+            .json()?;
+        match merged.sha {
+            Some(sha) if merged.merged => Ok(sha),
+            _ => Err(ForgeError::Unexpected(
+                "merge answered without a sha".into(),
+            )),
+        }
+    }
+
+    pub async fn close(&self, repo: &RepoPath, number: u64) -> Result<(), ForgeError> {
+        self.send(
+            Method::PATCH,
+            &format!("/repos/{repo}/pulls/{number}"),
+            Some(&json!({ "state": "closed" })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn default_branch(&self, repo: &RepoPath) -> Result<String, ForgeError> {
+        let r: octocrab::models::Repository = self
+            .send(Method::GET, &format!("/repos/{repo}"), None)
+            .await?
+            .json()?;
+        r.default_branch
+            .ok_or_else(|| ForgeError::Unexpected("repository without a default branch".into()))
+    }
+}
+
+/// octocrab's transport errors name the URL, never the Authorization header.
+fn transport(e: octocrab::Error) -> Transport {
+    Transport(e.to_string())
+}
+
+fn change(pr: PullRequest) -> ChangeRequest {
+    let state = match (&pr.merged_at, &pr.state) {
+        (Some(_), _) => ChangeState::Merged {
+            merge_sha: pr.merge_commit_sha.clone().unwrap_or_default(),
+        },
+        (None, Some(IssueState::Closed)) => ChangeState::Closed,
+        _ => ChangeState::Open,
+    };
+    ChangeRequest {
+        number: pr.number,
+        url: pr.html_url.map(|u| u.to_string()).unwrap_or_default(),
+        head_branch: pr.head.ref_field,
+        base_branch: pr.base.ref_field,
+        state,
+        title: pr.title.unwrap_or_default(),
+        body: pr.body.unwrap_or_default(),
+        labels: pr
+            .labels
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.name)
+            .collect(),
+    }
+}
