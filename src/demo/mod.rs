@@ -112,7 +112,8 @@ pub async fn run(scenario: &str, forge: DemoForge, speed: f64) -> anyhow::Result
         },
         ..Options::default()
     };
-    let world = World::start(found, options).context("starting the simulated world")?;
+    let world = World::start(found, options)
+        .map_err(|e| anyhow::anyhow!("starting the simulated world: {e}"))?;
     let result = run_in(&world, dir.path(), forge, speed).await;
     world.shutdown().await;
     result
@@ -152,10 +153,8 @@ async fn review(
 ) -> anyhow::Result<Report> {
     let ledger = &service.ledger;
     let incident = until("the pull request", || async {
-        for i in ledger.incidents(Some(IncidentState::PrOpen), 10).await? {
-            return Ok(Some(i));
-        }
-        Ok(None)
+        let open = ledger.incidents(Some(IncidentState::PrOpen), 10).await?;
+        Ok(open.into_iter().next())
     })
     .await?;
     let pr = ledger

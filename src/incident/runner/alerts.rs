@@ -99,10 +99,9 @@ impl Runner {
             .ledger
             .transition(&key, incident.state, IncidentState::Escalated, &hop, now)
             .await
+            && !matches!(e, crate::ledger::LedgerError::StateConflict { .. })
         {
-            if !matches!(e, crate::ledger::LedgerError::StateConflict { .. }) {
-                return Err(e.into());
-            }
+            return Err(e.into());
         }
         tracing::warn!(incident = %key, reason = why, "alert escalated");
         Ok(())

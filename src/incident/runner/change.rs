@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use git2::Oid;
 use serde_json::json;
 
-use super::repos::{self, FixCommit, Pushed};
+use super::repos::{self, FixCommit, Push};
 use super::{RunError, Runner};
 use crate::detection::Finding;
 use crate::forge::body;
@@ -188,8 +188,8 @@ impl Runner {
             };
             let commit =
                 match repos::push_fix(&self.cfg.git, &url, fix, entry.creds.as_ref()).await? {
-                    Pushed::Pushed(c) | Pushed::Adopted(c) => c,
-                    Pushed::Foreign { authors } => {
+                    Push::New(c) | Push::Adopted(c) => c,
+                    Push::Foreign { authors } => {
                         let hop = Hop::new(
                             "human_pushed",
                             json!({"branch": branch, "authors": authors}),
@@ -202,9 +202,11 @@ impl Runner {
             self.ledger
                 .finish_effect(&push_key, &result, self.now())
                 .await?;
-            self.ledger
-                .append_hop(key, &Hop::new("pushed", result), self.now())
-                .await?;
+            let hop = Hop::new(
+                "pushed",
+                json!({"branch": branch, "commit": commit.to_string(), "diff": p.placed.diff}),
+            );
+            self.ledger.append_hop(key, &hop, self.now()).await?;
         }
 
         let pause_key = format!("pause:{prefix}");
@@ -282,7 +284,18 @@ impl Runner {
             now,
         );
         step.note = Some(change.url.clone());
-        self.apply(key, &ctx, step, None, None).await
+        if step.moves(&ctx)
+            && let Some(metrics) = &self.metrics
+        {
+            let fault = key.rsplit('/').next().unwrap_or_default();
+            metrics.pull_request_opened(entry.kind(), fault);
+            if let Some(incident) = self.ledger.incident(key).await? {
+                let secs = now.duration_since(incident.opened_at).as_secs_f64().max(0.0);
+                metrics.detection_to_pr(std::time::Duration::from_secs_f64(secs));
+            }
+        }
+        // `apply` may open a change, which ends here: box the cycle.
+        Box::pin(self.apply(key, &ctx, step, None, None)).await
     }
 
     /// Pause auto-sync of the fix's Application, and record the prior policy.

@@ -27,6 +27,7 @@ use crate::incident::machine::{self, Action, Budget, Context, Event, Observation
 use crate::ledger::{Hop, Ledger, LedgerError, NewIncident};
 use crate::objref::ObjectRef;
 use crate::proposal::{self, History, Outcome};
+use crate::server::Metrics;
 use crate::state::ClusterState;
 
 pub use change::Prepared;
@@ -79,6 +80,7 @@ pub struct Runner {
     forges: Vec<ForgeEntry>,
     templates: Templates,
     slice: Option<SliceFn>,
+    metrics: Option<Metrics>,
     repos: repos::Locks,
 }
 
@@ -99,6 +101,7 @@ impl Runner {
             forges,
             templates,
             slice: None,
+            metrics: None,
             repos: repos::Locks::default(),
         }
     }
@@ -106,6 +109,12 @@ impl Runner {
     /// Where alerts and the reconcile read live objects from.
     pub fn with_slices(mut self, slice: SliceFn) -> Runner {
         self.slice = Some(slice);
+        self
+    }
+
+    /// Where pull requests opened and detection-to-PR times are counted.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Runner {
+        self.metrics = Some(metrics);
         self
     }
 

@@ -68,9 +68,9 @@ impl Locks {
 
 /// What pushing the incident's branch found and did.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Pushed {
+pub enum Push {
     /// The branch is new and holds suture's commit.
-    Pushed(Oid),
+    New(Oid),
     /// The branch was already there with only suture's commits (an earlier run pushed it).
     Adopted(Oid),
     /// Someone else committed to the branch: suture stops pushing there.
@@ -126,7 +126,7 @@ pub async fn push_fix(
     url: &str,
     fix: FixCommit,
     creds: Option<&Credentials>,
-) -> Result<Pushed, RunError> {
+) -> Result<Push, RunError> {
     let (identity, url, creds) = (identity.clone(), url.to_string(), creds.cloned());
     blocking(move || {
         let mirror = Mirror::open(&identity.cache_dir, &url)?;
@@ -140,9 +140,9 @@ pub async fn push_fix(
                 }
             }
             return Ok(if authors.is_empty() {
-                Pushed::Adopted(tip)
+                Push::Adopted(tip)
             } else {
-                Pushed::Foreign { authors }
+                Push::Foreign { authors }
             });
         }
         let commit = mirror.commit(
@@ -154,7 +154,7 @@ pub async fn push_fix(
             fix.when,
         )?;
         mirror.push(commit, &fix.branch, Expect::Absent, creds.as_ref())?;
-        Ok(Pushed::Pushed(commit))
+        Ok(Push::New(commit))
     })
     .await
 }
