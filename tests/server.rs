@@ -684,6 +684,21 @@ async fn metrics_expose_webhook_statuses_incidents_and_runner_figures() {
         gitlab_post(&s, Some("wrong"), &[("Idempotency-Key", "m-4")], merge).await,
         StatusCode::UNAUTHORIZED
     );
+    let mut big = vec![b' '; MAX_BODY + 1];
+    big[0] = b'{';
+    assert_eq!(
+        alert_post(&s, Some(format!("Bearer {ALERTMANAGER_TOKEN}")), big).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        alert_post(
+            &s,
+            Some(format!("Bearer {ALERTMANAGER_TOKEN}")),
+            b"[]".to_vec()
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
     s.drain();
     s.metrics.pull_request_opened("github", "oom-killed");
     s.metrics
@@ -705,6 +720,8 @@ async fn metrics_expose_webhook_statuses_incidents_and_runner_figures() {
         r#"suture_webhook_requests_total{source="github",status="401"} 2"#,
         r#"suture_webhook_requests_total{source="github",status="204"} 1"#,
         r#"suture_webhook_requests_total{source="gitlab",status="401"} 1"#,
+        r#"suture_webhook_requests_total{source="alertmanager",status="413"} 1"#,
+        r#"suture_webhook_requests_total{source="alertmanager",status="400"} 1"#,
         r#"suture_incidents{fault="oom-killed",state="pr_open"} 1"#,
         r#"suture_incidents{fault="crash-loop",state="pr_open"} 1"#,
         r#"suture_pull_requests_opened_total{forge="github",fault="oom-killed"} 1"#,
@@ -824,4 +841,98 @@ async fn the_api_lists_incidents_and_shows_their_hops() {
         "no such incident"
     );
     s.stop().await;
+}
+
+/// What the tracing subscriber wrote, for the log test.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut log) = self.0.lock() {
+            log.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn rejections_are_logged_once_each_without_secrets_signatures_or_bodies() {
+    let log = LogBuffer::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    // A current-thread runtime: the server's tasks run on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let s = Suture::start(sqlite_db().await, 16).await;
+    let marker = "BODY-MARKER-7f3a";
+    let body = format!(r#"{{"action":"closed","note":"{marker}"}}"#).into_bytes();
+    // Signed with a secret suture does not know: the signature must not be echoed.
+    let signature = github_signature(&Secret::new("attacker-secret"), &body);
+    let hex = signature.trim_start_matches("sha256=").to_string();
+    let headers = [
+        ("X-GitHub-Event", "pull_request"),
+        ("X-GitHub-Delivery", "d-log"),
+        ("X-Hub-Signature-256", signature.as_str()),
+    ];
+    let (status, text) = s
+        .request(Method::POST, "/webhooks/github", &headers, body.clone())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!text.contains(&hex), "{text}");
+    // Correctly signed but malformed: the parser's detail (quoting the body) stays inside.
+    assert_eq!(
+        s.github("pull_request", "d-log-2", GITHUB_SECRET, &body)
+            .await,
+        StatusCode::BAD_REQUEST
+    );
+    let wrong_token = "gl-wrong-token-5e1d";
+    assert_eq!(
+        gitlab_post(
+            &s,
+            Some(wrong_token),
+            &[("Idempotency-Key", "k")],
+            body.clone()
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong_bearer = "am-wrong-bearer-9c2b";
+    assert_eq!(
+        alert_post(&s, Some(format!("Bearer {wrong_bearer}")), body).await,
+        StatusCode::UNAUTHORIZED
+    );
+    s.stop().await;
+
+    let text =
+        String::from_utf8(log.0.lock().map(|l| l.clone()).unwrap_or_default()).expect("utf-8 log");
+    let rejected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("webhook rejected"))
+        .collect();
+    assert_eq!(rejected.len(), 4, "{text}");
+    assert!(rejected[0].contains("status=401") && rejected[0].contains("source=\"github\""));
+    assert!(rejected[1].contains("status=400"), "{}", rejected[1]);
+    for secret in [
+        hex.as_str(),
+        marker,
+        wrong_token,
+        wrong_bearer,
+        GITHUB_SECRET,
+        GITLAB_TOKEN,
+        ALERTMANAGER_TOKEN,
+        "attacker-secret",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret:?} reached the log:\n{text}"
+        );
+    }
 }
