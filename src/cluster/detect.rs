@@ -65,7 +65,18 @@ pub async fn run(shared: Arc<Shared>, clock: Clock, tx: Sender<Inbound>) {
     let mut sent = Sent::default();
     loop {
         let due = shared.take_due(Instant::now());
-        for root in due.ready {
+        // Roots are resolved again now: a pod touched before its ReplicaSet was listed was
+        // queued as its own root, and belongs to its workload's slice.
+        let mut roots: Vec<Root> = {
+            let tables = shared.tables();
+            due.ready
+                .into_iter()
+                .map(|r| tables.root(r.kind, r.key))
+                .collect()
+        };
+        roots.sort();
+        roots.dedup();
+        for root in roots {
             let (slice, findings) = detect(&shared, &root, &clock);
             let findings = sent.fresh(&root, findings);
             if findings.is_empty() {

@@ -13,7 +13,7 @@ mod store;
 mod watch;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -92,6 +92,8 @@ struct Shared {
     pending: Mutex<HashMap<Root, Instant>>,
     wake: Notify,
     ready: Vec<AtomicBool>,
+    /// Lists after a watcher's first (a 410 Gone, a desynced watch).
+    relists: AtomicU64,
     filter: NamespaceFilter,
     debounce: Duration,
 }
@@ -186,6 +188,7 @@ impl Cluster {
             pending: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             ready: (0..WATCHERS).map(|_| AtomicBool::new(false)).collect(),
+            relists: AtomicU64::new(0),
             filter: NamespaceFilter {
                 include: cfg.include_namespaces.clone(),
                 exclude: cfg.exclude_namespaces.clone(),
@@ -298,6 +301,12 @@ impl Cluster {
     /// True once every watcher has listed once (for /readyz).
     pub fn ready(&self) -> bool {
         self.shared.all_ready()
+    }
+
+    /// How many times a watcher listed again after its first list (410 Gone after falling
+    /// behind the API server's history, mostly).
+    pub fn relists(&self) -> u64 {
+        self.shared.relists.load(Ordering::Relaxed)
     }
 
     /// The slice of the cluster around one object: the root of its owner chain and everything

@@ -35,6 +35,7 @@ pub async fn run<K, T>(
 {
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
+    let mut listed = false;
     while let Some(event) = stream.next().await {
         let event = match event {
             Ok(e) => e,
@@ -44,6 +45,11 @@ pub async fn run<K, T>(
             }
         };
         let done = matches!(event, watcher::Event::InitDone);
+        if listed && matches!(event, watcher::Event::Init) {
+            shared
+                .relists
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let keep = |o: &K| !filtered || shared.filter.allows(o.namespace().as_deref());
         let change = match event {
             watcher::Event::Apply(o) if keep(&o) => {
@@ -61,6 +67,7 @@ pub async fn run<K, T>(
             shared.feed(change);
         }
         if done {
+            listed = true;
             shared.set_ready(slot);
         }
     }

@@ -59,6 +59,9 @@ pub struct HopView {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_state: Option<IncidentState>,
+    /// Why, where the hop says (an escalation's reason, a deferral's note).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// Which forge the demo's repository lives on.
@@ -220,6 +223,10 @@ async fn review(
         .into_iter()
         .map(|h| HopView {
             at: h.at.to_string(),
+            why: ["reason", "note"]
+                .iter()
+                .find_map(|k| h.detail.get(*k).and_then(Value::as_str))
+                .map(str::to_string),
             kind: h.kind,
             to_state: h.to_state,
         })
@@ -275,10 +282,14 @@ pub fn text(report: &Report) -> String {
     ));
     out.push_str("\nhops:\n");
     for h in &report.hops {
-        match h.to_state {
-            Some(s) => out.push_str(&format!("  {} {} -> {}\n", h.at, h.kind, s.as_str())),
-            None => out.push_str(&format!("  {} {}\n", h.at, h.kind)),
+        out.push_str(&format!("  {} {}", h.at, h.kind));
+        if let Some(s) = h.to_state {
+            out.push_str(&format!(" -> {}", s.as_str()));
         }
+        if let Some(why) = &h.why {
+            out.push_str(&format!(" ({why})"));
+        }
+        out.push('\n');
     }
     out
 }

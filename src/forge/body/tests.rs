@@ -24,8 +24,8 @@ fn view() -> PullRequestView {
         }],
         rollback: vec![ChangeView {
             field: "spec.template.spec.containers[name=api].resources.limits.memory".into(),
-            from: "512Mi".into(),
-            to: "640Mi".into(),
+            from: "640Mi".into(),
+            to: "512Mi".into(),
         }],
         rollback_description: "set the memory limit back to 512Mi".into(),
         application: "argocd/payments".into(),
