@@ -949,3 +949,101 @@ async fn the_api_token_also_pushes_and_a_revoked_one_does_not() {
     let dir = tempfile::tempdir().unwrap();
     assert!(support::clone(&sim.clone_url(REPO), TOKEN, dir.path()).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_hooks_register_list_deliver_signed_and_stop_once_deleted() {
+    let sim = sim();
+    let (url, mut hooks) = receiver().await;
+    let body = serde_json::json!({
+        "name": "web",
+        "active": true,
+        "events": ["pull_request"],
+        "config": {"url": url, "content_type": "json", "secret": SECRET, "insecure_ssl": "0"},
+    })
+    .to_string();
+    let (status, hook) = raw(&sim, "POST", "/repos/acme/gitops/hooks", Some(TOKEN), &body).await;
+    assert_eq!(status, 201, "{hook}");
+    let id = hook["id"].as_u64().unwrap();
+    assert_eq!(hook["type"], "Repository");
+    assert_eq!(hook["events"], serde_json::json!(["pull_request"]));
+    assert_eq!(hook["config"]["url"], url.as_str());
+    assert_eq!(
+        hook["config"]["secret"], "********",
+        "the secret is never shown back"
+    );
+    assert_eq!(
+        hook["url"],
+        format!("{}/repos/{REPO}/hooks/{id}", sim.api_url())
+    );
+    // The same URL twice is refused; a hook without a URL too.
+    let (status, _) = raw(&sim, "POST", "/repos/acme/gitops/hooks", Some(TOKEN), &body).await;
+    assert_eq!(status, 422);
+    let (status, _) = raw(
+        &sim,
+        "POST",
+        "/repos/acme/gitops/hooks",
+        Some(TOKEN),
+        r#"{"config": {}}"#,
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = raw(&sim, "POST", "/repos/acme/nope/hooks", Some(TOKEN), &body).await;
+    assert_eq!(status, 404);
+
+    let (status, list) = raw(&sim, "GET", "/repos/acme/gitops/hooks", Some(TOKEN), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], id);
+
+    // GitHub pings a new hook, then delivers the events it subscribed to, signed.
+    let ping = hooks.recv().await.unwrap();
+    assert_eq!(ping.header("x-github-event"), "ping");
+    assert_eq!(ping.json()["hook_id"], id);
+    assert!(valid_signature(&ping));
+    push_fix(&sim, "memory: 640Mi\n");
+    let gh = client(&sim, TOKEN);
+    gh.pulls("acme", "gitops")
+        .create("fix", BRANCH, "main")
+        .send()
+        .await
+        .unwrap();
+    let opened = next_event(&mut hooks, "opened").await;
+    assert_eq!(opened.header("x-github-event"), "pull_request");
+    assert_eq!(opened.header("x-github-hook-id"), id.to_string());
+    assert_eq!(
+        opened.header("x-github-hook-installation-target-type"),
+        "repository"
+    );
+    assert!(!opened.header("x-github-delivery").is_empty());
+    assert!(valid_signature(&opened));
+    assert_eq!(opened.json()["repository"]["full_name"], REPO);
+
+    let (status, _) = raw(
+        &sim,
+        "DELETE",
+        &format!("/repos/acme/gitops/hooks/{id}"),
+        Some(TOKEN),
+        "",
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, list) = raw(&sim, "GET", "/repos/acme/gitops/hooks", Some(TOKEN), "").await;
+    assert_eq!((status, list), (200, serde_json::json!([])));
+    let (status, _) = raw(
+        &sim,
+        "DELETE",
+        &format!("/repos/acme/gitops/hooks/{id}"),
+        Some(TOKEN),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let before = sim.deliveries().len();
+    sim.merge_pr(REPO, 1).await.unwrap();
+    assert!(sim.wait_for_deliveries(Duration::from_secs(5)).await);
+    assert_eq!(
+        sim.deliveries().len(),
+        before,
+        "a deleted hook gets nothing"
+    );
+}

@@ -171,7 +171,10 @@ pub(crate) async fn finish(sends: Vec<JoinHandle<()>>) {
 }
 
 async fn post(client: &Client<HttpConnector, Full<Bytes>>, d: &Delivery) -> Result<u16, String> {
-    let mut req = hyper::Request::post(&d.url).header("content-type", "application/json");
+    let mut req = hyper::Request::post(&d.url);
+    if d.header_value("content-type").is_none() {
+        req = req.header("content-type", "application/json");
+    }
     for (name, value) in &d.headers {
         req = req.header(name, value);
     }

@@ -132,7 +132,7 @@ fn emit_labeled(ctx: &Arc<Ctx>, st: &mut State, full: &str, n: u64, login: &str,
         {
             payload["label"] = render::label(&ctx.urls, full, l);
         }
-        webhook::emit(ctx, st, "pull_request", &payload);
+        webhook::emit(ctx, st, full, "pull_request", &payload);
     }
 }
 

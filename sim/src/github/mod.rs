@@ -1,5 +1,5 @@
 //! A GitHub REST simulator for the endpoints suture calls (repos, git refs, pulls, issue labels
-//! and comments), with GitHub's shapes, status codes, error bodies and rate-limit headers, real
+//! and comments, repository hooks), with GitHub's shapes, status codes, error bodies and rate-limit headers, real
 //! Git merges in a [`GitServer`] it owns, signed `pull_request` webhooks, and fault injection.
 //!
 //! Like the Git remote, it serves from its own thread and runtime on `127.0.0.1:0`; point
@@ -19,6 +19,7 @@
 //! # let _ = merge_sha; Ok(()) }
 //! ```
 
+mod hooks;
 mod issues;
 mod pulls;
 mod refs;

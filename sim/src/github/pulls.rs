@@ -118,7 +118,7 @@ pub(crate) fn emit(
     sender: &str,
 ) -> Vec<JoinHandle<()>> {
     match payload(ctx, st, full, n, action, sender) {
-        Ok(p) => webhook::emit(ctx, st, "pull_request", &p),
+        Ok(p) => webhook::emit(ctx, st, full, "pull_request", &p),
         Err(_) => Vec::new(),
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::render;
 use super::state::State;
-use super::{issues, pulls, refs};
+use super::{hooks, issues, pulls, refs};
 use crate::forge::{Dialect, Fault};
 
 /// Bodies above this are refused (GitHub's own limits are far higher; suture sends small ones).
@@ -178,6 +178,14 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
         .route(
             &format!("{repo}/pulls/{{number}}/merge"),
             put(pulls::merge).get(pulls::is_merged),
+        )
+        .route(
+            &format!("{repo}/hooks"),
+            get(hooks::list).post(hooks::create),
+        )
+        .route(
+            &format!("{repo}/hooks/{{id}}"),
+            get(hooks::get).delete(hooks::delete),
         )
         .route(&format!("{repo}/issues/{{number}}"), get(issues::get))
         .route(

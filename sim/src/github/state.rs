@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::routes::ApiError;
-use super::webhook::WebhookConfig;
+use super::webhook::{RepoHook, WebhookConfig};
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -13,7 +13,10 @@ pub(crate) struct State {
     pub users: BTreeMap<String, u64>,
     /// full name -> repository
     pub repos: BTreeMap<String, RepoRec>,
+    /// Simulator-wide hooks ([`crate::github::GitHubSim::add_webhook`]).
     pub hooks: Vec<WebhookConfig>,
+    /// full name -> the repository's own hooks, in creation order.
+    pub repo_hooks: BTreeMap<String, Vec<RepoHook>>,
 }
 
 #[derive(Debug)]

@@ -51,31 +51,83 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     hex
 }
 
-/// Record and send `payload` to every hook that wants `event`. Returns the tasks sending, which
-/// finish once each attempt is recorded as done.
+/// A hook registered on one repository (`POST /repos/{owner}/{repo}/hooks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RepoHook {
+    pub id: u64,
+    pub config: WebhookConfig,
+    pub active: bool,
+    /// `json` or `form` (GitHub's default: `payload=<json>` form-encoded).
+    pub content_type: String,
+    /// `"0"` or `"1"`, as GitHub keeps it.
+    pub insecure_ssl: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Record and send `payload` to every hook that wants `event`: the simulator-wide ones and the
+/// active hooks of repository `full`. Returns the tasks sending, which finish once each
+/// attempt is recorded as done.
 pub(crate) fn emit(
     ctx: &Arc<Ctx>,
     st: &State,
+    full: &str,
     event: &str,
     payload: &Value,
 ) -> Vec<JoinHandle<()>> {
-    st.hooks
+    let global = st
+        .hooks
         .iter()
         .filter(|h| wants(&h.events, event))
-        .map(|hook| {
-            let id = uuid::Uuid::new_v4().to_string();
-            let d = Delivery::new(id.clone(), event, &hook.url, payload, payload.get("action"));
-            let sig = signature(&hook.secret, &d.body);
-            let d = d
-                .header("user-agent", USER_AGENT)
-                .header("x-github-event", event)
-                .header("x-github-delivery", id)
-                .header("x-github-hook-id", "1")
-                .header("x-github-hook-installation-target-type", "integration")
-                .header("x-hub-signature-256", sig);
-            ctx.outbox.send(d)
-        })
-        .collect()
+        .map(|hook| send(ctx, hook, None, event, payload));
+    let target_id = st.repos.get(full).map(|r| r.id).unwrap_or(0);
+    let repo = st
+        .repo_hooks
+        .get(full)
+        .into_iter()
+        .flatten()
+        .filter(|h| h.active && wants(&h.config.events, event))
+        .map(|h| send(ctx, &h.config, Some((h, target_id)), event, payload));
+    global.chain(repo).collect()
+}
+
+/// One delivery to one hook, signed with its secret (no signature header without one, as on
+/// GitHub).
+pub(crate) fn send(
+    ctx: &Arc<Ctx>,
+    hook: &WebhookConfig,
+    repo_hook: Option<(&RepoHook, u64)>,
+    event: &str,
+    payload: &Value,
+) -> JoinHandle<()> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut d = Delivery::new(id.clone(), event, &hook.url, payload, payload.get("action"));
+    if repo_hook.is_some_and(|(h, _)| h.content_type == "form") {
+        d.body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+            .into_bytes();
+        d = d.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let (hook_id, target, target_id) = match repo_hook {
+        Some((h, repo_id)) => (h.id, "repository", repo_id),
+        None => (1, "integration", 1),
+    };
+    let mut d = d
+        .header("user-agent", USER_AGENT)
+        .header("x-github-event", event)
+        .header("x-github-delivery", id)
+        .header("x-github-hook-id", hook_id.to_string())
+        .header("x-github-hook-installation-target-type", target)
+        .header(
+            "x-github-hook-installation-target-id",
+            target_id.to_string(),
+        );
+    if !hook.secret.is_empty() {
+        let sig = signature(&hook.secret, &d.body);
+        d = d.header("x-hub-signature-256", sig);
+    }
+    ctx.outbox.send(d)
 }
 
 #[cfg(test)]
