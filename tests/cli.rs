@@ -39,63 +39,80 @@ fn changed_lines(diff: &str) -> Vec<&str> {
         .collect()
 }
 
+/// `suture demo --format json` on one forge: the whole loop, checked as a reviewer would.
 #[cfg(feature = "sim")]
-#[test]
-fn demo_proposes_the_640mi_bump_with_a_one_line_diff() {
-    let out = suture(&["demo", "--format", "json"]);
+fn demo_on(forge: &str) {
+    let out = suture(&["demo", "--forge", forge, "--format", "json"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let plan = json(&out);
-    let proposals = plan["proposals"].as_array().unwrap();
+    let report = json(&out);
     assert_eq!(
-        proposals.len(),
-        1,
-        "two OOMKilled pods of one Deployment give one proposal"
+        report["incident"]["key"],
+        "sim/payments/Deployment/checkout-api/oom-killed"
     );
-    let p = &proposals[0];
+    assert_eq!(report["incident"]["state"], "merged");
+    let pr = &report["pull_request"];
     assert_eq!(
-        p["key"],
-        "default/payments/Deployment/checkout-api/oom-killed"
+        pr["title"],
+        "fix(payments/checkout-api): raise memory limit 512Mi -> 640Mi"
     );
-    assert_eq!(p["primitive"], "raise-memory-limit");
-    assert_eq!(p["target"]["container"], "api");
-    assert_eq!(p["change"]["from"], "512Mi");
-    assert_eq!(p["change"]["to"], "640Mi");
-    assert_eq!(p["application"]["name"], "checkout-api");
-    assert_eq!(p["file"], "apps/checkout-api/deployment.yaml");
-    let diff = p["diff"].as_str().unwrap();
+    let mut labels: Vec<&str> = pr["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(labels, ["fault/oom-killed", "suture"]);
+    let diff = pr["diff"].as_str().unwrap();
     assert_eq!(
         changed_lines(diff),
         [
-            "-              memory: 512Mi # sized for the 2025 catalogue",
-            "+              memory: 640Mi # sized for the 2025 catalogue"
+            "-              memory: 512Mi",
+            "+              memory: 640Mi"
         ],
         "{diff}"
     );
-    assert_eq!(p["rail"], "pull-request");
-    assert!(p["confidence"]["est"].as_f64().unwrap() > 0.0);
-    assert!(plan["escalations"].as_array().unwrap().is_empty());
-    let findings = plan["findings"].as_array().unwrap();
-    assert!(
-        findings
-            .iter()
-            .all(|f| f["fault"] == "oom-killed" && f["owner"]["kind"] == "Deployment")
-    );
+    let app = &report["application"];
+    assert_eq!(app["paused_during_review"], true);
+    assert_eq!(app["sync_after"]["enabled"], true, "{app}");
+    let hops: Vec<&str> = report["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["kind"].as_str())
+        .collect();
+    for kind in [
+        "detected",
+        "proposed",
+        "pushed",
+        "sync_paused",
+        "pr_opened",
+        "merged",
+        "sync_resumed",
+    ] {
+        assert_eq!(
+            hops.iter().filter(|k| **k == kind).count(),
+            1,
+            "{kind} in {hops:?}"
+        );
+    }
+    assert!(!hops.contains(&"escalated"), "{hops:?}");
 }
 
 #[cfg(feature = "sim")]
 #[test]
-fn demo_text_reads_like_a_pull_request_preview() {
-    let out = suture(&["demo"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("fix(payments/checkout-api): raise memory limit 512Mi -> 640Mi"),
-        "{text}"
-    );
-    assert!(text.contains("est. 80%"), "{text}");
+fn demo_runs_the_loop_on_github() {
+    demo_on("github");
+}
+
+#[cfg(feature = "sim")]
+#[test]
+fn demo_runs_the_loop_on_gitlab() {
+    demo_on("gitlab");
 }
 
 #[test]

@@ -471,7 +471,8 @@ async fn unknown_repo_is_not_found_and_a_bad_token_rejected_without_showing_it()
 
         let wrong = "ghp_wrong_token_do_not_print";
         let settings = sim.settings_with(wrong, quick());
-        let (forge, repo) = Forge::for_repo(&[settings.clone()], &sim.clone_url()).unwrap();
+        let (forge, repo) =
+            Forge::for_repo(std::slice::from_ref(&settings), &sim.clone_url()).unwrap();
         let err = forge.open(&repo, &fix(BRANCH)).await.unwrap_err();
         assert!(
             matches!(err, ForgeError::Rejected { status: 401, .. }),

@@ -290,7 +290,10 @@ impl Runner {
             let fault = key.rsplit('/').next().unwrap_or_default();
             metrics.pull_request_opened(entry.kind(), fault);
             if let Some(incident) = self.ledger.incident(key).await? {
-                let secs = now.duration_since(incident.opened_at).as_secs_f64().max(0.0);
+                let secs = now
+                    .duration_since(incident.opened_at)
+                    .as_secs_f64()
+                    .max(0.0);
                 metrics.detection_to_pr(std::time::Duration::from_secs_f64(secs));
             }
         }
