@@ -104,21 +104,34 @@ fn one_line(text: &str, max_chars: usize, mut write: impl FnMut(char, &mut Strin
 }
 
 /// Escape untrusted text for Markdown prose: bounded, one line, no HTML, no mentions, no
-/// Markdown syntax.
+/// Markdown syntax. Only what is active inside a line is escaped everywhere (emphasis, code,
+/// links, tables, strikethrough, `#123` references); list, heading and quote markers only where
+/// they would start a block, so `checkout-api: OOMKilled (137).` stays readable in the raw body.
 pub fn escape_markdown(text: &str, max_chars: usize) -> String {
-    one_line(text, max_chars, |c, out| match c {
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        '&' => out.push_str("&amp;"),
-        // A zero-width space after `@` (as Renovate does) keeps GitHub and GitLab from turning
-        // `@team` into a notification.
-        '@' => out.push_str("@&#8203;"),
-        '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-        | '!' | '|' | '~' | '=' | ':' => {
-            out.push('\\');
-            out.push(c);
+    let mut at_start = true;
+    let mut leading_digits = true;
+    one_line(text, max_chars, |c, out| {
+        let block_marker = at_start && matches!(c, '-' | '+' | '=' | '>' | '!');
+        let list_number = leading_digits && !at_start && matches!(c, '.' | ')');
+        leading_digits &= c.is_ascii_digit();
+        at_start = false;
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' if !block_marker => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // A zero-width space after `@` (as Renovate does) keeps GitHub and GitLab from
+            // turning `@team` into a notification.
+            '@' => out.push_str("@&#8203;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if block_marker || list_number => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
         }
-        c => out.push(c),
     })
 }
 

@@ -11,6 +11,8 @@ fn admin_url() -> String {
 
 pub struct TestDb {
     pub ledger: Ledger,
+    /// The ledger's URL, for a second connection (a `suture serve` under test).
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -53,6 +55,7 @@ pub async fn sqlite_db() -> TestDb {
     let ledger = Ledger::open(&url).await.expect("open sqlite");
     TestDb {
         ledger,
+        url,
         cleanup: Cleanup::Sqlite(dir),
     }
 }
@@ -70,11 +73,13 @@ pub async fn postgres_db() -> TestDb {
         .expect("create test database");
     conn.close().await;
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let ledger = Ledger::open(&format!("{base}/{name}"))
+    let url = format!("{base}/{name}");
+    let ledger = Ledger::open(&url)
         .await
         .expect("connect and migrate test database");
     TestDb {
         ledger,
+        url,
         cleanup: Cleanup::Postgres { admin, name },
     }
 }

@@ -143,6 +143,18 @@ fn escaping_helpers() {
     assert_eq!(escape_markdown("a_b*c", 100), "a\\_b\\*c");
     assert_eq!(escape_markdown("@team", 100), "@&#8203;team");
     assert_eq!(escape_markdown("abcdef", 3), "abc…");
+    // Punctuation inside a line stays as written; what would start a block is escaped.
+    assert_eq!(
+        escape_markdown("pod checkout-api-7d9: oom-killed (exit 137).", 100),
+        "pod checkout-api-7d9: oom-killed (exit 137)."
+    );
+    assert_eq!(escape_markdown("- item", 100), "\\- item");
+    assert_eq!(escape_markdown("> quote", 100), "\\> quote");
+    assert_eq!(escape_markdown("12. step", 100), "12\\. step");
+    assert_eq!(
+        escape_markdown("see #12 [x](y) ~~z~~", 100),
+        "see \\#12 \\[x\\](y) \\~\\~z\\~\\~"
+    );
     assert_eq!(code_span("plain", 100), "`plain`");
     assert_eq!(code_span("has ` tick", 100), "``has ` tick``");
     assert_eq!(code_span("`edge", 100), "`` `edge ``");

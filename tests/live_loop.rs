@@ -1,0 +1,275 @@
+//! The live loop end to end: `suture serve`'s wiring against a simulated world, through the
+//! real clients (kube-rs, git2, octocrab, the gitlab crate) and the real router, with the ledger
+//! on SQLite and on PostgreSQL. Each test ends with the harness's teardown check: no pull
+//! request, comment or paused Application the test did not expect.
+#![cfg(feature = "sim")]
+
+#[path = "support/live.rs"]
+#[allow(dead_code)]
+mod live;
+#[path = "support/testdb.rs"]
+#[allow(dead_code)]
+mod testdb;
+
+use live::{Db, Live, auto_sync_on};
+use suture::incident::IncidentState;
+use suture_sim::forge::Fault;
+use suture_sim::world::Forge;
+
+const KEY: &str = "sim/payments/Deployment/checkout-api/oom-killed";
+
+fn kinds(hops: &[suture::ledger::HopRecord]) -> Vec<&str> {
+    hops.iter().map(|h| h.kind.as_str()).collect()
+}
+
+fn count(hops: &[suture::ledger::HopRecord], kind: &str) -> usize {
+    hops.iter().filter(|h| h.kind == kind).count()
+}
+
+/// The one-line limit change, read off the `pushed` hop's diff.
+fn changed_lines(hops: &[suture::ledger::HopRecord]) -> Vec<String> {
+    let pushed = hops
+        .iter()
+        .find(|h| h.kind == "pushed")
+        .expect("pushed hop");
+    let diff = pushed.detail["diff"].as_str().expect("diff");
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// OOM -> one PR/MR with the one-line change, the app paused; merge -> webhook -> resumed.
+async fn oom_to_merge(forge: Forge, db: Db) {
+    let mut live = Live::start("oom", forge, db, 30.0, &[]).await;
+    let incident = live.incident_in(IncidentState::PrOpen).await;
+    assert_eq!(incident.key, KEY);
+
+    let changes = live.take_changes();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let pr = &changes[0];
+    assert_eq!(
+        pr.title,
+        "fix(payments/checkout-api): raise memory limit 512Mi -> 640Mi"
+    );
+    assert_eq!(pr.state, "open");
+    let mut labels = pr.labels.clone();
+    labels.sort();
+    assert_eq!(labels, ["fault/oom-killed", "suture"]);
+    for section in ["Root cause", "Evidence", "Rollback"] {
+        assert!(pr.body.contains(section), "no {section:?} in\n{}", pr.body);
+    }
+    let hops = live.hops(KEY).await;
+    assert_eq!(
+        changed_lines(&hops),
+        [
+            "-              memory: 512Mi",
+            "+              memory: 640Mi"
+        ]
+    );
+    assert!(
+        !auto_sync_on(&live.application().await),
+        "auto-sync must be paused while the change waits for review"
+    );
+    let recorded = live.ledger().pull_requests(KEY).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(u64::try_from(recorded[0].number).unwrap(), pr.number);
+
+    live.merge(pr.number).await;
+    let merged = live.incident_in(IncidentState::Merged).await;
+    assert_eq!(merged.key, KEY);
+    live.until("sync to resume", || async {
+        let app = live.application().await;
+        auto_sync_on(&app).then_some(())
+    })
+    .await;
+    let hops = live.hops(KEY).await;
+    for kind in [
+        "detected",
+        "proposed",
+        "pushed",
+        "sync_paused",
+        "pr_opened",
+        "merged",
+        "sync_resumed",
+    ] {
+        assert_eq!(count(&hops, kind), 1, "{kind} in {:?}", kinds(&hops));
+    }
+    assert_eq!(count(&hops, "escalated"), 0, "{:?}", kinds(&hops));
+    assert_eq!(live.take_changes()[0].state, "merged");
+    live.take_comments(pr.number);
+    live.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_to_merge_on_github_with_sqlite() {
+    oom_to_merge(Forge::GitHub, Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_to_merge_on_github_with_postgres() {
+    oom_to_merge(Forge::GitHub, Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_to_merge_on_gitlab_with_sqlite() {
+    oom_to_merge(Forge::GitLab, Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_to_merge_on_gitlab_with_postgres() {
+    oom_to_merge(Forge::GitLab, Db::Postgres).await;
+}
+
+/// The fault keeps recurring on new containers for hours of simulated time: still one PR, and
+/// recurrence comments at most one per `comment_interval`.
+async fn recurrence_for_hours(forge: Forge) {
+    // 600 simulated seconds per wall second: three hours pass in 18 s.
+    let mut live = Live::start(
+        "oom",
+        forge,
+        Db::Sqlite,
+        600.0,
+        &[("SUTURE_POLICY__COMMENT_INTERVAL", "1h")],
+    )
+    .await;
+    let opened = live.incident_in(IncidentState::PrOpen).await;
+    let start = live.now();
+    live.until("three simulated hours", || async {
+        (live.now().duration_since(start).as_secs() >= 3 * 3600).then_some(())
+    })
+    .await;
+    // Let the reconcile that falls due at the end run once more.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let elapsed_h = live.now().duration_since(start).as_secs() / 3600;
+
+    let changes = live.take_changes();
+    assert_eq!(changes.len(), 1, "one change whatever recurs: {changes:?}");
+    let comments = live.take_comments(changes[0].number);
+    assert!(
+        !comments.is_empty(),
+        "a recurrence over hours is worth telling the reviewer"
+    );
+    // One comment per interval at most (the first may come at once).
+    assert!(
+        comments.len() as i64 <= elapsed_h + 1,
+        "{} comments in {elapsed_h} h: {comments:#?}",
+        comments.len()
+    );
+    let hops = live.hops(&opened.key).await;
+    assert_eq!(count(&hops, "pr_opened"), 1, "{:?}", kinds(&hops));
+    live.expect_paused();
+    live.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurrence_for_hours_keeps_one_pr_and_bounded_comments_on_github() {
+    recurrence_for_hours(Forge::GitHub).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurrence_for_hours_keeps_one_mr_and_bounded_comments_on_gitlab() {
+    recurrence_for_hours(Forge::GitLab).await;
+}
+
+/// The forge made the PR but the answer was lost (a gateway 502 after the write): the retry
+/// finds it, and there is one PR.
+async fn lost_create_response(forge: Forge) {
+    let mut live = Live::start("oom", forge, Db::Sqlite, 30.0, &[]).await;
+    let path = live.create_change_path();
+    live.faults()
+        .inject_for("POST", Fault::StatusAfterEffect(502), 1, Some(&path));
+    live.incident_in(IncidentState::PrOpen).await;
+    assert_eq!(live.faults().pending(), 0, "the fault was not exercised");
+    let changes = live.take_changes();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let recorded = live.ledger().pull_requests(KEY).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        u64::try_from(recorded[0].number).unwrap(),
+        changes[0].number
+    );
+    live.expect_paused();
+    live.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_response_leaves_one_pr_on_github() {
+    lost_create_response(Forge::GitHub).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_response_leaves_one_mr_on_gitlab() {
+    lost_create_response(Forge::GitLab).await;
+}
+
+/// Rate limits on the create are waited out and retried; no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_create_is_retried_without_a_duplicate() {
+    let mut live = Live::start("oom", Forge::GitHub, Db::Sqlite, 30.0, &[]).await;
+    let path = live.create_change_path();
+    live.faults().inject_for(
+        "POST",
+        Fault::RateLimit {
+            retry_after_secs: 1,
+        },
+        2,
+        Some(&path),
+    );
+    live.incident_in(IncidentState::PrOpen).await;
+    assert_eq!(live.faults().pending(), 0);
+    assert_eq!(live.take_changes().len(), 1);
+    live.expect_paused();
+    live.finish().await;
+}
+
+/// suture stops after the push and the pause but before the PR exists (the forge refuses every
+/// create meanwhile); restarted, it finishes the same incident: one PR, one pause, one branch
+/// commit.
+async fn restart_before_the_pr(forge: Forge) {
+    let mut live = Live::start("oom", forge, Db::Sqlite, 30.0, &[]).await;
+    let path = live.create_change_path();
+    live.faults()
+        .inject_for("POST", Fault::Status(503), 10_000, Some(&path));
+    let ledger = live.ledger().clone();
+    live.until("the push and the pause", || async {
+        let hops = ledger.hops(KEY).await.ok()?;
+        (count(&hops, "pushed") == 1 && count(&hops, "sync_paused") == 1).then_some(())
+    })
+    .await;
+    live.stop_service().await;
+    assert!(live.changes().is_empty(), "the forge refused every create");
+    assert!(
+        !auto_sync_on(&live.application().await),
+        "the pause is what the restarted suture must pair with a PR"
+    );
+    live.faults().clear();
+
+    live.start_service().await;
+    let incident = live.incident_in(IncidentState::PrOpen).await;
+    assert_eq!(incident.key, KEY);
+    let changes = live.take_changes();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let hops = live.hops(KEY).await;
+    assert_eq!(count(&hops, "pushed"), 1, "{:?}", kinds(&hops));
+    assert_eq!(count(&hops, "pr_opened"), 1, "{:?}", kinds(&hops));
+    let pauses = live.ledger().incident_pauses(KEY).await.unwrap();
+    assert_eq!(pauses.len(), 1, "{pauses:?}");
+    assert!(!auto_sync_on(&live.application().await));
+    live.expect_paused();
+    live.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_before_the_pr_finishes_one_pr_on_github() {
+    restart_before_the_pr(Forge::GitHub).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_before_the_pr_finishes_one_mr_on_gitlab() {
+    restart_before_the_pr(Forge::GitLab).await;
+}
