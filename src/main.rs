@@ -107,11 +107,20 @@ fn print(plan: &plan::Plan, format: Format) {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `RUST_LOG` wins; without it the service logs its incidents and the one-shot commands
+    // only what went wrong.
+    let default = match cli.command {
+        Command::Serve { .. } => "warn,suture=info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match cli.command {
         #[cfg(feature = "sim")]
         Command::Sim {
             scenario,

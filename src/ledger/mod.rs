@@ -206,6 +206,17 @@ pub struct Ledger {
 const INCIDENT_COLUMNS: &str =
     "key, state, fault, cluster, namespace, kind, name, detail, opened_at, updated_at";
 
+/// Every recorded hop is also a log line, so operators can follow incidents without the API
+/// (the kind and the key only: the detail stays in the ledger).
+fn log_hop(key: &str, hop: &Hop, to: Option<IncidentState>) {
+    match to {
+        Some(to) => {
+            tracing::info!(incident = key, hop = %hop.kind, state = to.as_str(), "incident")
+        }
+        None => tracing::info!(incident = key, hop = %hop.kind, "incident"),
+    }
+}
+
 impl Ledger {
     /// Connect (a SQLite file is created when missing) without migrating.
     pub async fn connect(url: &str) -> Result<Ledger> {
@@ -302,6 +313,9 @@ impl Ledger {
             insert_hop(&mut tx, &new.key, hop, None, Some(IncidentState::Open), now).await?;
         }
         tx.commit().await?;
+        if inserted {
+            log_hop(&new.key, hop, Some(IncidentState::Open));
+        }
         Ok(inserted)
     }
 
@@ -345,6 +359,7 @@ impl Ledger {
         }
         insert_hop(&mut tx, key, hop, Some(from), Some(to), now).await?;
         tx.commit().await?;
+        log_hop(key, hop, Some(to));
         Ok(())
     }
 
@@ -363,6 +378,7 @@ impl Ledger {
         }
         insert_hop(&mut tx, key, hop, None, None, now).await?;
         tx.commit().await?;
+        log_hop(key, hop, None);
         Ok(())
     }
 
