@@ -128,7 +128,7 @@ impl Runner {
         };
         let hop = Hop::new(
             "alert_firing",
-            json!({"delivery": delivery, "labels": labels}),
+            json!({"delivery": delivery, "alert": alert.name(), "labels": labels}),
         );
         self.ledger.open_incident(&new, &hop, now).await?;
         let Some(incident) = self.ledger.incident(&key).await? else {
