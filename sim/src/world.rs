@@ -14,6 +14,7 @@ use super::git::RepoStore;
 use super::github::GitHubSim;
 use super::gitlab::GitLabSim;
 use super::kube::controllers::ControllerConfig;
+use super::kube::metrics::KubeStateMetrics;
 use super::kube::{Config, SimKube, WriteOptions};
 use super::scenarios::Scenario;
 use super::serve::Sim;
@@ -63,6 +64,8 @@ impl Default for Options {
 pub struct Endpoints {
     pub kube_url: String,
     pub kubeconfig: PathBuf,
+    /// kube-state-metrics' `/metrics` for the simulated cluster, for Prometheus to scrape.
+    pub metrics_url: String,
     pub github_api: String,
     pub github_token: String,
     pub github_clone_url: String,
@@ -82,6 +85,7 @@ impl std::fmt::Display for Endpoints {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "kubernetes api:   {}", self.kube_url)?;
         writeln!(f, "kubeconfig:       {}", self.kubeconfig.display())?;
+        writeln!(f, "metrics:          {}", self.metrics_url)?;
         writeln!(f, "github api:       {}", self.github_api)?;
         writeln!(f, "github token:     {}", self.github_token)?;
         writeln!(f, "github clone url: {}", self.github_clone_url)?;
@@ -97,6 +101,7 @@ impl std::fmt::Display for Endpoints {
 pub struct World {
     pub scenario: Scenario,
     pub kube: SimKube,
+    pub metrics: KubeStateMetrics,
     pub argo: ArgoSim,
     pub github: GitHubSim,
     pub gitlab: GitLabSim,
@@ -175,6 +180,7 @@ impl World {
         }
 
         let kube_url = kube.url();
+        let metrics = KubeStateMetrics::start(kube.store().clone())?;
         let (dir, tmp) = match options.dir {
             Some(d) => {
                 std::fs::create_dir_all(&d)?;
@@ -191,6 +197,7 @@ impl World {
         let endpoints = Endpoints {
             kube_url,
             kubeconfig,
+            metrics_url: metrics.metrics_url(),
             github_api: github.api_url(),
             github_token,
             github_clone_url: github.clone_url(scenario.repo),
@@ -206,6 +213,7 @@ impl World {
         Ok(World {
             scenario,
             kube,
+            metrics,
             argo,
             github,
             gitlab,
@@ -223,9 +231,11 @@ impl World {
         &self.endpoints.kubeconfig
     }
 
-    /// Stops Argo CD first (it writes to the API server), then the API server, then the forges.
+    /// Stops Argo CD first (it writes to the API server), then the metrics and the API server,
+    /// then the forges.
     pub async fn shutdown(self) {
         self.argo.shutdown().await;
+        self.metrics.shutdown().await;
         self.kube.shutdown().await;
         self.github.shutdown().await;
         self.gitlab.shutdown().await;

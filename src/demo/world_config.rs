@@ -1,10 +1,12 @@
 //! The `suture.yaml` that points `suture serve` at a simulated world: its Kubernetes API
 //! (kubeconfig), both forges with their tokens, one webhook secret, a SQLite ledger, and the
-//! world's clock. The world's forges are told to deliver their signed webhooks to suture.
+//! world's clock. The world's forges are told to deliver their signed webhooks to suture
+//! (GitLab through a project hook).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use suture_sim::gitlab::NewHook;
 use suture_sim::world::World;
 
 /// Where the config was written and the address suture will listen on.
@@ -83,8 +85,13 @@ pub fn write(
     world
         .github
         .add_webhook(&format!("{url}/webhooks/github"), &e.webhook_secret);
+    // On GitLab suture's hook is a project hook, as `POST /projects/:id/hooks` makes it.
     world
         .gitlab
-        .add_webhook(&format!("{url}/webhooks/gitlab"), &e.webhook_secret);
+        .add_project_hook(
+            &e.repo,
+            NewHook::merge_requests(format!("{url}/webhooks/gitlab"), &e.webhook_secret),
+        )
+        .map_err(std::io::Error::other)?;
     Ok(ServeConfig { path, listen, url })
 }

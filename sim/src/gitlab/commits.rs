@@ -375,8 +375,16 @@ pub(crate) async fn create(
             .reference(&refname, oid, false, "commit via API")
             .map_err(|_| moved())?,
     };
-    Ok(reply(
-        StatusCode::CREATED,
-        commit_json(&ctx, p, &oid.to_string()),
-    ))
+    let out = commit_json(&ctx, p, &oid.to_string());
+    let (pid, before) = (p.id, current.map(|c| c.id().to_string()));
+    let _sending = super::events::emit_push(
+        &ctx,
+        &mut st,
+        pid,
+        &branch,
+        before.as_deref(),
+        &oid.to_string(),
+        &login,
+    );
+    Ok(reply(StatusCode::CREATED, out))
 }

@@ -238,7 +238,7 @@ pub(crate) fn emit(
     changes: Value,
 ) -> Vec<JoinHandle<()>> {
     match hook_payload(ctx, st, pid, iid, action, by, changes) {
-        Ok(p) => webhook::emit(ctx, st, MERGE_REQUEST_HOOK, &p),
+        Ok(p) => webhook::emit(ctx, st, pid, MERGE_REQUEST_HOOK, None, &p),
         Err(_) => Vec::new(),
     }
 }
@@ -735,6 +735,11 @@ pub(crate) fn merge_mr(
     } else {
         MergeMethod::Merge
     };
+    let before = ctx
+        .store
+        .branch_sha(&path, &mr.target_branch)
+        .ok()
+        .flatten();
     let sha = match ctx
         .store
         .merge(&path, &mr.target_branch, &mr.sha, method, &message, login)
@@ -770,7 +775,16 @@ pub(crate) fn merge_mr(
         "state_id": change(MrState::Opened.id(), MrState::Merged.id()),
         "updated_at": change(hook_time(&mr.updated_at), hook_time(&ts)),
     });
-    let sends = emit(ctx, st, pid, iid, "merge", login, changes);
+    let mut sends = emit(ctx, st, pid, iid, "merge", login, changes);
+    sends.extend(super::events::emit_push(
+        ctx,
+        st,
+        pid,
+        &mr.target_branch,
+        before.as_deref(),
+        &sha,
+        login,
+    ));
     Ok((sha, sends))
 }
 

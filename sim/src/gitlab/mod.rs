@@ -28,6 +28,8 @@
 
 mod branches;
 mod commits;
+mod events;
+mod hooks;
 mod labels;
 mod merge_requests;
 mod notes;
@@ -40,8 +42,9 @@ mod webhook;
 use std::sync::{Arc, Mutex};
 
 pub use crate::forge::{Delivery, Fault, Faults};
+pub use hooks::NewHook;
 pub use routes::{ApiError, GitLab};
-pub use webhook::{GITLAB_VERSION, MERGE_REQUEST_HOOK, WebhookConfig};
+pub use webhook::{GITLAB_VERSION, MERGE_REQUEST_HOOK, NOTE_HOOK, PUSH_HOOK, WebhookConfig};
 
 use crate::forge::RateLimit;
 use crate::forge::webhook::{Outbox, finish};
@@ -194,6 +197,7 @@ impl GitLabSim {
                 next_iid: 0,
                 mrs: Default::default(),
                 labels: Default::default(),
+                hooks: Vec::new(),
             },
         );
         Ok(id)
@@ -211,6 +215,14 @@ impl GitLabSim {
 
     pub fn add_webhook_config(&self, hook: WebhookConfig) {
         self.ctx.lock().hooks.push(hook);
+    }
+
+    /// Register a project hook on `group/name`, as `POST /projects/:id/hooks` does; returns
+    /// the hook's id.
+    pub fn add_project_hook(&self, path: &str, hook: NewHook) -> Result<u64, SimError> {
+        let pid = self.ctx.lock().project_key(path)?;
+        let out = hooks::add(&self.ctx, pid, hook)?;
+        Ok(out["id"].as_u64().unwrap_or_default())
     }
 
     /// The authenticated API limit per minute (default 2000); resets the count.

@@ -86,5 +86,6 @@ pub(crate) async fn create(
     mr.notes.push(rec.clone());
     let mr_id = mr.id;
     let out = note(&ctx, &mut st, pid, iid, mr_id, &rec);
+    let _sending = super::events::emit_note(&ctx, &mut st, pid, iid, &rec);
     Ok(reply(StatusCode::CREATED, out))
 }

@@ -12,7 +12,7 @@ use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 use super::state::State;
-use super::{branches, commits, labels, merge_requests, notes, projects};
+use super::{branches, commits, hooks, labels, merge_requests, notes, projects};
 use crate::forge::{Dialect, Fault};
 
 /// Bodies above this are refused; suture sends small ones (a commit of a few manifests).
@@ -146,6 +146,11 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
         .route(&mr, get(merge_requests::get).put(merge_requests::edit))
         .route(&format!("{mr}/merge"), put(merge_requests::merge))
         .route(&format!("{mr}/notes"), get(notes::list).post(notes::create))
+        .route(&format!("{p}/hooks"), get(hooks::list).post(hooks::create))
+        .route(
+            &format!("{p}/hooks/{{hook_id}}"),
+            get(hooks::get).delete(hooks::delete),
+        )
         .route(
             &format!("{p}/labels"),
             get(labels::list).post(labels::create),

@@ -34,6 +34,68 @@ pub(crate) struct ProjectRec {
     pub mrs: BTreeMap<u64, MrRec>,
     /// title -> label; GitLab creates project labels on first use on a merge request.
     pub labels: BTreeMap<String, LabelRec>,
+    /// Project webhooks (`POST /projects/:id/hooks`), oldest first.
+    pub hooks: Vec<ProjectHook>,
+}
+
+/// A project webhook with the event flags GitLab keeps per hook.
+#[derive(Debug, Clone)]
+pub(crate) struct ProjectHook {
+    pub id: u64,
+    pub url: String,
+    pub name: String,
+    pub description: String,
+    /// Sent as `X-Gitlab-Token`; never shown back by the API.
+    pub token: String,
+    pub push_events: bool,
+    pub push_events_branch_filter: String,
+    pub tag_push_events: bool,
+    pub merge_requests_events: bool,
+    pub note_events: bool,
+    pub issues_events: bool,
+    pub enable_ssl_verification: bool,
+    /// `X-Gitlab-Webhook-UUID`.
+    pub uuid: String,
+    pub created_at: String,
+}
+
+impl ProjectHook {
+    /// Whether the hook's flag for `event` (`Push Hook`, `Merge Request Hook`, ...) is on.
+    pub fn wants(&self, event: &str, branch: Option<&str>) -> bool {
+        match event {
+            "Push Hook" => {
+                self.push_events
+                    && (self.push_events_branch_filter.is_empty()
+                        || branch
+                            .is_some_and(|b| branch_matches(&self.push_events_branch_filter, b)))
+            }
+            "Tag Push Hook" => self.tag_push_events,
+            "Merge Request Hook" => self.merge_requests_events,
+            "Note Hook" => self.note_events,
+            "Issue Hook" => self.issues_events,
+            _ => false,
+        }
+    }
+}
+
+/// GitLab's default `wildcard` branch filter: a name, or a pattern with `*`.
+fn branch_matches(filter: &str, branch: &str) -> bool {
+    let parts: Vec<&str> = filter.split('*').collect();
+    if parts.len() == 1 {
+        return filter == branch;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !branch.starts_with(first) || branch.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &branch[first.len()..branch.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    branch.ends_with(last)
 }
 
 impl ProjectRec {

@@ -37,6 +37,7 @@ pub mod discovery;
 mod http;
 pub mod inject;
 mod list;
+pub mod metrics;
 mod openapi;
 mod params;
 pub mod patch;

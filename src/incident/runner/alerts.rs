@@ -60,7 +60,49 @@ impl Runner {
             );
             return self.escalate_alert(delivery, alert, &why).await;
         }
-        self.findings(&slice, &findings).await
+        // The timeline shows the alert on the incident its live evidence belongs to: before the
+        // work it triggers when the incident is already known, after the sighting that opens it.
+        let keys: Vec<String> = crate::proposal::group_findings(&findings, &self.cfg.cluster)
+            .into_iter()
+            .map(|(k, _)| k.ledger_key())
+            .collect();
+        let mut known = Vec::new();
+        for key in &keys {
+            if self.ledger.incident(key).await?.is_some() {
+                self.alert_hop(key, delivery, alert, false).await?;
+                known.push(key);
+            }
+        }
+        let result = self.findings(&slice, &findings).await;
+        for key in keys.iter().filter(|k| !known.contains(k)) {
+            // Out-of-scope keys open no incident and get no hop.
+            if self.ledger.incident(key).await?.is_some() {
+                self.alert_hop(key, delivery, alert, true).await?;
+            }
+        }
+        result
+    }
+
+    /// `alert_firing` on an incident read from live objects: which delivery and alert, and
+    /// whether this alert's sighting opened the incident.
+    async fn alert_hop(
+        &self,
+        key: &str,
+        delivery: &str,
+        alert: &Alert,
+        opened: bool,
+    ) -> Result<(), RunError> {
+        let hop = Hop::new(
+            "alert_firing",
+            json!({
+                "delivery": delivery,
+                "alert": alert.name(),
+                "fingerprint": alert.fingerprint,
+                "labels": alert.labels,
+                "opened": opened,
+            }),
+        );
+        Ok(self.ledger.append_hop(key, &hop, self.now()).await?)
     }
 
     /// An alert that leads to no fix: its own incident, escalated with its labels.
@@ -86,7 +128,7 @@ impl Runner {
         };
         let hop = Hop::new(
             "alert_firing",
-            json!({"delivery": delivery, "labels": labels}),
+            json!({"delivery": delivery, "alert": alert.name(), "labels": labels}),
         );
         self.ledger.open_incident(&new, &hop, now).await?;
         let Some(incident) = self.ledger.incident(&key).await? else {

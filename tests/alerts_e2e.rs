@@ -1,0 +1,282 @@
+//! The alert path with the real Prometheus and Alertmanager (Debian's `prometheus` and
+//! `prometheus-alertmanager`, started from PATH; `scripts/test` installs them): Prometheus
+//! scrapes the simulated cluster's kube-state-metrics, an OOM rule fires, Alertmanager posts to
+//! suture's `/webhooks/alertmanager` with its bearer token, and the runner ties that delivery to
+//! the incident read from the live objects (the OOMKilled Deployment, not the alert).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use suture::demo::world_config;
+use suture::incident::IncidentState;
+use suture::ledger::{HopRecord, Incident, Ledger};
+use suture::serve::Service;
+use suture_sim::world::{Options, World};
+
+const PROMETHEUS: &str = "prometheus";
+const ALERTMANAGER: &str = "prometheus-alertmanager";
+/// The rule's name; the incident must not be named after it.
+const ALERT: &str = "PodOOMKilled";
+/// Simulated seconds per wall second: a few OOM restarts within seconds of wall time, which
+/// is what Prometheus' wall-clock `increase(...[1m])` sees.
+const SPEED: f64 = 20.0;
+const WAIT: Duration = Duration::from_secs(45);
+
+/// The binary's path on PATH, or a failure that says how to get it.
+fn require(bin: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{bin}` is not on PATH: the alert-path test needs the real Prometheus and \
+                 Alertmanager (Debian packages prometheus, prometheus-alertmanager); \
+                 `scripts/test` installs them"
+            )
+        })
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+struct Proc {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn start(name: &'static str, bin: &Path, args: &[String], dir: &Path) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Proc { name, child, log }
+    }
+
+    /// The end of its log, for a failure message.
+    fn tail(&mut self) -> String {
+        let exited = match self.child.try_wait() {
+            Ok(Some(status)) => format!(" (exited: {status})"),
+            _ => String::new(),
+        };
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        format!("--- {}{exited}:\n{tail}", self.name)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn port() -> u16 {
+    world_config::free_addr().unwrap().port()
+}
+
+/// Prometheus: scrape kube-state-metrics every second, evaluate the OOM rule every second
+/// (`for: 0s`), send to Alertmanager.
+fn prometheus_config(dir: &Path, metrics_url: &str, alertmanager: u16) -> PathBuf {
+    let target = metrics_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let rules = format!(
+        "groups:\n\
+         - name: workload-health\n  rules:\n\
+         \x20 - alert: {ALERT}\n\
+         \x20   expr: increase(kube_pod_container_status_restarts_total[1m]) > 0 and on(namespace, pod, container) kube_pod_container_status_last_terminated_reason{{reason=\"OOMKilled\"}} == 1\n\
+         \x20   for: 0s\n\
+         \x20   labels:\n      severity: critical\n\
+         \x20   annotations:\n      summary: Container OOMKilled in {{{{ $labels.namespace }}}}/{{{{ $labels.pod }}}}\n"
+    );
+    std::fs::write(dir.join("rules.yml"), rules).unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         rule_files: [rules.yml]\n\
+         alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{alertmanager}']\n\
+         scrape_configs:\n- job_name: kube-state-metrics\n  static_configs:\n  - targets: ['{target}']\n"
+    );
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// Alertmanager: one route to suture's webhook with the bearer token suture accepts.
+fn alertmanager_config(dir: &Path, suture_url: &str, token: &str) -> PathBuf {
+    let config = format!(
+        "route:\n  receiver: suture\n  group_by: [alertname, namespace]\n  group_wait: 1s\n  \
+         group_interval: 2s\n  repeat_interval: 1h\n\
+         receivers:\n- name: suture\n  webhook_configs:\n  - url: {suture_url}/webhooks/alertmanager\n    \
+         send_resolved: false\n    http_config:\n      authorization:\n        type: Bearer\n        \
+         credentials: {token}\n"
+    );
+    let path = dir.join("alertmanager.yml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// The Alertmanager deliveries suture recorded (its dedup table).
+async fn alertmanager_deliveries(ledger: &Ledger) -> Vec<String> {
+    sqlx::query_as::<_, (String,)>(
+        "SELECT delivery_id FROM webhook_deliveries WHERE source = 'alertmanager'",
+    )
+    .fetch_all(ledger.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(id,)| id)
+    .collect()
+}
+
+/// The first incident with an `alert_firing` hop, with its hops.
+async fn alerted(ledger: &Ledger) -> Option<(Incident, Vec<HopRecord>)> {
+    for incident in ledger.incidents(None, 100).await.unwrap() {
+        let hops = ledger.hops(&incident.key).await.unwrap();
+        if hops.iter().any(|h| h.kind == "alert_firing") {
+            return Some((incident, hops));
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alertmanager_alert_is_tied_to_the_incident_read_from_live_objects() {
+    let (prometheus, alertmanager) = (require(PROMETHEUS), require(ALERTMANAGER));
+    let dir = tempfile::Builder::new()
+        .prefix("suture-alerts-")
+        .tempdir()
+        .unwrap();
+    let scenario = suture_sim::scenarios::find("oom").unwrap();
+    let world = World::start(
+        scenario,
+        Options {
+            speed: SPEED,
+            dir: Some(dir.path().join("world")),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let e = world.endpoints().clone();
+
+    // suture serve, in process, on the config `suture sim` writes (alertmanager token included).
+    let listen = world_config::free_addr().unwrap();
+    let config = world_config::write(&world, dir.path(), listen, SPEED).unwrap();
+    let text = std::fs::read_to_string(&config.path).unwrap();
+    let settings = suture::config::load(Some(&text), std::iter::empty(), dir.path()).unwrap();
+    let controllers = world.kube.controllers().unwrap().clone();
+    let clock = suture::clock::Clock::external(move || controllers.now());
+    let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+    let service = Service::start(&settings, dir.path(), Some(clock), listener)
+        .await
+        .unwrap();
+
+    let (prom_port, am_port) = (port(), port());
+    let am_config = alertmanager_config(dir.path(), &config.url, &e.webhook_secret);
+    let prom_config = prometheus_config(dir.path(), &e.metrics_url, am_port);
+    let mut am = Proc::start(
+        "alertmanager",
+        &alertmanager,
+        &[
+            format!("--config.file={}", am_config.display()),
+            format!("--storage.path={}", dir.path().join("am-data").display()),
+            format!("--web.listen-address=127.0.0.1:{am_port}"),
+            "--cluster.listen-address=".into(),
+        ],
+        dir.path(),
+    );
+    let mut prom = Proc::start(
+        "prometheus",
+        &prometheus,
+        &[
+            format!("--config.file={}", prom_config.display()),
+            format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("prom-data").display()
+            ),
+            format!("--web.listen-address=127.0.0.1:{prom_port}"),
+        ],
+        dir.path(),
+    );
+
+    let ledger = &service.ledger;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (incident, hops) = loop {
+        if let Some(found) = alerted(ledger).await {
+            break found;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "no alert_firing hop within {WAIT:?}; incidents: {:?}\n{}\n{}",
+                ledger
+                    .incidents(None, 10)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|i| (&i.key, i.state))
+                    .collect::<Vec<_>>(),
+                prom.tail(),
+                am.tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // The incident is the live evidence's: the OOMKilled Deployment, not the alert's name.
+    let expected = format!(
+        "sim/payments/Deployment/{}/oom-killed",
+        world.scenario.deployment
+    );
+    assert_eq!(incident.key, expected);
+    assert_eq!(incident.fault, "oom-killed");
+    assert_eq!(
+        (incident.kind.as_str(), incident.namespace.as_str()),
+        ("Deployment", "payments")
+    );
+    assert!(!incident.key.contains(ALERT));
+    assert_ne!(incident.state, IncidentState::Escalated);
+    let detected = hops.iter().find(|h| h.kind == "detected").unwrap();
+    assert!(
+        detected.detail.to_string().contains("OOMKilled"),
+        "evidence read from the Pod: {}",
+        detected.detail
+    );
+
+    // The hop names Alertmanager's delivery (recorded by suture's webhook) and the alert.
+    let hop = hops.iter().find(|h| h.kind == "alert_firing").unwrap();
+    let d = &hop.detail;
+    assert_eq!(d["alert"], ALERT);
+    assert_eq!(d["labels"]["alertname"], ALERT);
+    assert_eq!(d["labels"]["severity"], "critical");
+    assert_eq!(d["labels"]["namespace"], "payments");
+    assert_eq!(d["labels"]["job"], "kube-state-metrics");
+    assert!(
+        d["labels"]["pod"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}-", world.scenario.deployment))
+    );
+    assert!(d["opened"].is_boolean());
+    let delivery = d["delivery"].as_str().unwrap();
+    assert!(delivery.starts_with("sha256:"), "{delivery}");
+    let recorded = alertmanager_deliveries(ledger).await;
+    assert!(
+        recorded.iter().any(|r| r == delivery),
+        "{delivery} not in {recorded:?}"
+    );
+
+    drop(prom);
+    drop(am);
+    service.shutdown().await;
+    world.shutdown().await;
+}
