@@ -249,7 +249,13 @@ async fn memory() {
     std::fs::write(&kubeconfig, sim.kubeconfig("default")).unwrap();
     let listen = world_config::free_addr().unwrap();
     let config = write_config(dir.path(), &kubeconfig, listen);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_suture"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_suture"));
+    // suture reads every `SUTURE_*` variable as configuration (and refuses unknown ones): the
+    // benchmark's own knobs are not for it.
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SUTURE_")) {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(["serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "warn")
