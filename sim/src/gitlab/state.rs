@@ -34,6 +34,27 @@ pub(crate) struct ProjectRec {
     pub mrs: BTreeMap<u64, MrRec>,
     /// title -> label; GitLab creates project labels on first use on a merge request.
     pub labels: BTreeMap<String, LabelRec>,
+    /// External commit statuses (generic jobs), by id order.
+    pub statuses: Vec<CommitStatusRec>,
+}
+
+/// An external commit status: GitLab models it as a job with a state machine.
+#[derive(Debug, Clone)]
+pub(crate) struct CommitStatusRec {
+    pub id: u64,
+    pub pipeline_id: u64,
+    pub sha: String,
+    pub ref_: Option<String>,
+    pub name: String,
+    pub status: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    pub author: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Replaced by a newer status of the same name and ref (listed only with `all=true`).
+    pub retried: bool,
 }
 
 impl ProjectRec {
