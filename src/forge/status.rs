@@ -56,6 +56,6 @@ pub struct PostedStatus {
 
 /// Newest first on both forges (GitLab lists by id, ascending).
 pub(crate) fn newest_first(mut list: Vec<PostedStatus>) -> Vec<PostedStatus> {
-    list.sort_by(|a, b| b.id.cmp(&a.id));
+    list.sort_by_key(|s| std::cmp::Reverse(s.id));
     list
 }
