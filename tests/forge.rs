@@ -8,7 +8,8 @@ use suture::config::ForgeKind;
 use suture::forge::retry::Backoff;
 use suture::forge::webhook::Secret;
 use suture::forge::{
-    ChangeState, Forge, ForgeError, ForgeSettings, NewChange, RepoPath, RetryPolicy,
+    ChangeState, CommitStatus, Forge, ForgeError, ForgeSettings, NewChange, RepoPath, RetryPolicy,
+    StatusState, VERIFY_CONTEXT,
 };
 use suture_sim::forge::{Fault, Faults};
 use suture_sim::github::GitHubSim;
@@ -135,6 +136,39 @@ impl Sim {
         match self {
             Sim::GitHub(_) => format!("/repos/{REPO}/pulls"),
             Sim::GitLab(_) => "/api/v4/projects/acme%2Fgitops/merge_requests".to_owned(),
+        }
+    }
+
+    fn main_sha(&self) -> String {
+        let store = match self {
+            Sim::GitHub(s) => s.store(),
+            Sim::GitLab(s) => s.store(),
+        };
+        store.branch_sha(REPO, "main").unwrap().unwrap()
+    }
+
+    /// Where status posts go, for faults.
+    fn status_path(&self, sha: &str) -> String {
+        match self {
+            Sim::GitHub(_) => format!("/repos/{REPO}/statuses/{sha}"),
+            Sim::GitLab(_) => format!("/api/v4/projects/acme%2Fgitops/statuses/{sha}"),
+        }
+    }
+
+    /// (state, context) of every status the sim holds, oldest first (GitLab: not retried).
+    fn statuses(&self) -> Vec<(String, String)> {
+        match self {
+            Sim::GitHub(s) => s
+                .statuses(REPO)
+                .into_iter()
+                .map(|s| (s.state, s.context))
+                .collect(),
+            Sim::GitLab(s) => s
+                .commit_statuses(REPO)
+                .into_iter()
+                .filter(|s| !s.retried)
+                .map(|s| (s.status, s.name))
+                .collect(),
         }
     }
 
@@ -541,4 +575,160 @@ fn for_repo_picks_the_forge_by_host() {
         Forge::for_repo(&broken, "https://github.com/acme/gitops"),
         Err(ForgeError::Config(_))
     ));
+}
+
+fn verify_status(state: StatusState, description: &str) -> CommitStatus {
+    CommitStatus {
+        state,
+        context: VERIFY_CONTEXT.into(),
+        description: Some(description.into()),
+        target_url: Some(
+            "http://suture.example/incidents/prod%2Fshop%2FDeployment%2Fweb%2Foom-killed".into(),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verify_status_moves_pending_to_success_and_reads_back_latest_first() {
+    for kind in BOTH {
+        let sim = Sim::start(kind);
+        let (forge, repo) = sim.forge(quick());
+        let sha = sim.main_sha();
+        let pending = forge
+            .set_status(
+                &repo,
+                &sha,
+                &verify_status(StatusState::Pending, "verifying for 10m"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            pending.status,
+            verify_status(StatusState::Pending, "verifying for 10m")
+        );
+        let done = forge
+            .set_status(&repo, &sha, &verify_status(StatusState::Success, "healthy"))
+            .await
+            .unwrap();
+        assert_eq!(done.status.state, StatusState::Success);
+        let seen = forge.statuses(&repo, &sha).await.unwrap();
+        assert_eq!(
+            seen[0].status,
+            verify_status(StatusState::Success, "healthy"),
+            "{kind:?}"
+        );
+        assert!(seen[0].created_at.is_some());
+        let states: Vec<StatusState> = seen.iter().map(|s| s.status.state).collect();
+        match kind {
+            // GitHub keeps every post.
+            Kind::GitHub => {
+                assert_eq!(states, [StatusState::Success, StatusState::Pending]);
+                assert_eq!(seen[1].id, pending.id);
+            }
+            // GitLab moves its pending status to success in place.
+            Kind::GitLab => {
+                assert_eq!(states, [StatusState::Success]);
+                assert_eq!(seen[0].id, pending.id);
+            }
+        }
+        let held = sim.statuses();
+        assert_eq!(
+            held.last(),
+            Some(&("success".to_string(), VERIFY_CONTEXT.to_string())),
+            "{kind:?}"
+        );
+        // A failure is GitLab's `failed` and reads back as a failure on both.
+        let failed = forge
+            .set_status(
+                &repo,
+                &sha,
+                &verify_status(StatusState::Failure, "regressed"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(failed.status.state, StatusState::Failure);
+        let seen = forge.statuses(&repo, &sha).await.unwrap();
+        assert_eq!(seen[0].status.state, StatusState::Failure, "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_on_an_unknown_sha_is_an_unknown_commit() {
+    let unknown = "0000000000000000000000000000000000000001";
+    for kind in BOTH {
+        let sim = Sim::start(kind);
+        let (forge, repo) = sim.forge(quick());
+        let e = forge
+            .set_status(&repo, unknown, &verify_status(StatusState::Pending, "x"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ForgeError::UnknownCommit {
+                sha: unknown.into()
+            },
+            "{kind:?}"
+        );
+        assert!(e.to_string().contains(unknown));
+        assert_eq!(
+            forge.statuses(&repo, unknown).await.unwrap_err(),
+            ForgeError::UnknownCommit {
+                sha: unknown.into()
+            },
+            "{kind:?}"
+        );
+        assert!(sim.statuses().is_empty());
+        // An unknown repository is still not found, not an unknown commit.
+        let missing = RepoPath::new("acme/nothing").unwrap();
+        assert_eq!(
+            forge.statuses(&missing, &sim.main_sha()).await.unwrap_err(),
+            ForgeError::NotFound,
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_posts_are_retried_through_server_errors_and_lost_answers() {
+    for kind in BOTH {
+        let sim = Sim::start(kind);
+        let (forge, repo) = sim.forge(quick());
+        let sha = sim.main_sha();
+        sim.faults()
+            .inject_for("POST", Fault::Status(502), 2, Some(&sim.status_path(&sha)));
+        let posted = forge
+            .set_status(
+                &repo,
+                &sha,
+                &verify_status(StatusState::Pending, "verifying"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(posted.status.state, StatusState::Pending);
+        assert_eq!(sim.faults().pending(), 0);
+        assert_eq!(sim.statuses().len(), 1, "{kind:?}: one status for one post");
+
+        // The post lands but its answer is lost: the retry finds it there (GitLab refuses a
+        // second pending; GitHub records it again, which changes nothing a reader sees).
+        sim.faults().inject_for(
+            "POST",
+            Fault::StatusAfterEffect(502),
+            1,
+            Some(&sim.status_path(&sha)),
+        );
+        let again = forge
+            .set_status(
+                &repo,
+                &sha,
+                &verify_status(StatusState::Pending, "verifying"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.status.state, StatusState::Pending, "{kind:?}");
+        let pending: Vec<_> = sim.statuses();
+        match kind {
+            Kind::GitHub => assert_eq!(pending.len(), 3),
+            Kind::GitLab => assert_eq!(pending.len(), 1),
+        }
+    }
 }

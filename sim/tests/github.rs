@@ -1047,3 +1047,126 @@ async fn repository_hooks_register_list_deliver_signed_and_stop_once_deleted() {
         "a deleted hook gets nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_statuses_created_listed_newest_first_and_combined_per_context() {
+    use octocrab::models::StatusState;
+    let sim = sim();
+    let gh = client(&sim, TOKEN);
+    let sha = sim.store().branch_sha(REPO, "main").unwrap().unwrap();
+    let repos = gh.repos("acme", "gitops");
+    let pending = repos
+        .create_status(sha.clone(), StatusState::Pending)
+        .context("suture/verify".into())
+        .description("verifying for 10m".into())
+        .target("http://suture.example/incidents/1".into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pending.state, StatusState::Pending);
+    assert_eq!(pending.context.as_deref(), Some("suture/verify"));
+    assert_eq!(
+        pending.creator.as_ref().map(|c| c.login.as_str()),
+        Some("suture-bot")
+    );
+    assert!(pending.node_id.is_some() && pending.created_at.is_some());
+    repos
+        .create_status(sha.clone(), StatusState::Success)
+        .context("suture/verify".into())
+        .description("healthy".into())
+        .send()
+        .await
+        .unwrap();
+    repos
+        .create_status(sha.clone(), StatusState::Pending)
+        .context("ci/build".into())
+        .send()
+        .await
+        .unwrap();
+
+    let list = repos.list_statuses(sha.clone()).send().await.unwrap().items;
+    let states: Vec<(StatusState, Option<String>)> =
+        list.iter().map(|s| (s.state, s.context.clone())).collect();
+    assert_eq!(
+        states,
+        [
+            (StatusState::Pending, Some("ci/build".into())),
+            (StatusState::Success, Some("suture/verify".into())),
+            (StatusState::Pending, Some("suture/verify".into())),
+        ]
+    );
+    // A branch name works as the ref for reads.
+    let (status, by_branch) = raw(
+        &sim,
+        "GET",
+        "/repos/acme/gitops/commits/main/statuses",
+        Some(TOKEN),
+        "",
+    )
+    .await;
+    assert_eq!((status, by_branch.as_array().map(Vec::len)), (200, Some(3)));
+
+    let combined = repos
+        .combined_status_for_ref(&Reference::Branch("main".into()))
+        .await
+        .unwrap();
+    assert_eq!(combined.sha, sha);
+    assert_eq!(combined.total_count, 2, "latest per context");
+    assert_eq!(combined.state, StatusState::Pending, "ci/build is pending");
+    repos
+        .create_status(sha.clone(), StatusState::Failure)
+        .context("ci/build".into())
+        .send()
+        .await
+        .unwrap();
+    let combined = repos
+        .combined_status_for_ref(&Reference::Branch("main".into()))
+        .await
+        .unwrap();
+    assert_eq!(combined.state, StatusState::Failure);
+    assert_eq!(sim.statuses(REPO).len(), 4);
+
+    // An unknown sha and a bad state are 422, as on GitHub; nothing is recorded.
+    let unknown = "0000000000000000000000000000000000000001";
+    let (status, body) = raw(
+        &sim,
+        "POST",
+        &format!("/repos/acme/gitops/statuses/{unknown}"),
+        Some(TOKEN),
+        r#"{"state":"success"}"#,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"],
+        format!("No commit found for SHA: {unknown}")
+    );
+    let (status, _) = raw(
+        &sim,
+        "POST",
+        &format!("/repos/acme/gitops/statuses/{sha}"),
+        Some(TOKEN),
+        r#"{"state":"passed"}"#,
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = raw(
+        &sim,
+        "POST",
+        "/repos/acme/gitops/statuses/main",
+        Some(TOKEN),
+        r#"{"state":"success"}"#,
+    )
+    .await;
+    assert_eq!(status, 422, "a branch name is not a sha here");
+    assert_eq!(sim.statuses(REPO).len(), 4);
+    let (status, _) = raw(
+        &sim,
+        "GET",
+        &format!("/repos/acme/gitops/commits/{unknown}/status"),
+        Some(TOKEN),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+}

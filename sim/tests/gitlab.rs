@@ -915,3 +915,130 @@ fn the_client_path_is_plain_http_and_project_paths_resolve() {
             .is_file()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_statuses_follow_gitlab_job_transitions() {
+    use gitlab::api::projects::repository::commits::{
+        CommitStatusState, CommitStatuses, CreateCommitStatus,
+    };
+    let sim = sim();
+    let gl = client(&sim, TOKEN).await.unwrap();
+    let sha = sim.store().branch_sha(PROJECT, "main").unwrap().unwrap();
+    let post = |state| {
+        CreateCommitStatus::builder()
+            .project(PROJECT)
+            .commit(sha.as_str())
+            .state(state)
+            .name("suture/verify")
+            .description("verifying")
+            .target_url("http://suture.example/incidents/1")
+            .build()
+            .unwrap()
+    };
+    let pending: Value = post(CommitStatusState::Pending)
+        .query_async(&gl)
+        .await
+        .unwrap();
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(pending["ref"], "main", "the branch containing the sha");
+    assert_eq!(pending["author"]["username"], "suture-bot");
+    assert_eq!(pending["finished_at"], Value::Null);
+    for key in [
+        "id",
+        "sha",
+        "name",
+        "target_url",
+        "description",
+        "created_at",
+        "started_at",
+        "allow_failure",
+        "pipeline_id",
+    ] {
+        assert!(pending.get(key).is_some(), "{key}");
+    }
+    // pending -> pending has no transition.
+    let e = gitlab::api::ignore(post(CommitStatusState::Pending))
+        .query_async(&gl)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status_of(&e),
+        (
+            StatusCode::BAD_REQUEST,
+            json!(
+                "Cannot transition status via :enqueue from :pending (Reason(s): Status cannot transition via \"enqueue\")"
+            )
+        )
+    );
+    // pending -> success updates the same status.
+    let success: Value = post(CommitStatusState::Success)
+        .query_async(&gl)
+        .await
+        .unwrap();
+    assert_eq!(success["id"], pending["id"]);
+    assert_eq!(success["status"], "success");
+    assert!(success["finished_at"].is_string());
+    // A finished status is not moved back: the next post starts a new one.
+    let again: Value = post(CommitStatusState::Pending)
+        .query_async(&gl)
+        .await
+        .unwrap();
+    assert_ne!(again["id"], pending["id"]);
+    assert_eq!(again["pipeline_id"], pending["pipeline_id"]);
+    let list = |all| {
+        CommitStatuses::builder()
+            .project(PROJECT)
+            .commit(sha.as_str())
+            .all(all)
+            .build()
+            .unwrap()
+    };
+    let latest: Vec<Value> = list(false).query_async(&gl).await.unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0]["status"], "pending");
+    let every: Vec<Value> = list(true).query_async(&gl).await.unwrap();
+    let states: Vec<&str> = every.iter().filter_map(|s| s["status"].as_str()).collect();
+    assert_eq!(states, ["success", "pending"], "by id, ascending");
+    assert_eq!(sim.commit_statuses(PROJECT).len(), 2);
+
+    // An unknown commit is 404; a state GitLab does not know is 400.
+    let e = gitlab::api::ignore(
+        CreateCommitStatus::builder()
+            .project(PROJECT)
+            .commit("0000000000000000000000000000000000000001")
+            .state(CommitStatusState::Success)
+            .build()
+            .unwrap(),
+    )
+    .query_async(&gl)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        status_of(&e),
+        (StatusCode::NOT_FOUND, json!("404 Commit Not Found"))
+    );
+    let e = gitlab::api::ignore(
+        CommitStatuses::builder()
+            .project(PROJECT)
+            .commit("0000000000000000000000000000000000000001")
+            .build()
+            .unwrap(),
+    )
+    .query_async(&gl)
+    .await
+    .unwrap_err();
+    assert_eq!(status_of(&e).0, StatusCode::NOT_FOUND);
+    let (status, _, body) = raw(
+        &sim,
+        "POST",
+        &format!("/api/v4/projects/acme%2Fgitops/statuses/{sha}"),
+        "state=passed&name=suture%2Fverify",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({"error": "state does not have a valid value"})
+    );
+    assert_eq!(sim.commit_statuses(PROJECT).len(), 2);
+}

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use super::call::{self, Reply, Transport};
+use super::status::{CommitStatus, PostedStatus, StatusState, newest_first};
 use super::webhook::Secret;
 use super::{
     ChangeRequest, ChangeState, ForgeError, ForgeSettings, ForgeStats, NewChange, RepoPath,
@@ -248,6 +249,85 @@ impl GitHub {
             .json()?;
         r.default_branch
             .ok_or_else(|| ForgeError::Unexpected("repository without a default branch".into()))
+    }
+}
+
+impl GitHub {
+    pub async fn set_status(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<PostedStatus, ForgeError> {
+        let body = json!({
+            "state": status.state.github(),
+            "context": status.context,
+            "description": status.description,
+            "target_url": status.target_url,
+        });
+        let posted: octocrab::models::Status = self
+            .send(
+                Method::POST,
+                &format!("/repos/{repo}/statuses/{sha}"),
+                Some(&body),
+            )
+            .await
+            .map_err(|e| unknown_commit(e, sha))?
+            .json()?;
+        Ok(posted_status(posted))
+    }
+
+    pub async fn statuses(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+    ) -> Result<Vec<PostedStatus>, ForgeError> {
+        let path = format!("/repos/{repo}/commits/{sha}/statuses?per_page=100");
+        let list: Vec<octocrab::models::Status> = match self.send(Method::GET, &path, None).await {
+            Ok(reply) => reply.json()?,
+            // A 404 names the repository or the commit; the repository is looked up to tell.
+            Err(ForgeError::NotFound) => {
+                return Err(match self.default_branch(repo).await {
+                    Ok(_) => ForgeError::UnknownCommit { sha: sha.into() },
+                    Err(e) => e,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(newest_first(list.into_iter().map(posted_status).collect()))
+    }
+}
+
+/// GitHub answers a sha it does not have with 422 "No commit found for SHA".
+fn unknown_commit(e: ForgeError, sha: &str) -> ForgeError {
+    match e {
+        ForgeError::Rejected {
+            status: 422,
+            message,
+        } if message.contains("No commit found") => ForgeError::UnknownCommit { sha: sha.into() },
+        e => e,
+    }
+}
+
+fn posted_status(s: octocrab::models::Status) -> PostedStatus {
+    use octocrab::models::StatusState as S;
+    let state = match s.state {
+        S::Success => StatusState::Success,
+        S::Failure => StatusState::Failure,
+        S::Error => StatusState::Error,
+        _ => StatusState::Pending,
+    };
+    PostedStatus {
+        id: s.id.map_or(0, |id| id.0),
+        status: CommitStatus {
+            state,
+            context: s.context.unwrap_or_else(|| "default".into()),
+            description: s.description,
+            target_url: s.target_url,
+        },
+        created_at: s
+            .created_at
+            .and_then(|t| jiff::Timestamp::from_second(t.timestamp()).ok()),
     }
 }
 

@@ -12,12 +12,16 @@ use gitlab::api::projects::merge_requests::{
     CreateMergeRequest, EditMergeRequest, MergeMergeRequest, MergeRequest, MergeRequestState,
     MergeRequestStateEvent, MergeRequests,
 };
+use gitlab::api::projects::repository::commits::{
+    CommitStatusState, CommitStatuses, CreateCommitStatus,
+};
 use gitlab::api::{ApiError, AsyncClient as _, Endpoint};
 use gitlab::{AsyncGitlab, GitlabBuilder, GitlabError, RestError};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
 use super::call::{self, Reply, Transport};
+use super::status::{CommitStatus, PostedStatus, StatusState, newest_first};
 use super::webhook::Secret;
 use super::{
     ChangeRequest, ChangeState, ForgeError, ForgeSettings, ForgeStats, NewChange, RepoPath,
@@ -61,6 +65,17 @@ struct Mr {
     squash_commit_sha: Option<String>,
     #[serde(default)]
     labels: Vec<String>,
+}
+
+/// The fields of a commit status suture reads.
+#[derive(Deserialize)]
+struct Status {
+    id: u64,
+    status: String,
+    name: String,
+    description: Option<String>,
+    target_url: Option<String>,
+    created_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -266,6 +281,97 @@ impl GitLab {
         let p: ProjectInfo = self.send(&endpoint).await?.json()?;
         p.default_branch
             .ok_or_else(|| ForgeError::Unexpected("project without a default branch".into()))
+    }
+}
+
+impl GitLab {
+    pub async fn set_status(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<PostedStatus, ForgeError> {
+        let state = match status.state {
+            StatusState::Pending => CommitStatusState::Pending,
+            StatusState::Success => CommitStatusState::Success,
+            // GitLab has no `error`.
+            StatusState::Failure | StatusState::Error => CommitStatusState::Failed,
+        };
+        let mut b = CreateCommitStatus::builder();
+        b.project(repo.as_str())
+            .commit(sha)
+            .state(state)
+            .name(status.context.as_str());
+        if let Some(d) = &status.description {
+            b.description(d.as_str());
+        }
+        if let Some(u) = &status.target_url {
+            b.target_url(u.as_str());
+        }
+        let endpoint = b.build().map_err(builder)?;
+        match self.send(&endpoint).await {
+            Ok(reply) => Ok(posted(reply.json()?)),
+            // GitLab refuses pending -> pending ("Cannot transition status via :enqueue"): a
+            // retry whose first attempt had landed. What is there already is the answer.
+            Err(ForgeError::Rejected {
+                status: 400,
+                message,
+            }) if message.contains("Cannot transition status") => {
+                let wanted = match status.state {
+                    StatusState::Error => StatusState::Failure,
+                    s => s,
+                };
+                self.statuses(repo, sha)
+                    .await?
+                    .into_iter()
+                    .find(|s| s.status.context == status.context && s.status.state == wanted)
+                    .ok_or(ForgeError::Rejected {
+                        status: 400,
+                        message,
+                    })
+            }
+            Err(ForgeError::NotFound) => Err(self.not_found(repo, sha).await),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn statuses(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+    ) -> Result<Vec<PostedStatus>, ForgeError> {
+        let endpoint = CommitStatuses::builder()
+            .project(repo.as_str())
+            .commit(sha)
+            .build()
+            .map_err(builder)?;
+        let list: Vec<Status> = match self.send(&endpoint).await {
+            Ok(reply) => reply.json()?,
+            Err(ForgeError::NotFound) => return Err(self.not_found(repo, sha).await),
+            Err(e) => return Err(e),
+        };
+        Ok(newest_first(list.into_iter().map(posted).collect()))
+    }
+
+    /// A 404 names the project or the commit; the project is looked up to tell which.
+    async fn not_found(&self, repo: &RepoPath, sha: &str) -> ForgeError {
+        match self.default_branch(repo).await {
+            Ok(_) => ForgeError::UnknownCommit { sha: sha.into() },
+            Err(e) => e,
+        }
+    }
+}
+
+fn posted(s: Status) -> PostedStatus {
+    PostedStatus {
+        id: s.id,
+        status: CommitStatus {
+            state: StatusState::from_gitlab(&s.status),
+            context: s.name,
+            description: s.description,
+            target_url: s.target_url,
+        },
+        created_at: s.created_at.and_then(|t| t.parse().ok()),
     }
 }
 

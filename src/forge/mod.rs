@@ -10,6 +10,7 @@ pub mod github;
 pub mod gitlab;
 pub mod repo_url;
 pub mod retry;
+pub mod status;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use crate::config::{ForgeKind, Settings};
 pub use call::RetryPolicy;
 pub use repo_url::{RepoPath, RepoUrl};
+pub use status::{CommitStatus, PostedStatus, StatusState, VERIFY_CONTEXT};
 use webhook::Secret;
 
 /// Why a forge call failed, so the caller can decide: retry later, wait, escalate or report.
@@ -37,6 +39,9 @@ pub enum ForgeError {
     /// The repository, project, pull or merge request does not exist (or is not visible).
     #[error("not found on the forge")]
     NotFound,
+    /// A commit status for a sha the repository does not have.
+    #[error("the repository has no commit {sha}")]
+    UnknownCommit { sha: String },
     #[error("no forge is configured for host {host}")]
     UnknownHost { host: String },
     #[error("forge configuration: {0}")]
@@ -281,6 +286,32 @@ impl Forge {
         match self {
             Forge::GitHub(f) => f.default_branch(repo).await,
             Forge::GitLab(f) => f.default_branch(repo).await,
+        }
+    }
+
+    /// Post a commit status on `sha` (a full sha); returns it as the forge recorded it.
+    pub async fn set_status(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<PostedStatus, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.set_status(repo, sha, status).await,
+            Forge::GitLab(f) => f.set_status(repo, sha, status).await,
+        }
+    }
+
+    /// The statuses on `sha`, newest first. GitHub keeps every post; GitLab updates a pending
+    /// status in place, so there a pending -> success is one entry.
+    pub async fn statuses(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+    ) -> Result<Vec<PostedStatus>, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.statuses(repo, sha).await,
+            Forge::GitLab(f) => f.statuses(repo, sha).await,
         }
     }
 }

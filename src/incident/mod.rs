@@ -7,6 +7,7 @@ pub mod event;
 pub mod key;
 pub mod machine;
 pub mod runner;
+pub mod verify;
 pub mod view;
 
 pub use key::{IncidentKey, KeyParseError};

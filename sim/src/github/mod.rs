@@ -1,5 +1,5 @@
 //! A GitHub REST simulator for the endpoints suture calls (repos, git refs, pulls, issue labels
-//! and comments, repository hooks), with GitHub's shapes, status codes, error bodies and rate-limit headers, real
+//! and comments, repository hooks, commit statuses), with GitHub's shapes, status codes, error bodies and rate-limit headers, real
 //! Git merges in a [`GitServer`] it owns, signed `pull_request` webhooks, and fault injection.
 //!
 //! Like the Git remote, it serves from its own thread and runtime on `127.0.0.1:0`; point
@@ -26,6 +26,7 @@ mod refs;
 mod render;
 mod routes;
 mod state;
+mod statuses;
 mod webhook;
 
 use std::sync::{Arc, Mutex};
@@ -78,6 +79,18 @@ fn comment_snapshot(c: &state::CommentRec) -> CommentSnapshot {
         user: c.user.clone(),
         body: c.body.clone(),
     }
+}
+
+/// A commit status as tests assert on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSnapshot {
+    pub id: u64,
+    pub sha: String,
+    pub state: String,
+    pub context: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    pub creator: String,
 }
 
 /// A running GitHub simulator. Dropping it stops both servers.
@@ -185,6 +198,7 @@ impl GitHubSim {
                 next_number: 0,
                 items: Default::default(),
                 labels: Default::default(),
+                statuses: Vec::new(),
             },
         );
         Ok(())
@@ -261,6 +275,26 @@ impl GitHubSim {
             .item(full_name, number)
             .map(|i| i.comments.iter().map(comment_snapshot).collect())
             .unwrap_or_default()
+    }
+
+    /// Every commit status of a repository, oldest first.
+    pub fn statuses(&self, full_name: &str) -> Vec<StatusSnapshot> {
+        let st = self.ctx.lock();
+        let Ok(r) = st.repo(full_name) else {
+            return Vec::new();
+        };
+        r.statuses
+            .iter()
+            .map(|s| StatusSnapshot {
+                id: s.id,
+                sha: s.sha.clone(),
+                state: s.state.clone(),
+                context: s.context.clone(),
+                description: s.description.clone(),
+                target_url: s.target_url.clone(),
+                creator: s.creator.clone(),
+            })
+            .collect()
     }
 
     /// Full names of the repositories the API knows.

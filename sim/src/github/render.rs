@@ -19,7 +19,7 @@ pub(crate) struct PullLive {
     pub changed_files: u64,
 }
 
-fn node_id(kind: &str, id: u64) -> String {
+pub(crate) fn node_id(kind: &str, id: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{kind}{id}"))
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::render;
 use super::state::State;
-use super::{hooks, issues, pulls, refs};
+use super::{hooks, issues, pulls, refs, statuses};
 use crate::forge::{Dialect, Fault};
 
 /// Bodies above this are refused (GitHub's own limits are far higher; suture sends small ones).
@@ -202,6 +202,9 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
             &format!("{repo}/issues/{{number}}/comments"),
             get(issues::list_comments).post(issues::create_comment),
         )
+        .route(&format!("{repo}/statuses/{{sha}}"), post(statuses::create))
+        // `{ref}/statuses` and `{ref}/status`; a branch ref may contain slashes.
+        .route(&format!("{repo}/commits/{{*rest}}"), get(statuses::for_ref))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(ctx.clone(), github))

@@ -29,6 +29,21 @@ pub(crate) struct RepoRec {
     pub items: BTreeMap<u64, Item>,
     /// name -> label; created on first use as GitHub does when labelling an issue.
     pub labels: BTreeMap<String, LabelRec>,
+    /// Commit statuses, oldest first.
+    pub statuses: Vec<StatusRec>,
+}
+
+/// One commit status; GitHub keeps every one (the latest per context counts).
+#[derive(Debug, Clone)]
+pub(crate) struct StatusRec {
+    pub id: u64,
+    pub sha: String,
+    pub state: String,
+    pub context: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    pub creator: String,
+    pub created_at: String,
 }
 
 impl RepoRec {

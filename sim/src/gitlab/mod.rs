@@ -37,6 +37,7 @@ mod params;
 mod projects;
 mod routes;
 mod state;
+mod statuses;
 mod webhook;
 
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,20 @@ const HUMAN: &str = "root";
 
 /// Errors of the helper API; an [`ApiError`] is what the REST API would have answered.
 pub type SimError = crate::forge::SimError<GitLab>;
+
+/// A commit status as tests assert on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitStatusSnapshot {
+    pub id: u64,
+    pub sha: String,
+    pub ref_: Option<String>,
+    pub name: String,
+    pub status: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    pub author: String,
+    pub retried: bool,
+}
 
 /// A merge request as tests assert on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,6 +213,7 @@ impl GitLabSim {
                 mrs: Default::default(),
                 labels: Default::default(),
                 hooks: Vec::new(),
+                statuses: Vec::new(),
             },
         );
         Ok(id)
@@ -233,6 +249,32 @@ impl GitLabSim {
     /// Requests counted against the rate limit in the current window.
     pub fn rate_limit_used(&self) -> u64 {
         self.ctx.rate.window().used
+    }
+
+    /// Every commit status of a project, oldest first (retried ones included).
+    pub fn commit_statuses(&self, path: &str) -> Vec<CommitStatusSnapshot> {
+        let st = self.ctx.lock();
+        let Some(p) = st
+            .project_key(path)
+            .ok()
+            .and_then(|id| st.projects.get(&id))
+        else {
+            return Vec::new();
+        };
+        p.statuses
+            .iter()
+            .map(|s| CommitStatusSnapshot {
+                id: s.id,
+                sha: s.sha.clone(),
+                ref_: s.ref_.clone(),
+                name: s.name.clone(),
+                status: s.status.clone(),
+                description: s.description.clone(),
+                target_url: s.target_url.clone(),
+                author: s.author.clone(),
+                retried: s.retried,
+            })
+            .collect()
     }
 
     /// Every merge request of a project, by iid.

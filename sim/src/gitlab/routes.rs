@@ -12,7 +12,7 @@ use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 use super::state::State;
-use super::{branches, commits, hooks, labels, merge_requests, notes, projects};
+use super::{branches, commits, hooks, labels, merge_requests, notes, projects, statuses};
 use crate::forge::{Dialect, Fault};
 
 /// Bodies above this are refused; suture sends small ones (a commit of a few manifests).
@@ -134,6 +134,14 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
         .route(
             &format!("{p}/repository/commits/{{sha}}"),
             get(commits::get),
+        )
+        .route(
+            &format!("{p}/repository/commits/{{sha}}/statuses"),
+            get(statuses::list),
+        )
+        .route(
+            &format!("{p}/statuses/{{sha}}"),
+            axum::routing::post(statuses::create),
         )
         .route(
             &format!("{p}/repository/files/{{*path}}"),

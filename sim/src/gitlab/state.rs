@@ -36,6 +36,8 @@ pub(crate) struct ProjectRec {
     pub labels: BTreeMap<String, LabelRec>,
     /// Project webhooks (`POST /projects/:id/hooks`), oldest first.
     pub hooks: Vec<ProjectHook>,
+    /// External commit statuses (generic jobs), by id order.
+    pub statuses: Vec<CommitStatusRec>,
 }
 
 /// A project webhook with the event flags GitLab keeps per hook.
@@ -96,6 +98,25 @@ fn branch_matches(filter: &str, branch: &str) -> bool {
         }
     }
     branch.ends_with(last)
+}
+
+/// An external commit status: GitLab models it as a job with a state machine.
+#[derive(Debug, Clone)]
+pub(crate) struct CommitStatusRec {
+    pub id: u64,
+    pub pipeline_id: u64,
+    pub sha: String,
+    pub ref_: Option<String>,
+    pub name: String,
+    pub status: String,
+    pub description: Option<String>,
+    pub target_url: Option<String>,
+    pub author: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Replaced by a newer status of the same name and ref (listed only with `all=true`).
+    pub retried: bool,
 }
 
 impl ProjectRec {
