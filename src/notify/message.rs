@@ -174,7 +174,8 @@ impl Escalation {
         } else {
             self.evidence
                 .iter()
-                .map(|(k, v)| format!("• {}: `{}`", mrkdwn(k), v.replace('`', "'")))
+                // Slack reads `<!channel>` even inside a code span: escape there too.
+                .map(|(k, v)| format!("• {}: `{}`", mrkdwn(k), mrkdwn(&v.replace('`', "'"))))
                 .collect::<Vec<_>>()
                 .join("\n")
         };
@@ -189,7 +190,7 @@ impl Escalation {
             json!({"type": "header", "text": {"type": "plain_text",
                 "text": bounded_plain(&format!("Escalated: {}/{} {}", i.namespace, i.name, i.fault), 150)}}),
             json!({"type": "section", "fields": [
-                {"type": "mrkdwn", "text": format!("*Incident*\n`{}`", i.key.replace('`', "'"))},
+                {"type": "mrkdwn", "text": format!("*Incident*\n`{}`", mrkdwn(&i.key.replace('`', "'")))},
                 {"type": "mrkdwn", "text": format!("*State*\n{}", i.state)},
                 {"type": "mrkdwn", "text": format!("*Target*\n{} {}/{}", mrkdwn(&i.kind), mrkdwn(&i.namespace), mrkdwn(&i.name))},
                 {"type": "mrkdwn", "text": format!("*Escalated at*\n{}", self.first_escalated_at)},
