@@ -720,7 +720,12 @@ fn validate(
                 issues.push(issue(&key, &format!("namespace pattern {pattern:?}: {e}")));
             }
         }
-        let every = duration(&format!("{key}.repeat_every"), &o.repeat_every, origin, issues);
+        let every = duration(
+            &format!("{key}.repeat_every"),
+            &o.repeat_every,
+            origin,
+            issues,
+        );
         repeat_overrides.push((o.namespaces.clone(), every));
     }
     let clock = match &config.clock {

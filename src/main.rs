@@ -508,7 +508,10 @@ fn incidents(command: IncidentsCommand) -> ExitCode {
             state,
             format,
         } => {
-            let state = match state.as_deref().map(str::parse::<suture::incident::IncidentState>) {
+            let state = match state
+                .as_deref()
+                .map(str::parse::<suture::incident::IncidentState>)
+            {
                 None => None,
                 Some(Ok(s)) => Some(s),
                 Some(Err(e)) => {

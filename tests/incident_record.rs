@@ -78,7 +78,14 @@ async fn seed(l: &Ledger) {
     )
     .await
     .expect("paused");
-    step(S::Proposed, S::PrOpen, "pr_opened", 75, json!({"note": null})).await;
+    step(
+        S::Proposed,
+        S::PrOpen,
+        "pr_opened",
+        75,
+        json!({"note": null}),
+    )
+    .await;
     l.record_pull_request(&PullRequest {
         incident_key: KEY.into(),
         forge: "github".into(),
@@ -112,7 +119,11 @@ async fn seed(l: &Ledger) {
         name: "web".into(),
         detail: json!({}),
     };
-    assert!(l.open_incident(&other, &Hop::new("detected", json!({})), t(3000)).await.expect("open"));
+    assert!(
+        l.open_incident(&other, &Hop::new("detected", json!({})), t(3000))
+            .await
+            .expect("open")
+    );
 }
 
 async fn record_cli(db: TestDb) {
@@ -122,10 +133,23 @@ async fn record_cli(db: TestDb) {
     let list = stdout(&suture(&["incidents", "list", "--ledger", url]));
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 2, "{list}");
-    assert!(lines[0].ends_with(OTHER) && lines[0].contains(" open "), "{list}");
-    assert!(lines[1].ends_with(KEY) && lines[1].contains(" escalated "), "{list}");
+    assert!(
+        lines[0].ends_with(OTHER) && lines[0].contains(" open "),
+        "{list}"
+    );
+    assert!(
+        lines[1].ends_with(KEY) && lines[1].contains(" escalated "),
+        "{list}"
+    );
     let escalated = stdout(&suture(&[
-        "incidents", "list", "--ledger", url, "--state", "escalated", "--format", "json",
+        "incidents",
+        "list",
+        "--ledger",
+        url,
+        "--state",
+        "escalated",
+        "--format",
+        "json",
     ]));
     let doc: Value = serde_json::from_str(&escalated).expect("json list");
     assert_eq!(doc.as_array().map(Vec::len), Some(1));
@@ -134,29 +158,79 @@ async fn record_cli(db: TestDb) {
     assert_eq!(bad.status.code(), Some(2));
 
     let text = stdout(&suture(&["incidents", "show", KEY, "--ledger", url]));
-    assert!(text.starts_with(&format!("incident  {KEY}\nstate     escalated\n")), "{text}");
-    for kind in ["detected", "proposed", "pushed", "sync_paused", "pr_opened", "merged", "escalated"] {
+    assert!(
+        text.starts_with(&format!("incident  {KEY}\nstate     escalated\n")),
+        "{text}"
+    );
+    for kind in [
+        "detected",
+        "proposed",
+        "pushed",
+        "sync_paused",
+        "pr_opened",
+        "merged",
+        "escalated",
+    ] {
         assert!(text.contains(&format!("  {kind} ")), "{kind}: {text}");
     }
     assert!(text.contains("reason=OOMKilled again at 640Mi: probable leak, no third bump"));
 
-    let json_doc: Value =
-        serde_json::from_str(&stdout(&suture(&["incidents", "show", KEY, "--ledger", url, "--format", "json"])))
-            .expect("json show");
+    let json_doc: Value = serde_json::from_str(&stdout(&suture(&[
+        "incidents",
+        "show",
+        KEY,
+        "--ledger",
+        url,
+        "--format",
+        "json",
+    ])))
+    .expect("json show");
     assert_eq!(json_doc["hops"].as_array().map(Vec::len), Some(7));
-    assert_eq!(json_doc["pull_requests"][0]["url"], "https://github.com/org/gitops/pull/7");
+    assert_eq!(
+        json_doc["pull_requests"][0]["url"],
+        "https://github.com/org/gitops/pull/7"
+    );
 
-    let md = stdout(&suture(&["incidents", "show", KEY, "--ledger", url, "--format", "markdown"]));
-    assert!(md.starts_with("# Postmortem: Deployment payments/checkout-api (oom-killed)\n"), "{md}");
-    assert!(md.contains("| pull request | 1m 15s |\n| merge | 31m 15s |\n| resolved | n/a |"), "{md}");
-    assert!(md.contains(&format!("| {} | escalated | merged -> escalated |", t(2500))), "{md}");
+    let md = stdout(&suture(&[
+        "incidents",
+        "show",
+        KEY,
+        "--ledger",
+        url,
+        "--format",
+        "markdown",
+    ]));
+    assert!(
+        md.starts_with("# Postmortem: Deployment payments/checkout-api (oom-killed)\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| pull request | 1m 15s |\n| merge | 31m 15s |\n| resolved | n/a |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "| {} | escalated | merged -> escalated |",
+            t(2500)
+        )),
+        "{md}"
+    );
     assert!(md.contains("| reason | OOMKilled |"));
     assert!(md.contains("- Basis: max(512Mi x 1.2, 512Mi + 100Mi) = 614.4Mi, rounded up to 640Mi"));
     assert!(md.contains("```diff\n-            memory: 512Mi\n+            memory: 640Mi\n```"));
 
-    let missing = suture(&["incidents", "show", "prod/x/Deployment/y/oom-killed", "--ledger", url]);
+    let missing = suture(&[
+        "incidents",
+        "show",
+        "prod/x/Deployment/y/oom-killed",
+        "--ledger",
+        url,
+    ]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("no incident prod/x/Deployment/y/oom-killed"));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("no incident prod/x/Deployment/y/oom-killed")
+    );
 
     // Ack through the ledger: once with --ledger and a name, again through a config file.
     let out = stdout(&suture(&["ack", KEY, "--ledger", url, "--by", "alice"]));
@@ -178,7 +252,15 @@ async fn record_cli(db: TestDb) {
         .collect();
     assert_eq!(acks.len(), 1, "{acks:?}");
     assert_eq!(acks[0]["by"], "alice");
-    let md = stdout(&suture(&["incidents", "show", KEY, "--config", &config, "--format", "markdown"]));
+    let md = stdout(&suture(&[
+        "incidents",
+        "show",
+        KEY,
+        "--config",
+        &config,
+        "--format",
+        "markdown",
+    ]));
     assert!(md.contains("acknowledged: by=alice"), "{md}");
     let unknown = suture(&["ack", "prod/x/Deployment/y/oom-killed", "--ledger", url]);
     assert_eq!(unknown.status.code(), Some(1));

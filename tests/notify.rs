@@ -224,12 +224,19 @@ async fn a_receiver_down_for_minutes_loses_nothing(db: TestDb) {
     assert_eq!(doc["reason"], "no memory limit set: the OOM is the node's");
     assert_eq!(doc["evidence"]["limit"], "512Mi");
     assert_eq!(doc["evidence"]["restarts"], "4");
-    assert_eq!(doc["links"]["pull_request"], "https://github.com/org/gitops/pull/7");
+    assert_eq!(
+        doc["links"]["pull_request"],
+        "https://github.com/org/gitops/pull/7"
+    );
     assert_eq!(
         doc["links"]["incident"],
         format!("https://suture.example.com/api/incidents/{KEY}")
     );
-    assert!(doc["decide"].as_str().is_some_and(|d| d.contains("suture ack")));
+    assert!(
+        doc["decide"]
+            .as_str()
+            .is_some_and(|d| d.contains("suture ack"))
+    );
     assert_eq!(doc["attempt"], 1);
     assert_eq!(doc["first_escalated_at"], t(5).to_string());
     let rows = l.notifications(KEY).await.expect("rows");
@@ -264,11 +271,21 @@ async fn no_escalation_is_lost_across_a_restart(db: TestDb) {
     let bodies: Vec<Value> = inbox.accepted().into_iter().map(|(_, b)| b).collect();
     assert_eq!(bodies.len(), 2);
     let texts: Vec<&str> = bodies.iter().filter_map(|b| b["text"].as_str()).collect();
-    assert!(texts.contains(&"suture escalated payments/checkout-api (oom-killed): image pull unauthorized"), "{texts:?}");
-    assert!(texts.contains(&"suture escalated shop/checkout-api (oom-killed): node not ready"), "{texts:?}");
+    assert!(
+        texts.contains(
+            &"suture escalated payments/checkout-api (oom-killed): image pull unauthorized"
+        ),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"suture escalated shop/checkout-api (oom-killed): node not ready"),
+        "{texts:?}"
+    );
     let blocks = bodies[0]["blocks"].to_string();
     assert!(blocks.contains("*Evidence*"), "{blocks}");
-    assert!(blocks.contains(&format!("<https://suture.example.com/api/incidents/{KEY}|incident record>")));
+    assert!(blocks.contains(&format!(
+        "<https://suture.example.com/api/incidents/{KEY}|incident record>"
+    )));
     // Nothing is sent twice: the next pass before the repeat interval is quiet.
     time.set(500);
     assert_eq!(pass(&second).await, Pass::default());
@@ -311,7 +328,11 @@ async fn repeats_until_acknowledged(db: TestDb) {
     assert_eq!(attempts, vec![json!(1), json!(2), json!(3)]);
 
     assert!(l.acknowledge(KEY, "alice", t(1510)).await.expect("ack"));
-    assert!(!l.acknowledge(KEY, "bob", t(1520)).await.expect("second ack"));
+    assert!(
+        !l.acknowledge(KEY, "bob", t(1520))
+            .await
+            .expect("second ack")
+    );
     for s in (1530..=4000).step_by(60) {
         time.set(s);
         pass(&n).await;
@@ -330,7 +351,13 @@ async fn repeats_until_acknowledged(db: TestDb) {
     assert_eq!(acks[0].detail["by"], "alice");
 
     // A new escalation later: notified again, from attempt 1, and repeating again.
-    escalate(l, KEY, 4010, "still firing after the second bump: probable leak").await;
+    escalate(
+        l,
+        KEY,
+        4010,
+        "still firing after the second bump: probable leak",
+    )
+    .await;
     for s in (4020..=4700).step_by(60) {
         time.set(s);
         pass(&n).await;
@@ -344,7 +371,10 @@ async fn repeats_until_acknowledged(db: TestDb) {
         .collect();
     assert_eq!(fresh.len(), 2, "{fresh:?}");
     assert_eq!(fresh[0]["attempt"], 1);
-    assert_eq!(fresh[0]["reason"], "still firing after the second bump: probable leak");
+    assert_eq!(
+        fresh[0]["reason"],
+        "still firing after the second bump: probable leak"
+    );
     assert_eq!(fresh[0]["first_escalated_at"], t(4010).to_string());
     assert_eq!(fresh[1]["attempt"], 2);
     // Acking now does not lose the record: one ack per escalation.
@@ -365,7 +395,11 @@ async fn superseded_and_resolved_escalations_stop(db: TestDb) {
     time.set(700);
     let p = pass(&n).await;
     assert_eq!((p.queued, p.delivered, p.closed), (1, 1, 1));
-    let reasons: Vec<Value> = inbox.accepted().into_iter().map(|(_, b)| b["reason"].clone()).collect();
+    let reasons: Vec<Value> = inbox
+        .accepted()
+        .into_iter()
+        .map(|(_, b)| b["reason"].clone())
+        .collect();
     assert_eq!(reasons, vec![json!("first"), json!("second")]);
 
     l.transition(
@@ -382,7 +416,10 @@ async fn superseded_and_resolved_escalations_stop(db: TestDb) {
     assert_eq!((p.delivered, p.closed), (0, 1));
     let rows = l.notifications(KEY).await.expect("rows");
     let reasons: Vec<_> = rows.iter().map(|r| r.closed_reason.clone()).collect();
-    assert_eq!(reasons, vec![Some("superseded".into()), Some("resolved".into())]);
+    assert_eq!(
+        reasons,
+        vec![Some("superseded".into()), Some("resolved".into())]
+    );
 }
 
 /// Escalations already in the ledger when notifications arrive are history: never sent.

@@ -999,8 +999,14 @@ async fn ack_is_authenticated_found_and_idempotent(db: TestDb) {
     assert_eq!(doc["key"], GH_KEY);
     assert_eq!(doc["state"], "escalated");
     let last = doc["hops"].as_array().and_then(|h| h.last()).cloned();
-    assert_eq!(last.as_ref().map(|h| &h["kind"]), Some(&json!("acknowledged")));
-    assert_eq!(last.map(|h| h["at"].clone()), Some(json!(t(1000).to_string())));
+    assert_eq!(
+        last.as_ref().map(|h| &h["kind"]),
+        Some(&json!("acknowledged"))
+    );
+    assert_eq!(
+        last.map(|h| h["at"].clone()),
+        Some(json!(t(1000).to_string()))
+    );
 
     let (status, body) = ack(&s, GH_KEY, Some(ACK_TOKEN)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1010,7 +1016,12 @@ async fn ack_is_authenticated_found_and_idempotent(db: TestDb) {
 
     // A POST elsewhere under the incident path is no route; reading still works.
     let (status, _) = s
-        .request(Method::POST, &format!("/api/incidents/{GH_KEY}"), &[], Vec::new())
+        .request(
+            Method::POST,
+            &format!("/api/incidents/{GH_KEY}"),
+            &[],
+            Vec::new(),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = s.get(&format!("/api/incidents/{GH_KEY}")).await;

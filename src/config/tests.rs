@@ -54,7 +54,10 @@ fn the_documented_example_loads_with_its_secrets() {
             "secrets/slack-webhook-url",
             "https://hooks.slack.com/services/T0/B0/XYZ\n",
         ),
-        ("secrets/escalation-webhook-url", "https://pager.example.com/hook"),
+        (
+            "secrets/escalation-webhook-url",
+            "https://pager.example.com/hook",
+        ),
         ("secrets/escalation-webhook-token", "pager-token"),
     ]);
     let s = load(Some(text), env(&[]), dir.path()).unwrap_or_else(|e| panic!("{e}"));
@@ -63,7 +66,10 @@ fn the_documented_example_loads_with_its_secrets() {
     assert_eq!(s.repeat_every, jiff::SignedDuration::from_mins(10));
     assert_eq!(
         s.repeat_overrides,
-        vec![(vec!["prod-*".to_string()], jiff::SignedDuration::from_mins(5))]
+        vec![(
+            vec!["prod-*".to_string()],
+            jiff::SignedDuration::from_mins(5)
+        )]
     );
     assert_eq!(s.config.cluster.name, "prod-eu-1");
     assert_eq!(s.config.forges.len(), 2);
@@ -259,7 +265,10 @@ fn notify_urls_are_checked_without_being_shown() {
         "{e}"
     );
     assert!(!e.to_string().contains("xoxb-secret"), "{e}");
-    assert!(e.to_string().contains("does not hold an http(s) URL"), "{e}");
+    assert!(
+        e.to_string().contains("does not hold an http(s) URL"),
+        "{e}"
+    );
     // Set by the environment, a good URL file loads; Debug never shows it.
     let s = load(
         None,

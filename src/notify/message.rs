@@ -220,7 +220,9 @@ fn mrkdwn(text: &str) -> String {
 
 /// A URL inside `<url|label>`: the characters that would end the link are escaped.
 fn link_target(url: &str) -> String {
-    url.replace('|', "%7C").replace('>', "%3E").replace('<', "%3C")
+    url.replace('|', "%7C")
+        .replace('>', "%3E")
+        .replace('<', "%3C")
 }
 
 /// Slack rejects header text over 150 characters.
@@ -348,7 +350,11 @@ mod tests {
         assert!(body["blocks"].to_string().contains("_none recorded_"));
         assert_eq!(e.links, Links::default());
         assert_eq!(e.reason, "escalated without a recorded reason");
-        assert!(e.generic()["links"].as_object().is_some_and(|m| m.is_empty()));
+        assert!(
+            e.generic()["links"]
+                .as_object()
+                .is_some_and(|m| m.is_empty())
+        );
     }
 
     #[test]

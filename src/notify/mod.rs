@@ -139,7 +139,9 @@ impl Notifier {
         let now = self.clock.now();
         let Some(receiver) = self.receivers.iter().find(|r| r.name == n.receiver) else {
             // The receiver was removed from the configuration.
-            self.ledger.close_notification(n, "unconfigured", now).await?;
+            self.ledger
+                .close_notification(n, "unconfigured", now)
+                .await?;
             pass.closed += 1;
             return Ok(());
         };
@@ -157,7 +159,10 @@ impl Notifier {
             return Ok(());
         };
         let hops = self.ledger.hops(key).await?;
-        let later = |kind: &str| hops.iter().any(|h| h.kind == kind && h.id > n.escalation_id);
+        let later = |kind: &str| {
+            hops.iter()
+                .any(|h| h.kind == kind && h.id > n.escalation_id)
+        };
         let ended = if later("acknowledged") {
             Some("acknowledged")
         } else if later("escalated") {

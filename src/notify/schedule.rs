@@ -44,7 +44,10 @@ impl Repeats {
                         set.add(glob);
                     }
                 }
-                (set.build().unwrap_or_else(|_| globset::GlobSet::empty()), *every)
+                (
+                    set.build().unwrap_or_else(|_| globset::GlobSet::empty()),
+                    *every,
+                )
             })
             .collect();
         Repeats { default, overrides }
@@ -89,7 +92,10 @@ mod tests {
         let r = Repeats::new(
             SignedDuration::from_mins(10),
             &[
-                (vec!["prod-*".into(), "payments".into()], SignedDuration::from_mins(5)),
+                (
+                    vec!["prod-*".into(), "payments".into()],
+                    SignedDuration::from_mins(5),
+                ),
                 (vec!["*".into()], SignedDuration::from_mins(30)),
             ],
         );

@@ -32,11 +32,7 @@ fn cell(text: &str) -> String {
 
 /// A fenced block that no backtick run in `text` can close early.
 fn fenced(lang: &str, text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}{lang}\n{}\n{fence}\n", text.trim_end_matches('\n'))
 }
@@ -163,10 +159,16 @@ pub fn markdown(r: &Record) -> String {
     section(&mut md, "Checks", "No checks recorded.", r, |h| {
         h.detail.get("checks").is_some() || h.kind.starts_with("check")
     });
-    section(&mut md, "Verification", "No verification recorded.", r, |h| {
-        h.kind.starts_with("verif") || h.detail.get("verdict").is_some()
+    section(
+        &mut md,
+        "Verification",
+        "No verification recorded.",
+        r,
+        |h| h.kind.starts_with("verif") || h.detail.get("verdict").is_some(),
+    );
+    section(&mut md, "Revert", "No revert.", r, |h| {
+        h.kind.contains("revert")
     });
-    section(&mut md, "Revert", "No revert.", r, |h| h.kind.contains("revert"));
     section(
         &mut md,
         "Escalations and acknowledgements",
@@ -186,13 +188,7 @@ fn last_with<'a>(r: &'a Record, key: &str) -> Option<&'a HopRecord> {
 }
 
 /// A section listing the hops `hit` picks; check results are tabled when hops carry them.
-fn section(
-    md: &mut String,
-    title: &str,
-    none: &str,
-    r: &Record,
-    hit: impl Fn(&HopRecord) -> bool,
-) {
+fn section(md: &mut String, title: &str, none: &str, r: &Record, hit: impl Fn(&HopRecord) -> bool) {
     md.push_str(&format!("\n## {title}\n\n"));
     let hops: Vec<&HopRecord> = r.hops.iter().filter(|h| hit(h)).collect();
     if hops.is_empty() {

@@ -37,22 +37,78 @@ fn resolved() -> Record {
             updated_at: t(4000),
         },
         hops: vec![
-            hop(1, 0, "detected", None, Some(S::Open), json!({"evidence": {"limit": "512Mi"}})),
-            hop(2, 30, "proposed", Some(S::Open), Some(S::Proposed), json!({"note": null})),
-            hop(3, 40, "pushed", None, None, json!({
+            hop(
+                1,
+                0,
+                "detected",
+                None,
+                Some(S::Open),
+                json!({"evidence": {"limit": "512Mi"}}),
+            ),
+            hop(
+                2,
+                30,
+                "proposed",
+                Some(S::Open),
+                Some(S::Proposed),
+                json!({"note": null}),
+            ),
+            hop(
+                3,
+                40,
+                "pushed",
+                None,
+                None,
+                json!({
                 "branch": "suture/oom-killed/payments/checkout-api-1a2b3c4d",
                 "commit": "0123abcd",
                 "diff": "--- a/deploy.yaml\n+++ b/deploy.yaml\n-  memory: 512Mi\n+  memory: 640Mi\n",
                 "change": "raise memory limit 512Mi -> 640Mi",
                 "basis": "max(512Mi x 1.2, 512Mi + 100Mi) = 614.4Mi, rounded up to 640Mi",
-                "rollback": "set memory back to 512Mi"})),
-            hop(4, 60, "sync_paused", None, None, json!({"app": "payments", "mode": "enabled"})),
-            hop(5, 90, "pr_opened", Some(S::Proposed), Some(S::PrOpen), json!({"note": null})),
-            hop(6, 3690, "merged", Some(S::PrOpen), Some(S::Merged), json!({})),
-            hop(7, 3700, "checks", None, None, json!({"checks": [
+                "rollback": "set memory back to 512Mi"}),
+            ),
+            hop(
+                4,
+                60,
+                "sync_paused",
+                None,
+                None,
+                json!({"app": "payments", "mode": "enabled"}),
+            ),
+            hop(
+                5,
+                90,
+                "pr_opened",
+                Some(S::Proposed),
+                Some(S::PrOpen),
+                json!({"note": null}),
+            ),
+            hop(
+                6,
+                3690,
+                "merged",
+                Some(S::PrOpen),
+                Some(S::Merged),
+                json!({}),
+            ),
+            hop(
+                7,
+                3700,
+                "checks",
+                None,
+                None,
+                json!({"checks": [
                 {"name": "dry-run", "result": "pass", "detail": "dryRun=All accepted"},
-                {"name": "fits | node", "result": "pass", "detail": "node-a has 2Gi free"}]})),
-            hop(8, 3990, "verified", Some(S::Merged), Some(S::Resolved), json!({"verdict": "healthy"})),
+                {"name": "fits | node", "result": "pass", "detail": "node-a has 2Gi free"}]}),
+            ),
+            hop(
+                8,
+                3990,
+                "verified",
+                Some(S::Merged),
+                Some(S::Resolved),
+                json!({"verdict": "healthy"}),
+            ),
         ],
         pull_requests: vec![PullRequest {
             incident_key: KEY.into(),
@@ -76,9 +132,22 @@ fn escalated() -> Record {
     r.pull_requests.clear();
     r.hops = vec![
         hop(1, 0, "detected", None, Some(S::Open), json!({})),
-        hop(2, 5, "escalated", Some(S::Open), Some(S::Escalated),
-            json!({"note": "no memory limit set | <b>"})),
-        hop(3, 700, "acknowledged", None, None, json!({"by": "alice", "escalation_id": 2})),
+        hop(
+            2,
+            5,
+            "escalated",
+            Some(S::Open),
+            Some(S::Escalated),
+            json!({"note": "no memory limit set | <b>"}),
+        ),
+        hop(
+            3,
+            700,
+            "acknowledged",
+            None,
+            None,
+            json!({"by": "alice", "escalation_id": 2}),
+        ),
     ];
     r
 }
@@ -119,18 +188,37 @@ fn the_postmortem_has_every_section_in_order() {
         assert!(found.is_some(), "{heading} missing or out of order:\n{md}");
         at = found.unwrap_or(at);
     }
-    assert!(md.contains("| pull request | 1m 30s |\n| merge | 1h 1m |\n| resolved | 1h 6m |"), "{md}");
-    assert!(md.contains("- Pull request: [org/gitops #7](https://github.com/org/gitops/pull/7) (merged)"));
+    assert!(
+        md.contains("| pull request | 1m 30s |\n| merge | 1h 1m |\n| resolved | 1h 6m |"),
+        "{md}"
+    );
+    assert!(md.contains(
+        "- Pull request: [org/gitops #7](https://github.com/org/gitops/pull/7) (merged)"
+    ));
     assert!(md.contains("the incident is resolved"));
-    assert!(md.contains(&format!("| {} | pr_opened | proposed -> pr_open |", t(90))), "{md}");
+    assert!(
+        md.contains(&format!("| {} | pr_opened | proposed -> pr_open |", t(90))),
+        "{md}"
+    );
     assert!(md.contains("| limit | 512Mi |"));
-    assert!(md.contains("- Change: raise memory limit 512Mi -&gt; 640Mi"), "{md}");
+    assert!(
+        md.contains("- Change: raise memory limit 512Mi -&gt; 640Mi"),
+        "{md}"
+    );
     assert!(md.contains("- Basis: max(512Mi x 1.2, 512Mi + 100Mi) = 614.4Mi, rounded up to 640Mi"));
     assert!(md.contains("- Rollback: set memory back to 512Mi"));
-    assert!(md.contains("```diff\n--- a/deploy.yaml\n+++ b/deploy.yaml\n-  memory: 512Mi\n+  memory: 640Mi\n```"));
+    assert!(md.contains(
+        "```diff\n--- a/deploy.yaml\n+++ b/deploy.yaml\n-  memory: 512Mi\n+  memory: 640Mi\n```"
+    ));
     // Checks are tabled; a pipe in copied text cannot break the table.
-    assert!(md.contains("| dry-run | pass | dryRun=All accepted |"), "{md}");
-    assert!(md.contains("| fits \\| node | pass | node-a has 2Gi free |"), "{md}");
+    assert!(
+        md.contains("| dry-run | pass | dryRun=All accepted |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| fits \\| node | pass | node-a has 2Gi free |"),
+        "{md}"
+    );
     assert!(md.contains("verified: verdict=healthy"));
     assert!(md.contains("## Revert\n\nNo revert.\n"));
 }
@@ -144,7 +232,10 @@ fn an_escalated_postmortem_says_who_acknowledged_and_what_was_not_reached() {
     assert!(md.contains("No checks recorded."));
     assert!(md.contains("No verification recorded."));
     assert!(md.contains("acknowledged: by=alice"));
-    assert!(md.contains("escalated: note=no memory limit set \\| &lt;b&gt;"), "{md}");
+    assert!(
+        md.contains("escalated: note=no memory limit set \\| &lt;b&gt;"),
+        "{md}"
+    );
     assert!(!md.contains("<b>"));
 }
 
