@@ -11,7 +11,9 @@ fn admin_url() -> String {
 
 pub struct TestDb {
     pub ledger: Ledger,
-    /// The ledger's URL, for a second connection (a `suture serve` under test).
+    /// The ledger's URL, for a second connection (a `suture serve` under test, the CLI).
+    /// Not every test binary that includes this file opens one.
+    #[allow(dead_code)]
     pub url: String,
     cleanup: Cleanup,
 }
