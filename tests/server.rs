@@ -940,6 +940,10 @@ async fn rejections_are_logged_once_each_without_secrets_signatures_or_bodies() 
 }
 
 async fn ack(s: &Suture, key: &str, auth: Option<&str>) -> (StatusCode, String) {
+    ack_by(s, key, auth, Vec::new()).await
+}
+
+async fn ack_by(s: &Suture, key: &str, auth: Option<&str>, body: Vec<u8>) -> (StatusCode, String) {
     let bearer = auth.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = bearer
         .as_deref()
@@ -949,7 +953,7 @@ async fn ack(s: &Suture, key: &str, auth: Option<&str>) -> (StatusCode, String) 
         Method::POST,
         &format!("/api/incidents/{key}/ack"),
         &headers,
-        Vec::new(),
+        body,
     )
     .await
 }
@@ -993,7 +997,9 @@ async fn ack_is_authenticated_found_and_idempotent(db: TestDb) {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(acknowledged_hops(&s.ledger, GH_KEY).await.is_empty());
 
-    let (status, body) = ack(&s, GH_KEY, Some(ACK_TOKEN)).await;
+    let (status, _) = ack_by(&s, GH_KEY, Some(ACK_TOKEN), b"{\"who\": 1}".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = ack_by(&s, GH_KEY, Some(ACK_TOKEN), br#"{"by": "alice"}"#.to_vec()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let doc: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(doc["key"], GH_KEY);
@@ -1012,7 +1018,7 @@ async fn ack_is_authenticated_found_and_idempotent(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let hops = acknowledged_hops(&s.ledger, GH_KEY).await;
     assert_eq!(hops.len(), 1, "{hops:?}");
-    assert_eq!(hops[0]["by"], "api");
+    assert_eq!(hops[0]["by"], "alice");
 
     // A POST elsewhere under the incident path is no route; reading still works.
     let (status, _) = s
