@@ -29,6 +29,8 @@ pub struct Config {
     pub forges: Vec<ForgeConfig>,
     pub webhooks: WebhookConfig,
     pub policy: PolicyConfig,
+    pub api: ApiConfig,
+    pub notify: NotifyConfig,
     /// A directory whose templates override the bundled ones (same file names).
     pub templates_dir: Option<PathBuf>,
     /// Only for a simulated world running faster than the wall clock (`suture sim` writes it):
@@ -57,6 +59,8 @@ impl Default for Config {
             forges: Vec::new(),
             webhooks: WebhookConfig::default(),
             policy: PolicyConfig::default(),
+            api: ApiConfig::default(),
+            notify: NotifyConfig::default(),
             templates_dir: None,
             clock: None,
         }
@@ -222,6 +226,52 @@ impl Default for PolicyConfig {
     }
 }
 
+/// The incident API.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The bearer token `POST /api/incidents/{key}/ack` requires; unset, every ack is refused.
+    pub ack_token_file: Option<PathBuf>,
+    /// Where people reach suture (`https://suture.example.com`), for links in notifications.
+    pub public_url: Option<String>,
+}
+
+/// Where escalations are sent, and how often they repeat until acknowledged.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// A Slack (or compatible) incoming-webhook URL, read from this file: the URL is the secret.
+    pub slack_webhook_url_file: Option<PathBuf>,
+    /// A generic JSON webhook URL, read from this file (it may hold a token).
+    pub webhook_url_file: Option<PathBuf>,
+    /// An `Authorization: Bearer` token for the generic webhook.
+    pub webhook_token_file: Option<PathBuf>,
+    /// An unacknowledged escalation is sent again this often.
+    pub repeat_every: String,
+    /// Other intervals for some namespaces (the first matching entry wins).
+    pub overrides: Vec<NotifyOverride>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            slack_webhook_url_file: None,
+            webhook_url_file: None,
+            webhook_token_file: None,
+            repeat_every: "10m".into(),
+            overrides: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyOverride {
+    /// Namespace names or globs (`prod-*`).
+    pub namespaces: Vec<String>,
+    pub repeat_every: String,
+}
+
 /// One problem found in a configuration.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{key}: {message}")]
@@ -255,6 +305,16 @@ pub struct Settings {
     pub alertmanager_tokens: Vec<LoadedSecret>,
     /// Forge tokens by host.
     pub forge_tokens: BTreeMap<String, LoadedSecret>,
+    /// `api.ack_token_file`.
+    pub ack_token: Option<LoadedSecret>,
+    /// `notify.slack_webhook_url_file`, checked to hold an http(s) URL.
+    pub slack_webhook_url: Option<LoadedSecret>,
+    /// `notify.webhook_url_file`, checked likewise.
+    pub webhook_url: Option<LoadedSecret>,
+    pub webhook_token: Option<LoadedSecret>,
+    pub repeat_every: jiff::SignedDuration,
+    /// `notify.overrides`: (namespace globs, interval), first match wins.
+    pub repeat_overrides: Vec<(Vec<String>, jiff::SignedDuration)>,
     /// The clock the live loop reads (the wall clock unless `clock:` is set).
     pub clock: crate::clock::Clock,
 }
@@ -599,6 +659,75 @@ fn validate(
             }
         }
     }
+    let optional_secret = |key: &str, file: &Option<PathBuf>, issues: &mut Vec<ConfigIssue>| {
+        file.as_ref()
+            .and_then(|f| read_secret(key, f, base_dir, origin, issues))
+    };
+    let ack_token = optional_secret("api.ack_token_file", &config.api.ack_token_file, issues);
+    let url_secret = |key: &str, file: &Option<PathBuf>, issues: &mut Vec<ConfigIssue>| {
+        let loaded = optional_secret(key, file, issues)?;
+        if is_http_url(loaded.secret.expose()) {
+            Some(loaded)
+        } else {
+            // The file is named, its content (a URL with a token in it) is not.
+            issues.push(issue(
+                &named(key, origin),
+                &format!("{} does not hold an http(s) URL", loaded.file.display()),
+            ));
+            None
+        }
+    };
+    let slack_webhook_url = url_secret(
+        "notify.slack_webhook_url_file",
+        &config.notify.slack_webhook_url_file,
+        issues,
+    );
+    let webhook_url = url_secret(
+        "notify.webhook_url_file",
+        &config.notify.webhook_url_file,
+        issues,
+    );
+    let webhook_token = optional_secret(
+        "notify.webhook_token_file",
+        &config.notify.webhook_token_file,
+        issues,
+    );
+    if webhook_token.is_some() && config.notify.webhook_url_file.is_none() {
+        issues.push(issue(
+            &named("notify.webhook_token_file", origin),
+            "is set without notify.webhook_url_file",
+        ));
+    }
+    if let Some(url) = &config.api.public_url
+        && !is_http_url(url.as_bytes())
+    {
+        issues.push(issue(
+            &named("api.public_url", origin),
+            &format!("{url:?} is not an http(s) URL"),
+        ));
+    }
+    let repeat_every = duration(
+        "notify.repeat_every",
+        &config.notify.repeat_every,
+        origin,
+        issues,
+    );
+    let mut repeat_overrides = Vec::new();
+    for (i, o) in config.notify.overrides.iter().enumerate() {
+        let key = format!("notify.overrides[{i}]");
+        for pattern in &o.namespaces {
+            if let Err(e) = globset::Glob::new(pattern) {
+                issues.push(issue(&key, &format!("namespace pattern {pattern:?}: {e}")));
+            }
+        }
+        let every = duration(
+            &format!("{key}.repeat_every"),
+            &o.repeat_every,
+            origin,
+            issues,
+        );
+        repeat_overrides.push((o.namespaces.clone(), every));
+    }
     let clock = match &config.clock {
         None => crate::clock::Clock::System,
         Some(c) => {
@@ -641,8 +770,21 @@ fn validate(
         gitlab_tokens,
         alertmanager_tokens,
         forge_tokens,
+        ack_token,
+        slack_webhook_url,
+        webhook_url,
+        webhook_token,
+        repeat_every,
+        repeat_overrides,
         clock,
     })
+}
+
+fn is_http_url(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| reqwest::Url::parse(s.trim()).ok())
+        .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
 #[cfg(test)]

@@ -20,6 +20,48 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ShowFormat {
+    Text,
+    Json,
+    /// A blameless postmortem.
+    Markdown,
+}
+
+/// Which ledger a command reads: the one a `suture serve` configuration names, or a URL.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct LedgerArg {
+    /// A `suture serve` configuration file (its `ledger`, with the SUTURE_* environment applied).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://...`.
+    #[arg(long)]
+    ledger: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum IncidentsCommand {
+    /// Incidents, the most recently updated first.
+    List {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// Only incidents in this state (`escalated`, `pr_open`, ...).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// One incident's full timeline; `--format markdown` writes a blameless postmortem.
+    Show {
+        key: String,
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ShowFormat,
+    },
+}
+
 #[cfg(feature = "sim")]
 #[derive(Clone, Copy, ValueEnum)]
 enum DemoForge {
@@ -71,6 +113,21 @@ enum Command {
     /// Validate a `suture serve` configuration file (with the SUTURE_* environment applied) and
     /// report every problem at once.
     CheckConfig { file: PathBuf },
+    /// Acknowledge an incident's escalation: its reminders stop (a later escalation notifies
+    /// again). Written to the ledger directly; the same hop as `POST /api/incidents/{key}/ack`.
+    Ack {
+        key: String,
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// Who acknowledges, as the hop records it.
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// The incident record from the ledger.
+    Incidents {
+        #[command(subcommand)]
+        command: IncidentsCommand,
+    },
     /// Create the incident ledger or apply the migrations it lacks, then exit.
     Migrate {
         /// `sqlite://PATH` (the default, a file created when missing) or `postgres://...`.
@@ -129,6 +186,8 @@ fn main() -> ExitCode {
             speed,
         } => sim(&scenario, listen, dir, speed),
         Command::Migrate { ledger } => migrate(&ledger),
+        Command::Ack { key, ledger, by } => ack(&key, &ledger, &by),
+        Command::Incidents { command } => incidents(command),
         Command::CheckConfig { file } => check_config(&file),
         #[cfg(feature = "sim")]
         Command::Demo {
@@ -366,6 +425,150 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             eprintln!("{}: {errors}", file.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The ledger URL a command names. A SQLite file must exist: a typo is not a new, empty ledger.
+fn ledger_url(arg: &LedgerArg) -> Result<String, ExitCode> {
+    let url = match (&arg.ledger, &arg.config) {
+        (Some(url), _) => url.clone(),
+        (None, Some(file)) => load_config(file)?.config.ledger,
+        (None, None) => {
+            eprintln!("error: give --config FILE or --ledger URL");
+            return Err(ExitCode::from(2));
+        }
+    };
+    match suture::ledger::Dialect::of(&url) {
+        Ok(suture::ledger::Dialect::Sqlite) if !url.contains("mode=") => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Ok(format!("{url}{sep}mode=rw"))
+        }
+        Ok(_) => Ok(url),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Run `f` on the ledger `arg` names (migrated, as `serve` would) on a fresh runtime.
+fn with_ledger<F>(arg: &LedgerArg, f: impl FnOnce(suture::ledger::Ledger) -> F) -> ExitCode
+where
+    F: Future<Output = ExitCode>,
+{
+    let url = match ledger_url(arg) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let ledger = match suture::ledger::Ledger::open(&url).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot open the ledger: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = f(ledger.clone()).await;
+        ledger.close().await;
+        code
+    })
+}
+
+fn ack(key: &str, arg: &LedgerArg, by: &str) -> ExitCode {
+    with_ledger(arg, |ledger| async move {
+        match ledger.acknowledge(key, by, jiff::Timestamp::now()).await {
+            Ok(true) => {
+                println!("acknowledged {key}");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                println!("{key} was already acknowledged");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn incidents(command: IncidentsCommand) -> ExitCode {
+    use suture::record;
+    match command {
+        IncidentsCommand::List {
+            ledger,
+            state,
+            format,
+        } => {
+            let state = match state
+                .as_deref()
+                .map(str::parse::<suture::incident::IncidentState>)
+            {
+                None => None,
+                Some(Ok(s)) => Some(s),
+                Some(Err(e)) => {
+                    eprintln!("error: --state: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            with_ledger(&ledger, |ledger| async move {
+                match ledger.incidents(state, 10_000).await {
+                    Ok(list) => {
+                        match format {
+                            Format::Text => print!("{}", record::list_text(&list)),
+                            Format::Json => println!("{:#}", record::list_json(&list)),
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+        IncidentsCommand::Show {
+            key,
+            ledger,
+            format,
+        } => with_ledger(&ledger, |ledger| async move {
+            let read = async {
+                let Some(incident) = ledger.incident(&key).await? else {
+                    return Ok(None);
+                };
+                Ok::<_, suture::ledger::LedgerError>(Some(record::Record {
+                    hops: ledger.hops(&key).await?,
+                    pull_requests: ledger.pull_requests(&key).await?,
+                    incident,
+                }))
+            };
+            match read.await {
+                Ok(Some(r)) => {
+                    match format {
+                        ShowFormat::Text => print!("{}", record::show_text(&r)),
+                        ShowFormat::Json => println!("{:#}", record::show_json(&r)),
+                        ShowFormat::Markdown => print!("{}", record::postmortem::markdown(&r)),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Ok(None) => {
+                    eprintln!("error: no incident {key}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `suture serve`: the live loop wired together. Watchers feed the runner's queue, the server
-//! feeds it webhooks, a ticker feeds it reconciles; the runner is the only one that acts.
+//! feeds it webhooks, a ticker feeds it reconciles; the runner is the only one that acts on
+//! incidents. The notifier sends escalations from the ledger's outbox on its own ticker.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::incident::event::Inbound;
 use crate::incident::machine;
 use crate::incident::runner::{ForgeEntry, GitIdentity, Runner, RunnerConfig};
 use crate::ledger::Ledger;
+use crate::notify::Notifier;
 use crate::server::{self, AppState, Metrics, Readiness, WebhookSecrets};
 
 /// How often the reconcile runs (missed webhooks, expired pauses, half-done effects), in the
@@ -190,6 +192,12 @@ impl Service {
             }
         }));
 
+        // Notifications run beside the runner, never in it: a receiver that is down delays
+        // only its own notifications.
+        if let Some(notifier) = Notifier::from_settings(settings, ledger.clone(), clock.clone()) {
+            tasks.push(tokio::spawn(Arc::new(notifier).run(crate::notify::EVERY)));
+        }
+
         let ready = Readiness::new();
         let synced = ready.clone();
         let watched = cluster.clone();
@@ -209,6 +217,11 @@ impl Service {
             ready,
             metrics: metrics.clone(),
             max_body_bytes: usize::try_from(c.webhooks.max_body_bytes).unwrap_or(usize::MAX),
+            ack_tokens: settings
+                .ack_token
+                .iter()
+                .map(|t| t.secret.clone())
+                .collect(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(server::serve(listener, server::router(state), async {

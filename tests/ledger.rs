@@ -511,8 +511,12 @@ async fn every_migration_applies_to_seeded_data(db: TestDb) {
     assert_eq!(inc.state, IncidentState::PrOpen);
     assert_eq!(inc.detail, json!({"limit": "512Mi"}));
     let hops = l.hops(KEY).await.unwrap();
-    assert_eq!(hops.len(), 2);
+    assert_eq!(hops.len(), 3);
     assert_eq!(hops[1].detail, json!({"number": 7}));
+    // The version-2 seed: the outbox row waits for its repeat; an ack closes it.
+    let outbox = l.notifications(KEY).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!((outbox[0].escalation_id, outbox[0].sends), (hops[2].id, 1));
     let pr = l
         .pull_request_by_branch(
             "github",
@@ -537,6 +541,9 @@ async fn every_migration_applies_to_seeded_data(db: TestDb) {
             .await
             .unwrap()
     );
+    assert!(l.acknowledge(KEY, "seed", t(99)).await.unwrap());
+    let outbox = l.notifications(KEY).await.unwrap();
+    assert_eq!(outbox[0].closed_reason.as_deref(), Some("acknowledged"));
     // The new state and hop still go in together after migrating.
     l.transition(
         KEY,

@@ -29,6 +29,7 @@ const GITHUB_SECRET: &str = "gh-secret-current";
 const GITHUB_SECRET_OLD: &str = "gh-secret-previous";
 const GITLAB_TOKEN: &str = "gl-token-0123456789";
 const ALERTMANAGER_TOKEN: &str = "am-bearer-token";
+const ACK_TOKEN: &str = "ack-token-for-humans";
 /// Small enough that the oversize test sends little; the fixtures are a few tens of KB.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -74,6 +75,7 @@ impl Suture {
             ready: ready.clone(),
             metrics: metrics.clone(),
             max_body_bytes: MAX_BODY,
+            ack_tokens: vec![Secret::new(ACK_TOKEN)],
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -935,4 +937,110 @@ async fn rejections_are_logged_once_each_without_secrets_signatures_or_bodies() 
             "{secret:?} reached the log:\n{text}"
         );
     }
+}
+
+async fn ack(s: &Suture, key: &str, auth: Option<&str>) -> (StatusCode, String) {
+    ack_by(s, key, auth, Vec::new()).await
+}
+
+async fn ack_by(s: &Suture, key: &str, auth: Option<&str>, body: Vec<u8>) -> (StatusCode, String) {
+    let bearer = auth.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| vec![("Authorization", b)])
+        .unwrap_or_default();
+    s.request(
+        Method::POST,
+        &format!("/api/incidents/{key}/ack"),
+        &headers,
+        body,
+    )
+    .await
+}
+
+async fn acknowledged_hops(ledger: &Ledger, key: &str) -> Vec<Value> {
+    ledger
+        .hops(key)
+        .await
+        .expect("hops")
+        .into_iter()
+        .filter(|h| h.kind == "acknowledged")
+        .map(|h| h.detail)
+        .collect()
+}
+
+/// The ack endpoint: a bearer token first (nothing about keys leaks without it), then the
+/// incident (keys with slashes), once however often it is called.
+async fn ack_is_authenticated_found_and_idempotent(db: TestDb) {
+    let s = Suture::start(db, 8).await;
+    seed(&s.ledger, GH_KEY, "oom-killed", "payments", "checkout-api").await;
+    s.ledger
+        .transition(
+            GH_KEY,
+            IncidentState::PrOpen,
+            IncidentState::Escalated,
+            &Hop::new("escalated", json!({"reason": "probable leak"})),
+            t(10),
+        )
+        .await
+        .expect("escalate");
+
+    for auth in [None, Some("wrong-token"), Some("")] {
+        let (status, body) = ack(&s, GH_KEY, auth).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}: {body}");
+        assert!(!body.contains(ACK_TOKEN));
+    }
+    // Unknown keys are 404 only once authenticated.
+    let (status, _) = ack(&s, "prod/none/Deployment/x/oom-killed", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = ack(&s, "prod/none/Deployment/x/oom-killed", Some(ACK_TOKEN)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(acknowledged_hops(&s.ledger, GH_KEY).await.is_empty());
+
+    let (status, _) = ack_by(&s, GH_KEY, Some(ACK_TOKEN), b"{\"who\": 1}".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = ack_by(&s, GH_KEY, Some(ACK_TOKEN), br#"{"by": "alice"}"#.to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let doc: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(doc["key"], GH_KEY);
+    assert_eq!(doc["state"], "escalated");
+    let last = doc["hops"].as_array().and_then(|h| h.last()).cloned();
+    assert_eq!(
+        last.as_ref().map(|h| &h["kind"]),
+        Some(&json!("acknowledged"))
+    );
+    assert_eq!(
+        last.map(|h| h["at"].clone()),
+        Some(json!(t(1000).to_string()))
+    );
+
+    let (status, body) = ack(&s, GH_KEY, Some(ACK_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let hops = acknowledged_hops(&s.ledger, GH_KEY).await;
+    assert_eq!(hops.len(), 1, "{hops:?}");
+    assert_eq!(hops[0]["by"], "alice");
+
+    // A POST elsewhere under the incident path is no route; reading still works.
+    let (status, _) = s
+        .request(
+            Method::POST,
+            &format!("/api/incidents/{GH_KEY}"),
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = s.get(&format!("/api/incidents/{GH_KEY}")).await;
+    assert_eq!(status, StatusCode::OK);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_ack_is_authenticated_found_and_idempotent() {
+    ack_is_authenticated_found_and_idempotent(sqlite_db().await).await;
+}
+
+#[tokio::test]
+async fn postgres_ack_is_authenticated_found_and_idempotent() {
+    ack_is_authenticated_found_and_idempotent(postgres_db().await).await;
 }

@@ -49,8 +49,28 @@ fn the_documented_example_loads_with_its_secrets() {
         ("secrets/github-webhook-previous", "old-secret\r\n"),
         ("secrets/gitlab-webhook", "gl-hook"),
         ("secrets/alertmanager", "am-token"),
+        ("secrets/ack-token", "ack\n"),
+        (
+            "secrets/slack-webhook-url",
+            "https://hooks.slack.com/services/T0/B0/XYZ\n",
+        ),
+        (
+            "secrets/escalation-webhook-url",
+            "https://pager.example.com/hook",
+        ),
+        ("secrets/escalation-webhook-token", "pager-token"),
     ]);
     let s = load(Some(text), env(&[]), dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.ack_token.is_some() && s.slack_webhook_url.is_some());
+    assert!(s.webhook_url.is_some() && s.webhook_token.is_some());
+    assert_eq!(s.repeat_every, jiff::SignedDuration::from_mins(10));
+    assert_eq!(
+        s.repeat_overrides,
+        vec![(
+            vec!["prod-*".to_string()],
+            jiff::SignedDuration::from_mins(5)
+        )]
+    );
     assert_eq!(s.config.cluster.name, "prod-eu-1");
     assert_eq!(s.config.forges.len(), 2);
     assert_eq!(s.config.forges[1].kind, ForgeKind::Gitlab);
@@ -216,4 +236,49 @@ fn malformed_files_are_one_clear_error() {
             .unwrap_or_else(|| panic!("{bad:?} must fail"));
         assert_eq!(keys(&e), ["(file)"], "{bad:?}: {e}");
     }
+}
+
+#[test]
+fn notify_urls_are_checked_without_being_shown() {
+    let dir = secrets_dir(&[
+        ("slack", "not a url with xoxb-secret\n"),
+        ("hook", "https://pager.example.com/T0/secret-path"),
+        ("token", "t"),
+    ]);
+    let text = "notify:\n  slack_webhook_url_file: slack\n  webhook_token_file: token\n  \
+                repeat_every: soon\n  overrides: [{namespaces: ['[bad'], repeat_every: 0s}]\n\
+                api: {public_url: 'ftp://x', ack_token_file: missing}\n";
+    let e = load(Some(text), env(&[]), dir.path())
+        .err()
+        .unwrap_or_else(|| panic!("bad notify keys load"));
+    assert_eq!(
+        keys(&e),
+        [
+            "api.ack_token_file",
+            "notify.slack_webhook_url_file",
+            "notify.webhook_token_file",
+            "api.public_url",
+            "notify.repeat_every",
+            "notify.overrides[0]",
+            "notify.overrides[0].repeat_every",
+        ],
+        "{e}"
+    );
+    assert!(!e.to_string().contains("xoxb-secret"), "{e}");
+    assert!(
+        e.to_string().contains("does not hold an http(s) URL"),
+        "{e}"
+    );
+    // Set by the environment, a good URL file loads; Debug never shows it.
+    let s = load(
+        None,
+        env(&[
+            ("SUTURE_NOTIFY__WEBHOOK_URL_FILE", "hook"),
+            ("SUTURE_NOTIFY__REPEAT_EVERY", "2m"),
+        ]),
+        dir.path(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.repeat_every, jiff::SignedDuration::from_mins(2));
+    assert!(!format!("{s:?}").contains("secret-path"));
 }

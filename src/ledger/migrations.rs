@@ -8,12 +8,20 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use super::Dialect;
 
 /// (version, description, SQLite text, PostgreSQL text): the same versions in both dialects.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../../migrations/sqlite/0001_ledger.sql"),
-    include_str!("../../migrations/postgres/0001_ledger.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "ledger",
+        include_str!("../../migrations/sqlite/0001_ledger.sql"),
+        include_str!("../../migrations/postgres/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "notifications",
+        include_str!("../../migrations/sqlite/0002_notifications.sql"),
+        include_str!("../../migrations/postgres/0002_notifications.sql"),
+    ),
+];
 
 /// Every migration for `dialect`, up to and including `upto` (all when `None`).
 pub fn migrator(dialect: Dialect, upto: Option<i64>) -> Migrator {

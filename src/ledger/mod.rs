@@ -1,5 +1,6 @@
 //! The incident ledger (design.md §8): incidents, their append-only hops, idempotency keys for
-//! side effects, pull requests, Argo CD sync pauses and webhook delivery ids.
+//! side effects, pull requests, Argo CD sync pauses, webhook delivery ids, and the outbox of
+//! escalation notifications with their acknowledgements (`notify`).
 //!
 //! One code path for both databases: sqlx's `Any` driver over SQLite (the default, a file) or
 //! PostgreSQL (for HA). The SQL is the subset both speak (`$n` placeholders in order, `ON
@@ -7,6 +8,9 @@
 //! into the queries. A state change and its hop are always one transaction.
 
 pub mod migrations;
+mod notify;
+
+pub use notify::Notification;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};

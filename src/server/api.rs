@@ -1,10 +1,11 @@
-//! `GET /api/incidents` and `GET /api/incidents/{key}`: the ledger, read-only, as JSON.
+//! `GET /api/incidents` and `GET /api/incidents/{key}`: the ledger as JSON; and
+//! `POST /api/incidents/{key}/ack`, the one write: a human acknowledges an escalation.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +120,56 @@ pub async fn list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>
 }
 
 pub async fn show(State(state): State<Arc<AppState>>, Path(key): Path<String>) -> Response {
+    detail(&state, &key).await
+}
+
+/// `POST /api/incidents/{key}/ack` with `Authorization: Bearer <api.ack_token_file>`. Keys hold
+/// slashes, so the route is the incident wildcard and `/ack` is read off its end. An optional
+/// body `{"by": "name"}` says who (default `api`). Acknowledging twice records one hop; the
+/// answer is the incident either way.
+pub async fn ack(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(key) = path.strip_suffix("/ack") else {
+        return error_body(StatusCode::NOT_FOUND, "no such route");
+    };
+    // Checked before the ledger is read: an unauthenticated caller learns nothing about keys.
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if crate::forge::webhook::verify_bearer(&state.ack_tokens, authorization).is_err() {
+        return error_body(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    let by = if body.is_empty() {
+        Ok("api".to_string())
+    } else {
+        serde_json::from_slice::<AckBody>(&body).map(|b| b.by)
+    };
+    let by = match by {
+        Ok(by) if !by.trim().is_empty() && by.chars().count() <= 100 => by,
+        _ => return error_body(StatusCode::BAD_REQUEST, "body must be {\"by\": \"name\"}"),
+    };
+    let now = state.clock.now();
+    match state.ledger.acknowledge(key, &by, now).await {
+        Ok(_) => detail(&state, key).await,
+        Err(crate::ledger::LedgerError::NotFound(_)) => {
+            error_body(StatusCode::NOT_FOUND, "no such incident")
+        }
+        Err(e) => ledger_down(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    by: String,
+}
+
+async fn detail(state: &AppState, key: &str) -> Response {
+    let key = key.to_string();
     let incident = match state.ledger.incident(&key).await {
         Ok(Some(incident)) => incident,
         Ok(None) => return error_body(StatusCode::NOT_FOUND, "no such incident"),

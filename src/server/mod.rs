@@ -1,5 +1,5 @@
 //! The HTTP surface of `suture serve` (axum): forge and Alertmanager webhooks, the incident API,
-//! health and Prometheus metrics. Handlers verify and parse with the pure `forge::webhook` and
+//! health and Prometheus metrics, and the acknowledgement of escalations. Handlers verify and parse with the pure `forge::webhook` and
 //! `alerts` modules, record delivery ids in the ledger and hand work to the incident runner's
 //! bounded queue; they never act on an incident themselves.
 
@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Webhook bodies above this are refused with 413 before any verification.
     pub max_body_bytes: usize,
+    /// Bearer tokens accepted by `POST /api/incidents/{key}/ack`; empty: every ack is refused.
+    pub ack_tokens: Vec<crate::forge::webhook::Secret>,
 }
 
 /// Every route of `suture serve`.
@@ -50,7 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
         .route("/api/incidents", get(api::list))
-        .route("/api/incidents/{*key}", get(api::show))
+        .route("/api/incidents/{*key}", get(api::show).post(api::ack))
         .with_state(Arc::new(state))
 }
 

@@ -11,8 +11,8 @@ fn admin_url() -> String {
 
 pub struct TestDb {
     pub ledger: Ledger,
-    /// The ledger's URL, for a second connection (a `suture serve` under test). Each test
-    /// binary compiles this module; not every one reads it.
+    /// The ledger's URL, for a second connection (a `suture serve` under test, the CLI).
+    /// Not every test binary that includes this file opens one.
     #[allow(dead_code)]
     pub url: String,
     cleanup: Cleanup,

@@ -204,7 +204,10 @@ impl Runner {
                 .await?;
             let hop = Hop::new(
                 "pushed",
-                json!({"branch": branch, "commit": commit.to_string(), "diff": p.placed.diff}),
+                // The change and its basis too: the incident record (postmortem) reads them here.
+                json!({"branch": branch, "commit": commit.to_string(), "diff": p.placed.diff,
+                       "change": p.draft.summary(), "basis": p.draft.basis,
+                       "rollback": p.draft.rollback.description}),
             );
             self.ledger.append_hop(key, &hop, self.now()).await?;
         }
