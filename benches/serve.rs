@@ -341,6 +341,7 @@ async fn deliveries(label: &str, url: &str, n: usize) {
         ready: Readiness::new(),
         metrics: Metrics::new(),
         max_body_bytes: 1 << 20,
+        ack_tokens: vec![],
     };
     state.ready.set_synced(true);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
