@@ -82,9 +82,11 @@ async fn oom_to_merge(forge: Forge, db: Db) {
     live.merge(pr.number).await;
     let merged = live.incident_in(IncidentState::Merged).await;
     assert_eq!(merged.key, KEY);
-    live.until("sync to resume", || async {
+    // The resume is patched on the Application first and recorded in the ledger after.
+    live.until("sync to resume and be recorded", || async {
         let app = live.application().await;
-        auto_sync_on(&app).then_some(())
+        let hops = live.hops(KEY).await;
+        (auto_sync_on(&app) && count(&hops, "sync_resumed") > 0).then_some(())
     })
     .await;
     let hops = live.hops(KEY).await;

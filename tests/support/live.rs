@@ -54,6 +54,8 @@ pub struct Live {
     dir: tempfile::TempDir,
     listen: SocketAddr,
     db: TestDb,
+    /// The test's own Argo CD client (the scenario's Application is read through it).
+    apps: ArgoApps,
     taken_changes: Vec<u64>,
     taken_comments: BTreeMap<u64, usize>,
     expect_paused: bool,
@@ -92,7 +94,11 @@ impl Live {
         let mut vars = vec![("SUTURE_LEDGER".to_string(), db.url.clone())];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = suture::config::load(Some(&text), vars, dir.path()).expect("valid config");
+        let kube = suture::serve::kube_client(Some(&world.endpoints().kubeconfig), None)
+            .await
+            .expect("kube client");
         let mut live = Live {
+            apps: ArgoApps::new(kube),
             world: Some(world),
             forge,
             service: None,
@@ -310,14 +316,11 @@ impl Live {
 
     /// The scenario's Application as the API returns it, read through the real client.
     pub async fn application(&self) -> Value {
-        let kube = suture::serve::kube_client(Some(&self.world().endpoints().kubeconfig), None)
-            .await
-            .expect("kube client");
         let app = AppRef {
             namespace: "argocd".into(),
             name: self.world().scenario.app.to_string(),
         };
-        ArgoApps::new(kube).get(&app).await.expect("application")
+        self.apps.get(&app).await.expect("application")
     }
 
     /// The test expects the Application to be left with auto-sync paused.
