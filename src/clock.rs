@@ -18,13 +18,27 @@ pub enum Clock {
         wall_origin: Timestamp,
         speed: f64,
     },
-    /// Time read from elsewhere: an in-process simulated world (`suture demo`, tests).
-    External(Arc<dyn Fn() -> Timestamp + Send + Sync>),
+    /// Time read from elsewhere: an in-process simulated world (`suture demo`, tests), which
+    /// runs about `speed` times the wall clock (for sleeping; 1 when unknown or stepped by hand).
+    External {
+        now: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+        speed: f64,
+    },
 }
 
 impl Clock {
+    /// Time read from `now`, slept on as the wall clock (a test stepping time by hand).
     pub fn external(now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Clock {
-        Clock::External(Arc::new(now))
+        Clock::external_at(1.0, now)
+    }
+
+    /// Time read from `now`, which runs `speed` times the wall clock: periodic work (the
+    /// reconcile) then ticks in the world's time, as it would against the real cluster.
+    pub fn external_at(speed: f64, now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Clock {
+        Clock::External {
+            now: Arc::new(now),
+            speed,
+        }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -40,14 +54,16 @@ impl Clock {
                     .unwrap_or(SignedDuration::ZERO);
                 origin.saturating_add(scaled).unwrap_or(*origin)
             }
-            Clock::External(now) => now(),
+            Clock::External { now, .. } => now(),
         }
     }
 
     /// How long a span of this clock's time lasts on the wall clock (for sleeping).
     pub fn wall(&self, span: std::time::Duration) -> std::time::Duration {
         match self {
-            Clock::Scaled { speed, .. } if *speed > 0.0 => span.div_f64(*speed),
+            Clock::Scaled { speed, .. } | Clock::External { speed, .. } if *speed > 0.0 => {
+                span.div_f64(*speed)
+            }
             _ => span,
         }
     }
@@ -60,7 +76,7 @@ impl std::fmt::Debug for Clock {
             Clock::Scaled { origin, speed, .. } => {
                 write!(f, "Clock::Scaled({origin} at {speed}x)")
             }
-            Clock::External(_) => f.write_str("Clock::External"),
+            Clock::External { speed, .. } => write!(f, "Clock::External({speed}x)"),
         }
     }
 }

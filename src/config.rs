@@ -209,6 +209,10 @@ pub struct PolicyConfig {
     pub declined_cooldown: String,
     /// At most one recurrence comment per incident this often.
     pub comment_interval: String,
+    /// How long the workload is watched after the merge is deployed.
+    pub verification_window: String,
+    /// How long after the resume Argo CD has to deploy the merge commit.
+    pub deploy_timeout: String,
 }
 
 impl Default for PolicyConfig {
@@ -222,6 +226,8 @@ impl Default for PolicyConfig {
             dry_run: false,
             declined_cooldown: "7d".into(),
             comment_interval: "1h".into(),
+            verification_window: "10m".into(),
+            deploy_timeout: "15m".into(),
         }
     }
 }
@@ -300,6 +306,8 @@ pub struct Settings {
     pub pause_ttl: jiff::SignedDuration,
     pub declined_cooldown: jiff::SignedDuration,
     pub comment_interval: jiff::SignedDuration,
+    pub verification_window: jiff::SignedDuration,
+    pub deploy_timeout: jiff::SignedDuration,
     pub github_secrets: Vec<LoadedSecret>,
     pub gitlab_tokens: Vec<LoadedSecret>,
     pub alertmanager_tokens: Vec<LoadedSecret>,
@@ -602,6 +610,18 @@ fn validate(
         origin,
         issues,
     );
+    let verification_window = duration(
+        "policy.verification_window",
+        &config.policy.verification_window,
+        origin,
+        issues,
+    );
+    let deploy_timeout = duration(
+        "policy.deploy_timeout",
+        &config.policy.deploy_timeout,
+        origin,
+        issues,
+    );
     let secrets = |key: &str, files: &[PathBuf], issues: &mut Vec<ConfigIssue>| {
         files
             .iter()
@@ -766,6 +786,8 @@ fn validate(
         pause_ttl,
         declined_cooldown,
         comment_interval,
+        verification_window,
+        deploy_timeout,
         github_secrets,
         gitlab_tokens,
         alertmanager_tokens,

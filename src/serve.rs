@@ -81,6 +81,10 @@ pub fn runner_config(settings: &Settings, base_dir: &Path) -> RunnerConfig {
             author_name: c.git.author_name.clone(),
             author_email: c.git.author_email.clone(),
         },
+        windows: crate::incident::verify::Windows {
+            window: settings.verification_window,
+            deploy_timeout: settings.deploy_timeout,
+        },
     }
 }
 

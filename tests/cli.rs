@@ -53,7 +53,21 @@ fn demo_on(forge: &str) {
         report["incident"]["key"],
         "sim/payments/Deployment/checkout-api/oom-killed"
     );
-    assert_eq!(report["incident"]["state"], "merged");
+    // The merge was deployed and the new pods stayed healthy through the window.
+    assert_eq!(report["incident"]["state"], "resolved");
+    let verification = &report["verification"];
+    assert_eq!(verification["verdict"], "healthy", "{verification}");
+    assert_eq!(
+        verification["merge_sha"].as_str().map(str::len),
+        Some(40),
+        "{verification}"
+    );
+    assert!(
+        verification["evidence"]["new_pods"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{verification}"
+    );
     let pr = &report["pull_request"];
     assert_eq!(
         pr["title"],
@@ -92,7 +106,10 @@ fn demo_on(forge: &str) {
         "sync_paused",
         "pr_opened",
         "merged",
+        "verification_started",
         "sync_resumed",
+        "verdict",
+        "verified",
     ] {
         assert_eq!(
             hops.iter().filter(|k| **k == kind).count(),

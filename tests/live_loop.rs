@@ -17,6 +17,8 @@ use suture_sim::forge::Fault;
 use suture_sim::world::Forge;
 
 const KEY: &str = "sim/payments/Deployment/checkout-api/oom-killed";
+/// A verification window of a few simulated minutes keeps the tests short.
+const WINDOW: &[(&str, &str)] = &[("SUTURE_POLICY__VERIFICATION_WINDOW", "3m")];
 
 fn kinds(hops: &[suture::ledger::HopRecord]) -> Vec<&str> {
     hops.iter().map(|h| h.kind.as_str()).collect()
@@ -45,7 +47,7 @@ fn changed_lines(hops: &[suture::ledger::HopRecord]) -> Vec<String> {
 
 /// OOM -> one PR/MR with the one-line change, the app paused; merge -> webhook -> resumed.
 async fn oom_to_merge(forge: Forge, db: Db) {
-    let mut live = Live::start("oom", forge, db, 30.0, &[]).await;
+    let mut live = Live::start("oom", forge, db, 30.0, WINDOW).await;
     let incident = live.incident_in(IncidentState::PrOpen).await;
     assert_eq!(incident.key, KEY);
 
@@ -79,14 +81,20 @@ async fn oom_to_merge(forge: Forge, db: Db) {
     assert_eq!(recorded.len(), 1);
     assert_eq!(u64::try_from(recorded[0].number).unwrap(), pr.number);
 
-    live.merge(pr.number).await;
-    let merged = live.incident_in(IncidentState::Merged).await;
-    assert_eq!(merged.key, KEY);
-    // The resume is patched on the Application first and recorded in the ledger after.
-    live.until("sync to resume and be recorded", || async {
-        let app = live.application().await;
+    let merge_sha = live.merge(pr.number).await;
+    // Merge -> baseline -> resume -> Argo CD deploys the merge -> a window of healthy pods.
+    let resolved = live.incident_in(IncidentState::Resolved).await;
+    assert_eq!(resolved.key, KEY);
+    assert!(
+        auto_sync_on(&live.application().await),
+        "auto-sync is back on after the merge"
+    );
+    // The verdict is reported after the state moves: wait for its comment to be recorded.
+    live.until("the verdict comment", || async {
         let hops = live.hops(KEY).await;
-        (auto_sync_on(&app) && count(&hops, "sync_resumed") > 0).then_some(())
+        hops.iter()
+            .any(|h| h.kind == "commented" && h.detail["kind"] == "verdict")
+            .then_some(())
     })
     .await;
     let hops = live.hops(KEY).await;
@@ -97,13 +105,63 @@ async fn oom_to_merge(forge: Forge, db: Db) {
         "sync_paused",
         "pr_opened",
         "merged",
+        "verification_started",
         "sync_resumed",
+        "deploy_seen",
+        "verdict",
+        "verified",
     ] {
         assert_eq!(count(&hops, kind), 1, "{kind} in {:?}", kinds(&hops));
     }
     assert_eq!(count(&hops, "escalated"), 0, "{:?}", kinds(&hops));
+    let verdict = hops.iter().find(|h| h.kind == "verdict").expect("verdict");
+    assert_eq!(verdict.detail["verdict"], "healthy");
+    assert_eq!(verdict.detail["merge_sha"], merge_sha.as_str());
+    let new_pods = verdict.detail["evidence"]["new_pods"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(
+        new_pods > 0,
+        "healthy needs pods of the new revision: {verdict:?}"
+    );
+    // The baseline was captured before the deploy: its pods are the old revision's.
+    let started = hops
+        .iter()
+        .position(|h| h.kind == "verification_started")
+        .unwrap_or(usize::MAX);
+    let resumed = hops
+        .iter()
+        .position(|h| h.kind == "sync_resumed")
+        .unwrap_or(0);
+    assert!(started < resumed, "{:?}", kinds(&hops));
+
+    // Reviewers see it: suture/verify pending -> success on the merge commit, and a comment.
+    let states: Vec<String> = live
+        .statuses()
+        .into_iter()
+        .filter(|(sha, context, _)| *sha == merge_sha && context == "suture/verify")
+        .map(|(_, _, state)| state)
+        .collect();
+    // GitHub keeps each status; GitLab moves its one unfinished status to the new state.
+    let want: &[&str] = match forge {
+        Forge::GitHub => &["pending", "success"],
+        Forge::GitLab => &["success"],
+    };
+    assert_eq!(states, want);
+    let posted: Vec<&str> = hops
+        .iter()
+        .filter(|h| h.kind == "status_posted")
+        .filter_map(|h| h.detail["state"].as_str())
+        .collect();
+    assert_eq!(posted, ["pending", "success"], "{:?}", kinds(&hops));
+    let comments = live.take_comments(pr.number);
+    let verdicts: Vec<&String> = comments
+        .iter()
+        .filter(|c| c.contains("suture verification"))
+        .collect();
+    assert_eq!(verdicts.len(), 1, "{comments:?}");
+    assert!(verdicts[0].contains("healthy"), "{}", verdicts[0]);
     assert_eq!(live.take_changes()[0].state, "merged");
-    live.take_comments(pr.number);
     live.finish().await;
 }
 

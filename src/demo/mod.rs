@@ -25,7 +25,17 @@ pub struct Report {
     pub incident: IncidentView,
     pub pull_request: PullRequestView,
     pub application: ApplicationView,
+    /// The verification sweep's verdict on the merge (absent if none was reached).
+    pub verification: Option<VerificationView>,
     pub hops: Vec<HopView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VerificationView {
+    /// `healthy`, `still_firing`, `regressed`, `inconclusive`, `not_deployed`.
+    pub verdict: String,
+    pub merge_sha: String,
+    pub evidence: Value,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -136,7 +146,7 @@ async fn run_in(
     let clock = match world.kube.controllers() {
         Some(c) => {
             let c = c.clone();
-            Clock::external(move || c.now())
+            Clock::external_at(speed, move || c.now())
         }
         None => Clock::System,
     };
@@ -208,6 +218,12 @@ async fn review(
         Ok(hops.iter().any(|h| h.kind == "sync_resumed").then_some(()))
     })
     .await?;
+    // The verification sweep: the merge deployed, a window of the new pods, a verdict.
+    until("the verification verdict", || async {
+        let i = ledger.incident(&incident.key).await?;
+        Ok(i.filter(|i| !matches!(i.state, IncidentState::Merged | IncidentState::Verifying)))
+    })
+    .await?;
     let after = apps.get(&app_ref).await?;
     let incident = ledger
         .incident(&incident.key)
@@ -217,9 +233,20 @@ async fn review(
     if !matches!(merged.state, ChangeState::Merged { .. }) {
         bail!("the pull request is not merged on the forge");
     }
-    let hops = ledger
-        .hops(&incident.key)
-        .await?
+    let all_hops = ledger.hops(&incident.key).await?;
+    let verification = all_hops
+        .iter()
+        .rev()
+        .find(|h| h.kind == "verdict")
+        .map(|h| VerificationView {
+            verdict: h.detail["verdict"].as_str().unwrap_or_default().to_string(),
+            merge_sha: h.detail["merge_sha"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            evidence: h.detail["evidence"].clone(),
+        });
+    let hops = all_hops
         .into_iter()
         .map(|h| HopView {
             at: h.at.to_string(),
@@ -248,6 +275,7 @@ async fn review(
             paused_during_review,
             sync_after: automated(&after),
         },
+        verification,
         hops,
     })
 }
@@ -280,6 +308,10 @@ pub fn text(report: &Report) -> String {
         },
         app.sync_after
     ));
+    match &report.verification {
+        Some(v) => out.push_str(&format!("verification of {}: {}\n", v.merge_sha, v.verdict)),
+        None => out.push_str("verification: no verdict\n"),
+    }
     out.push_str("\nhops:\n");
     for h in &report.hops {
         out.push_str(&format!("  {} {}", h.at, h.kind));

@@ -70,7 +70,8 @@ pub fn write(
          \x20 - host: {gh_host}\n    kind: github\n    api_url: {gh_api}\n    token_file: {github_token}\n\
          \x20 - host: {gl_host}\n    kind: gitlab\n    api_url: {gl_api}/api/v4\n    token_file: {gitlab_token}\n\
          webhooks:\n  github_secret_files: [{webhook}]\n  gitlab_token_files: [{webhook}]\n  alertmanager_token_files: [{webhook}]\n\
-         policy:\n  exclude_namespaces: [kube-system]\n\
+         # A short verification window: the simulated world's pods settle in seconds.\n\
+         policy:\n  exclude_namespaces: [kube-system]\n  verification_window: 2m\n\
          # The world's clock: {speed} simulated seconds per wall-clock second.\n\
          clock:\n  origin: {now}\n  wall_origin: {wall}\n  speed: {speed}\n",
         ledger = ledger.display(),

@@ -70,6 +70,19 @@ pub enum Event {
     HumanPushed,
     /// The sync pause reached its expiry.
     PauseExpired,
+    /// The verification sweep reached a final verdict.
+    Verified(Outcome),
+}
+
+/// A final verification verdict, as the machine sees it (the evidence stays with the runner).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Healthy,
+    StillFiring,
+    Regressed,
+    Inconclusive,
+    NotDeployed,
 }
 
 /// What the recurrence comment says.
@@ -89,6 +102,12 @@ pub enum Action {
     ResumeSync {
         reason: &'static str,
     },
+    /// Capture the baseline for verifying the merge, before sync resumes and deploys it.
+    StartVerification {
+        sha: String,
+    },
+    /// Post the verdict where reviewers look (commit status, comment on the pull request).
+    ReportVerdict,
     Escalate(String),
 }
 
@@ -143,14 +162,19 @@ pub fn step(ctx: &Context, event: &Event, policy: &Policy, budget: Budget, now: 
             Some(S::Open | S::Proposed | S::Declined) => Step::to(S::PrOpen, "pr_opened", vec![]),
             _ => Step::stay(ctx, "pr_seen"),
         },
-        Event::Merged { .. } => match ctx.state {
+        Event::Merged { sha } => match ctx.state {
+            // The baseline first: once sync resumes, Argo CD may deploy the merge at once.
             Some(S::Proposed | S::PrOpen | S::Declined) => Step::to(
                 S::Merged,
                 "merged",
-                vec![Action::ResumeSync { reason: "merged" }],
+                vec![
+                    Action::StartVerification { sha: sha.clone() },
+                    Action::ResumeSync { reason: "merged" },
+                ],
             ),
             _ => Step::stay(ctx, "merged_again"),
         },
+        Event::Verified(outcome) => verified(ctx, *outcome),
         Event::ClosedUnmerged => match ctx.state {
             Some(S::Proposed | S::PrOpen) => Step::to(
                 S::Declined,
@@ -203,9 +227,9 @@ fn observed(
                 Step::stay(ctx, "recurred")
             }
         }
-        (Some(S::Merged | S::Verifying | S::Applied | S::Reverted), _) => {
-            Step::stay(ctx, "recurred_after_merge")
-        }
+        (Some(S::Merged | S::Verifying | S::Applied), _) => Step::stay(ctx, "recurred_after_merge"),
+        // After a regression suture holds automation for the workload until a human acks.
+        (Some(S::Regressed | S::Reverted), _) => Step::stay(ctx, "recurred_held"),
         // Half done (a crash between the effects): do the rest; each effect is idempotent.
         (Some(S::Proposed), Observation::Fix) => Step {
             actions: vec![Action::OpenChange],
@@ -260,6 +284,43 @@ fn observed(
             Step::to(S::Proposed, "proposed", vec![Action::OpenChange])
         }
     }
+}
+
+/// A final verdict ends the window: `healthy` resolves; anything else escalates, with its
+/// state saying which (design.md §7).
+fn verified(ctx: &Context, outcome: Outcome) -> Step {
+    use IncidentState as S;
+    if ctx.state != Some(S::Verifying) {
+        return Step::stay(ctx, "verified_again");
+    }
+    let (next, hop, why) = match outcome {
+        Outcome::Healthy => return Step::to(S::Resolved, "verified", vec![Action::ReportVerdict]),
+        Outcome::StillFiring => (
+            S::StillFiring,
+            "still_firing",
+            "the fault recurred on the pods of the merged change",
+        ),
+        Outcome::Regressed => (
+            S::Regressed,
+            "regressed",
+            "a different fault appeared on the pods of the merged change",
+        ),
+        Outcome::Inconclusive => (
+            S::Escalated,
+            "verification_inconclusive",
+            "the verification window ended without proof either way",
+        ),
+        Outcome::NotDeployed => (
+            S::Escalated,
+            "not_deployed",
+            "Argo CD did not deploy the merge commit in time",
+        ),
+    };
+    Step::to(
+        next,
+        hop,
+        vec![Action::ReportVerdict, Action::Escalate(why.to_string())],
+    )
 }
 
 /// Over a limit: the incident is kept (open) and the fix tried again on the next sighting.

@@ -60,6 +60,7 @@ pub struct Live {
     taken_comments: BTreeMap<u64, usize>,
     expect_paused: bool,
     finished: bool,
+    speed: f64,
 }
 
 impl Live {
@@ -110,6 +111,7 @@ impl Live {
             taken_comments: BTreeMap::new(),
             expect_paused: false,
             finished: false,
+            speed,
         };
         live.start_service().await;
         live
@@ -121,7 +123,7 @@ impl Live {
         let clock = match self.world().kube.controllers() {
             Some(c) => {
                 let c = c.clone();
-                Clock::external(move || c.now())
+                Clock::external_at(self.speed, move || c.now())
             }
             None => Clock::System,
         };
@@ -276,6 +278,36 @@ impl Live {
                 .into_iter()
                 .filter(|n| n.author == suture_sim::world::BOT)
                 .map(|n| n.body)
+                .collect(),
+        }
+    }
+
+    /// Every commit status on the GitOps repository, oldest first, as `(sha, context, state)`
+    /// in GitHub's words (GitLab's `failed` reads `failure`, `running` reads `pending`).
+    pub fn statuses(&self) -> Vec<(String, String, String)> {
+        let repo = self.world().scenario.repo;
+        match self.forge {
+            Forge::GitHub => self
+                .world()
+                .github
+                .statuses(repo)
+                .into_iter()
+                .map(|s| (s.sha, s.context, s.state))
+                .collect(),
+            Forge::GitLab => self
+                .world()
+                .gitlab
+                .commit_statuses(repo)
+                .into_iter()
+                .map(|s| {
+                    let state = match s.status.as_str() {
+                        "success" => "success",
+                        "failed" => "failure",
+                        "canceled" | "skipped" => "error",
+                        _ => "pending",
+                    };
+                    (s.sha, s.name, state.to_string())
+                })
                 .collect(),
         }
     }

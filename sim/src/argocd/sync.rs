@@ -32,13 +32,13 @@ struct Request {
     operation: Option<Value>,
 }
 
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
 impl Controller {
+    /// The world's time (the store's clock), as Argo CD writes timestamps: RFC 3339, seconds.
+    /// The wall clock would disagree with every other timestamp of a world running fast.
+    fn now(&self) -> String {
+        self.store.now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+
     /// The name in tracking ids: `<name>`, or `<ns>_<name>` outside the control plane.
     pub fn tracking_name(&self, ns: &str, name: &str) -> String {
         if ns == self.settings.control_plane_namespace {
@@ -153,7 +153,7 @@ impl Controller {
             "source": spec.get("source").cloned().unwrap_or(json!({})),
             "destination": spec.get("destination").cloned().unwrap_or(json!({})),
         });
-        let t = now();
+        let t = self.now();
         match self.compare(&spec, &app_name, None) {
             Err(msg) => {
                 st["sync"] = json!({"status": "Unknown", "comparedTo": compared_to});
@@ -265,14 +265,14 @@ impl Controller {
         compared_to: Value,
         req: Request,
     ) -> Result<(), String> {
-        let started = now();
+        let started = self.now();
         let (cmp, targets, revisions) = match self.compare(spec, app_name, req.revision.as_deref())
         {
             Ok(x) => x,
             Err(msg) => {
                 st["operationState"] = json!({
                     "operation": {"sync": {"revision": req.revision.clone().unwrap_or_default()}, "initiatedBy": req.initiated_by},
-                    "phase": "Error", "message": msg, "startedAt": started, "finishedAt": now(),
+                    "phase": "Error", "message": msg, "startedAt": started, "finishedAt": self.now(),
                 });
                 return self.write(ns, name, old, st, req.operation.as_ref());
             }
@@ -327,7 +327,7 @@ impl Controller {
                 }
             }
         }
-        let finished = now();
+        let finished = self.now();
         let os = &mut st["operationState"];
         os["finishedAt"] = json!(finished);
         os["syncResult"] =
@@ -393,7 +393,7 @@ impl Controller {
         st["reconciledAt"] = if strip(old) == strip(&st) && old.get("reconciledAt").is_some() {
             old["reconciledAt"].clone()
         } else {
-            json!(now())
+            json!(self.now())
         };
         let consumed = consumed.cloned();
         self.store

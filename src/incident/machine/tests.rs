@@ -55,7 +55,14 @@ fn a_crash_between_effects_is_finished_on_the_next_sighting() {
 fn merge_resumes_sync_and_close_without_merge_declines() {
     let s = run(&ctx(S::PrOpen), Event::Merged { sha: "abc".into() });
     assert_eq!(s.next, Some(S::Merged));
-    assert_eq!(s.actions, vec![Action::ResumeSync { reason: "merged" }]);
+    // The baseline is captured before the resume lets Argo CD deploy the merge.
+    assert_eq!(
+        s.actions,
+        vec![
+            Action::StartVerification { sha: "abc".into() },
+            Action::ResumeSync { reason: "merged" }
+        ]
+    );
     let s = run(&ctx(S::PrOpen), Event::ClosedUnmerged);
     assert_eq!(s.next, Some(S::Declined));
     assert_eq!(s.actions, vec![Action::ResumeSync { reason: "declined" }]);
@@ -165,4 +172,56 @@ fn reopening_a_declined_change_tracks_it_again() {
     let s = run(&ctx(S::Declined), Event::Reopened);
     assert_eq!(s.next, Some(S::PrOpen));
     assert!(s.actions.is_empty());
+}
+
+#[test]
+fn a_healthy_verdict_resolves_and_every_other_verdict_escalates() {
+    let s = run(&ctx(S::Verifying), Event::Verified(Outcome::Healthy));
+    assert_eq!((s.next, s.hop), (Some(S::Resolved), "verified"));
+    assert_eq!(s.actions, vec![Action::ReportVerdict]);
+    for (outcome, state, hop) in [
+        (Outcome::StillFiring, S::StillFiring, "still_firing"),
+        (Outcome::Regressed, S::Regressed, "regressed"),
+        (
+            Outcome::Inconclusive,
+            S::Escalated,
+            "verification_inconclusive",
+        ),
+        (Outcome::NotDeployed, S::Escalated, "not_deployed"),
+    ] {
+        let s = run(&ctx(S::Verifying), Event::Verified(outcome));
+        assert_eq!((s.next, s.hop), (Some(state), hop), "{outcome:?}");
+        assert_eq!(
+            s.actions.first(),
+            Some(&Action::ReportVerdict),
+            "{outcome:?}"
+        );
+        assert!(
+            matches!(s.actions.get(1), Some(Action::Escalate(why)) if !why.is_empty()),
+            "{outcome:?}: {:?}",
+            s.actions
+        );
+    }
+}
+
+#[test]
+fn a_verdict_outside_a_verification_changes_nothing() {
+    for state in [S::Merged, S::Resolved, S::PrOpen] {
+        let s = run(&ctx(state), Event::Verified(Outcome::Regressed));
+        assert_eq!(s.next, Some(state));
+        assert!(s.actions.is_empty(), "{state:?}: {:?}", s.actions);
+    }
+}
+
+#[test]
+fn after_a_regression_no_new_fix_is_proposed_until_a_human_acts() {
+    for state in [S::Regressed, S::Reverted] {
+        let s = run(&ctx(state), Event::Observed(Observation::Fix));
+        assert_eq!(s.next, Some(state));
+        assert!(s.actions.is_empty(), "{state:?}: {:?}", s.actions);
+    }
+    // A fix that did not hold is followed by the next bounded step.
+    let s = run(&ctx(S::StillFiring), Event::Observed(Observation::Fix));
+    assert_eq!(s.next, Some(S::Proposed));
+    assert_eq!(s.actions, vec![Action::OpenChange]);
 }

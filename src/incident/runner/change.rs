@@ -117,15 +117,15 @@ impl Runner {
         ))
     }
 
-    /// How many pull requests for this incident were closed unmerged: a new one after the
-    /// cooldown gets fresh idempotency keys.
+    /// How many pull requests for this incident are done (closed unmerged, or merged): a new
+    /// one (after the cooldown, or the next bounded step) gets fresh idempotency keys.
     async fn generation(&self, key: &str) -> Result<usize, RunError> {
         Ok(self
             .ledger
             .pull_requests(key)
             .await?
             .iter()
-            .filter(|p| p.state == "closed")
+            .filter(|p| p.state == "closed" || p.state == "merged")
             .count())
     }
 

@@ -8,6 +8,7 @@ mod alerts;
 mod change;
 mod forge_events;
 mod repos;
+mod verification;
 
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ pub struct RunnerConfig {
     pub exclude_namespaces: Vec<String>,
     pub forbidden_kinds: Vec<String>,
     pub git: GitIdentity,
+    /// The verification window and the deploy timeout.
+    pub windows: crate::incident::verify::Windows,
 }
 
 /// Reads the cluster slice around an object (the watchers' caches), for alerts and reconcile.
@@ -205,6 +208,7 @@ impl Runner {
                     | IncidentState::Merged
                     | IncidentState::Verifying
                     | IncidentState::Applied
+                    | IncidentState::Regressed
                     | IncidentState::Reverted
             )
         );
@@ -317,6 +321,7 @@ impl Runner {
     ) -> Result<(), RunError> {
         let now = self.now();
         let detail = json!({ "note": step.note });
+        let hop_kind = step.hop;
         let hop = Hop::new(step.hop, detail);
         match (ctx.state, step.next) {
             (Some(from), Some(to)) if from != to => {
@@ -340,10 +345,19 @@ impl Runner {
                 },
                 Action::Comment(kind) => self.comment(key, kind, finding).await?,
                 Action::ResumeSync { reason } => self.resume(key, reason).await?,
+                Action::StartVerification { sha } => self.start_verification(key, &sha).await?,
+                Action::ReportVerdict => self.report_verdict(key).await?,
                 Action::Escalate(reason) => {
                     tracing::warn!(incident = key, reason = %reason, "escalated");
-                    let hop = Hop::new("escalation", json!({ "reason": reason }));
-                    self.ledger.append_hop(key, &hop, now).await?;
+                    // The notifier reads `escalated` hops: a transition of that name already
+                    // is one; any other step that escalates (a verdict) records one.
+                    let kind = if hop_kind == "escalated" {
+                        "escalation"
+                    } else {
+                        "escalated"
+                    };
+                    let hop = Hop::new(kind, json!({ "reason": reason }));
+                    self.ledger.append_hop(key, &hop, self.now()).await?;
                 }
             }
         }
@@ -366,6 +380,7 @@ impl Runner {
                 .await?;
         }
         self.reconcile_pull_requests().await?;
+        self.reconcile_verifications().await?;
         self.reconcile_proposed().await
     }
 

@@ -1,0 +1,413 @@
+//! The verification sweep, wired (design.md §7): the baseline is captured when the merge
+//! arrives (before sync resumes), every reconcile tick asks the pure `verify` for a verdict,
+//! the first sight of the deploy is stored as a mark, and a final verdict moves the incident
+//! and reaches reviewers as the `suture/verify` commit status and a comment.
+//!
+//! Everything the sweep needs is in the ledger (the `verification_started` hop, the latest
+//! `deploy_seen` hop), so a restart in the middle of a window resumes it where it stood.
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{RunError, Runner};
+use crate::forge::RepoPath;
+use crate::forge::status::{CommitStatus, StatusState, VERIFY_CONTEXT};
+use crate::gitops::argocd::Application;
+use crate::gitops::place::AppRef;
+use crate::incident::IncidentState;
+use crate::incident::key::IncidentKey;
+use crate::incident::machine::{self, Budget, Event, Outcome};
+use crate::incident::verify::{
+    self, Baseline, BaselinePod, DeployMark, DeployStatus, Inputs, Verdict, revision,
+};
+use crate::ledger::{Effect, Hop, HopRecord, LedgerError};
+use crate::objref::ObjectRef;
+
+/// The hop that starts a verification and carries its baseline.
+const STARTED: &str = "verification_started";
+/// The hop that stores the deploy mark (the first sight of the merge deployed).
+const DEPLOY_SEEN: &str = "deploy_seen";
+/// The hop that carries a final verdict with its evidence (what the status and comment show).
+const VERDICT: &str = "verdict";
+
+impl Runner {
+    /// The merge arrived: record the baseline (the workload's pods now, before the merge is
+    /// deployed), move to `verifying`, and mark the merge commit pending.
+    pub(super) async fn start_verification(&self, key: &str, sha: &str) -> Result<(), RunError> {
+        let Some(incident) = self.ledger.incident(key).await? else {
+            return Ok(());
+        };
+        let workload = ObjectRef::of_kind(&incident.kind, &incident.namespace, &incident.name);
+        let pods = match &self.slice {
+            Some(slice_of) => revision::baseline_pods(&slice_of(&workload), &workload),
+            None => Vec::new(),
+        };
+        let hops = self.ledger.hops(key).await?;
+        let app = self
+            .application_of(key, &hops)
+            .await?
+            .map(|a| json!({"namespace": a.namespace, "name": a.name}));
+        let alert_sourced = hops.iter().any(|h| h.kind == "alert_firing");
+        let hop = Hop::new(
+            STARTED,
+            json!({"merge_sha": sha, "pods": pods, "app": app, "alert_sourced": alert_sourced}),
+        );
+        let now = self.now();
+        match self
+            .ledger
+            .transition(
+                key,
+                IncidentState::Merged,
+                IncidentState::Verifying,
+                &hop,
+                now,
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(LedgerError::StateConflict { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let status = CommitStatus {
+            state: StatusState::Pending,
+            context: VERIFY_CONTEXT.to_string(),
+            description: Some("waiting for Argo CD to deploy the merge".into()),
+            target_url: None,
+        };
+        self.post_status(key, sha, &status, "pending").await
+    }
+
+    /// The Application the incident paused (or found unpaused).
+    async fn application_of(
+        &self,
+        key: &str,
+        hops: &[HopRecord],
+    ) -> Result<Option<AppRef>, RunError> {
+        if let Some(p) = self.ledger.incident_pauses(key).await?.first() {
+            return Ok(Some(AppRef {
+                namespace: p.app_namespace.clone(),
+                name: p.app_name.clone(),
+            }));
+        }
+        let named = hops
+            .iter()
+            .rev()
+            .filter(|h| h.kind.starts_with("sync_"))
+            .find_map(|h| h.detail.get("app").and_then(Value::as_str))
+            .and_then(|a| a.split_once('/'))
+            .map(|(namespace, name)| AppRef {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            });
+        Ok(named)
+    }
+
+    /// One verification step for every incident in `verifying`.
+    pub(super) async fn reconcile_verifications(&self) -> Result<(), RunError> {
+        let mut first_error = None;
+        for incident in self
+            .ledger
+            .incidents(Some(IncidentState::Verifying), 100)
+            .await?
+        {
+            if let Err(e) = self.verify_step(&incident.key).await {
+                tracing::warn!(incident = %incident.key, error = %e, "verification step failed");
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn verify_step(&self, key: &str) -> Result<(), RunError> {
+        let Some(slice_of) = self.slice.clone() else {
+            return Ok(());
+        };
+        let Ok(parsed) = key.parse::<IncidentKey>() else {
+            return Ok(());
+        };
+        let hops = self.ledger.hops(key).await?;
+        let Some(started) = hops.iter().rev().find(|h| h.kind == STARTED) else {
+            return Ok(());
+        };
+        let (baseline, app) = baseline(parsed, started, &hops);
+        let argo = match &app {
+            Some(app) => match self.argo.get(app).await {
+                Ok(value) => serde_json::from_value::<Application>(value)
+                    .map(|a| DeployStatus::from_application(&a))
+                    .unwrap_or_default(),
+                Err(crate::gitops::sync::SyncError::NotFound(_)) => DeployStatus::default(),
+                Err(e) => return Err(e.into()),
+            },
+            None => DeployStatus::default(),
+        };
+        let mark: Option<DeployMark> = hops
+            .iter()
+            .rev()
+            .find(|h| h.kind == DEPLOY_SEEN)
+            .and_then(|h| serde_json::from_value(h.detail.clone()).ok());
+        let state = slice_of(&baseline.workload);
+        let now = self.now();
+        let report = verify::verify(&Inputs {
+            baseline: &baseline,
+            argo: &argo,
+            state: &state,
+            // The alert's expression is not evaluated yet: an alert-sourced incident ends
+            // inconclusive rather than passing on pod state alone.
+            alert: None,
+            mark: mark.as_ref(),
+            windows: self.cfg.windows,
+            now,
+        });
+        if let Some(new_mark) = &report.mark
+            && mark.as_ref() != Some(new_mark)
+        {
+            let detail = serde_json::to_value(new_mark).unwrap_or_default();
+            self.ledger
+                .append_hop(key, &Hop::new(DEPLOY_SEEN, detail), now)
+                .await?;
+        }
+        let outcome = match &report.verdict {
+            Verdict::Pending { .. } => return Ok(()),
+            Verdict::Healthy { .. } => Outcome::Healthy,
+            Verdict::StillFiring { .. } => Outcome::StillFiring,
+            Verdict::Regressed { .. } => Outcome::Regressed,
+            Verdict::Inconclusive { .. } => Outcome::Inconclusive,
+            Verdict::NotDeployed { .. } => Outcome::NotDeployed,
+        };
+        self.ledger
+            .append_hop(
+                key,
+                &Hop::new(VERDICT, verdict_detail(&report.verdict)),
+                now,
+            )
+            .await?;
+        let ctx = self.context(key).await?;
+        let step = machine::step(
+            &ctx,
+            &Event::Verified(outcome),
+            &self.cfg.machine,
+            Budget::default(),
+            now,
+        );
+        self.apply(key, &ctx, step, None, None).await
+    }
+
+    /// The latest verdict, as a commit status on the merge commit and a comment on the pull
+    /// request; each once per verdict (idempotency keys), whatever retries happen.
+    pub(super) async fn report_verdict(&self, key: &str) -> Result<(), RunError> {
+        let hops = self.ledger.hops(key).await?;
+        let Some(verdict) = hops.iter().rev().find(|h| h.kind == VERDICT) else {
+            return Ok(());
+        };
+        let sha = verdict.detail["merge_sha"].as_str().unwrap_or_default();
+        let name = verdict.detail["verdict"].as_str().unwrap_or_default();
+        let healthy = name == "healthy";
+        let status = CommitStatus {
+            state: if healthy {
+                StatusState::Success
+            } else {
+                StatusState::Failure
+            },
+            context: VERIFY_CONTEXT.to_string(),
+            description: Some(status_line(&verdict.detail)),
+            target_url: None,
+        };
+        self.post_status(key, sha, &status, name).await?;
+
+        let effect = format!("verdict_comment:{key}:{}", verdict.id);
+        if matches!(
+            self.ledger
+                .begin_effect(&effect, key, "comment", self.now())
+                .await?,
+            Effect::Done { .. }
+        ) {
+            return Ok(());
+        }
+        let Some((entry, pr)) = self.merged_pull_request(key).await? else {
+            return Ok(());
+        };
+        let repo = RepoPath::new(&pr.repo)?;
+        let number = u64::try_from(pr.number).unwrap_or_default();
+        if !self.cfg.dry_run {
+            entry
+                .forge
+                .comment(&repo, number, &comment(key, &verdict.detail))
+                .await?;
+        }
+        self.ledger
+            .finish_effect(&effect, &json!({"number": pr.number}), self.now())
+            .await?;
+        let hop = Hop::new(
+            "commented",
+            json!({"kind": "verdict", "verdict": name, "number": pr.number}),
+        );
+        self.ledger.append_hop(key, &hop, self.now()).await?;
+        Ok(())
+    }
+
+    async fn merged_pull_request(
+        &self,
+        key: &str,
+    ) -> Result<Option<(&super::ForgeEntry, crate::ledger::PullRequest)>, RunError> {
+        let pr = self
+            .ledger
+            .pull_requests(key)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|p| p.state == "merged");
+        Ok(pr.and_then(|pr| self.forge_for(&pr.url).map(|e| (e, pr))))
+    }
+
+    /// `suture/verify` on `sha`, once per (incident, sha, state word).
+    async fn post_status(
+        &self,
+        key: &str,
+        sha: &str,
+        status: &CommitStatus,
+        word: &str,
+    ) -> Result<(), RunError> {
+        if sha.is_empty() {
+            return Ok(());
+        }
+        let effect = format!("status:{key}:{sha}:{word}");
+        if matches!(
+            self.ledger
+                .begin_effect(&effect, key, "commit_status", self.now())
+                .await?,
+            Effect::Done { .. }
+        ) {
+            return Ok(());
+        }
+        let Some((entry, pr)) = self.merged_pull_request(key).await? else {
+            return Ok(());
+        };
+        if !self.cfg.dry_run {
+            let repo = RepoPath::new(&pr.repo)?;
+            entry.forge.set_status(&repo, sha, status).await?;
+        }
+        self.ledger
+            .finish_effect(&effect, &json!({"state": word}), self.now())
+            .await?;
+        let hop = Hop::new(
+            "status_posted",
+            json!({"context": VERIFY_CONTEXT, "sha": sha, "state": status.state.github()}),
+        );
+        self.ledger.append_hop(key, &hop, self.now()).await?;
+        Ok(())
+    }
+}
+
+/// The baseline and the Application, from the `verification_started` hop and the resume.
+fn baseline(
+    key: IncidentKey,
+    started: &HopRecord,
+    hops: &[HopRecord],
+) -> (Baseline, Option<AppRef>) {
+    let d = &started.detail;
+    let workload = ObjectRef::of_kind(&key.kind, &key.namespace, &key.name);
+    let pods: Vec<BaselinePod> = serde_json::from_value(d["pods"].clone()).unwrap_or_default();
+    let app = d["app"].as_object().map(|a| AppRef {
+        namespace: a
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+        name: a
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+    });
+    // The deploy timeout counts from the resume; an app that was never paused deploys (or
+    // not) from the merge on.
+    let resumed = hops
+        .iter()
+        .filter(|h| h.id > started.id && h.kind == "sync_resumed")
+        .find(|h| h.detail["reason"] == "merged");
+    let resumed_at: Timestamp = resumed.map_or(started.at, |h| h.at);
+    let resumed_auto_sync = resumed.is_some_and(|h| h.detail["outcome"] == "restored");
+    let baseline = Baseline {
+        key,
+        workload,
+        container: None,
+        pods,
+        merge_sha: d["merge_sha"].as_str().unwrap_or_default().to_string(),
+        resumed_at,
+        resumed_auto_sync,
+        alert_sourced: d["alert_sourced"].as_bool().unwrap_or(false),
+    };
+    (baseline, app)
+}
+
+/// What the `verdict` hop stores: the verdict, why, and its evidence (typed fields).
+fn verdict_detail(v: &Verdict) -> Value {
+    let findings = match v {
+        Verdict::StillFiring { findings, .. } | Verdict::Regressed { findings, .. } => findings
+            .iter()
+            .map(|f| {
+                json!({"fault": f.fault.as_str(), "pod": f.pod, "container": f.container,
+                       "evidence": f.evidence.rows()})
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let evidence = v.evidence();
+    json!({
+        "verdict": v.name(),
+        "merge_sha": evidence.merge_sha,
+        "evidence": evidence,
+        "rows": evidence.rows(),
+        "findings": findings,
+    })
+}
+
+/// One line for the commit status (GitHub cuts descriptions at 140 characters).
+fn status_line(d: &Value) -> String {
+    let line = match d["verdict"].as_str().unwrap_or_default() {
+        "healthy" => "healthy: the fault did not recur on the new pods".to_string(),
+        "still_firing" => "still firing: the fault recurred on the new pods".to_string(),
+        "regressed" => "regressed: a different fault appeared on the new pods".to_string(),
+        "not_deployed" => "not deployed: Argo CD did not deploy the merge in time".to_string(),
+        "inconclusive" => {
+            let why = d["evidence"]["reasons"]
+                .as_array()
+                .and_then(|r| r.first())
+                .and_then(Value::as_str)
+                .unwrap_or("no proof either way");
+            format!("inconclusive: {why}")
+        }
+        other => other.to_string(),
+    };
+    line.chars().take(140).collect()
+}
+
+/// The PR comment: the verdict and its evidence as a table.
+fn comment(key: &str, d: &Value) -> String {
+    use crate::forge::body::plain_text;
+    let mut out = format!(
+        "**suture verification: {}**\n\n{}\n\n| | |\n|---|---|\n",
+        d["verdict"].as_str().unwrap_or_default(),
+        status_line(d)
+    );
+    for row in d["rows"].as_array().into_iter().flatten() {
+        let label = row[0].as_str().unwrap_or_default();
+        let value = row[1].as_str().unwrap_or_default();
+        out.push_str(&format!(
+            "| {} | {} |\n",
+            plain_text(label, 80),
+            plain_text(value, 300)
+        ));
+    }
+    for f in d["findings"].as_array().into_iter().flatten() {
+        let fault = f["fault"].as_str().unwrap_or_default();
+        let pod = f["pod"].as_str().unwrap_or_default();
+        out.push_str(&format!(
+            "\nFault on the new pods: `{}` on `{}`\n",
+            plain_text(fault, 80),
+            plain_text(pod, 120)
+        ));
+    }
+    out.push_str(&format!("\nIncident `{}`\n", plain_text(key, 300)));
+    out
+}
