@@ -6,6 +6,7 @@
 //! simulators that speak the real HTTP APIs are the `suture-sim` crate (cargo feature `sim`).
 
 pub mod alerts;
+pub mod checks;
 pub mod clock;
 pub mod cluster;
 pub mod config;

@@ -94,6 +94,15 @@ impl Quantity {
         Ok((Quantity { millis }, style))
     }
 
+    /// Thousandths of the base unit (millicores for cpu).
+    pub fn millis(self) -> i128 {
+        self.millis
+    }
+
+    pub fn from_millis(millis: i128) -> Quantity {
+        Quantity { millis }
+    }
+
     /// Whole bytes, rounded up (Kubernetes rounds memory up to whole bytes).
     pub fn bytes(self) -> i128 {
         (self.millis + 999) / 1000

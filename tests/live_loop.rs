@@ -62,8 +62,16 @@ async fn oom_to_merge(forge: Forge, db: Db) {
     let mut labels = pr.labels.clone();
     labels.sort();
     assert_eq!(labels, ["fault/oom-killed", "suture"]);
-    for section in ["Root cause", "Evidence", "Rollback"] {
+    for section in ["Root cause", "Evidence", "Checks", "Rollback"] {
         assert!(pr.body.contains(section), "no {section:?} in\n{}", pr.body);
+    }
+    // The limit bump raises no request (node fit skipped); the scenario has no LimitRange.
+    for row in [
+        "| node\\_fit | skipped | the change raises no request |",
+        "| limit\\_range | passed | no LimitRange in payments bounds the changed values |",
+        "| drift | passed |",
+    ] {
+        assert!(pr.body.contains(row), "no {row:?} in\n{}", pr.body);
     }
     let hops = live.hops(KEY).await;
     assert_eq!(

@@ -81,8 +81,19 @@ pub struct PullRequestView {
     /// Argo CD sync during review: paused until when, or why it is not paused.
     pub sync: String,
     pub verification: String,
+    /// The checks run against the live cluster before the PR (all passed or skipped: a
+    /// failed check escalates instead).
+    pub checks: Vec<CheckView>,
     /// The machine-readable block (incident key, rollback spec), JSON.
     pub machine: serde_json::Value,
+}
+
+/// One row of the body's Checks table.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct CheckView {
+    pub name: String,
+    pub result: String,
+    pub detail: String,
 }
 
 /// At most `max_chars` of `text` on one line (whitespace folded, control characters dropped),

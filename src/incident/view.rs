@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
+use crate::checks::CheckResult;
 use crate::detection::Finding;
-use crate::forge::body::{ChangeView, PullRequestView};
+use crate::forge::body::{ChangeView, CheckView, PullRequestView};
 use crate::gitops::place::Placed;
 use crate::proposal::{Change, Draft};
 
@@ -88,6 +89,7 @@ pub fn pull_request(
     placed: &Placed,
     finding: &Finding,
     sync: &SyncNote,
+    checks: &[CheckResult],
 ) -> PullRequestView {
     let key = draft.key.ledger_key();
     let fault = draft.fault.as_str();
@@ -124,6 +126,14 @@ pub fn pull_request(
         verification: "After the merge, suture resumes auto-sync, waits until Argo CD has \
                        deployed the merge commit and watches the new pods for the fault."
             .into(),
+        checks: checks
+            .iter()
+            .map(|c| CheckView {
+                name: c.name.clone(),
+                result: c.outcome.as_str().to_string(),
+                detail: c.detail.clone(),
+            })
+            .collect(),
         machine: json!({
             "incident": key,
             "fault": fault,

@@ -32,6 +32,11 @@ fn view() -> PullRequestView {
         file: "payments/deployment.yaml".into(),
         sync: "Auto-sync of argocd/payments is paused until 2026-12-02T10:00:00Z.".into(),
         verification: "After the merge is deployed, suture watches new pods for 10 minutes.".into(),
+        checks: vec![CheckView {
+            name: "limit_range".into(),
+            result: "passed".into(),
+            detail: "within memory max 1Gi (caps)".into(),
+        }],
         machine: serde_json::json!({
             "incident": "prod/payments/Deployment/checkout-api/oom-killed",
             "rollback": [{"field": "limits.memory", "value": "512Mi"}],
@@ -59,6 +64,7 @@ fn body_has_every_section_and_the_machine_block() {
         "## Evidence",
         "## Change",
         "## Basis",
+        "## Checks",
         "## Rollback",
         "## Incident",
         "## Argo CD sync",
@@ -67,6 +73,10 @@ fn body_has_every_section_and_the_machine_block() {
         assert!(body.contains(section), "{section} missing:\n{body}");
     }
     assert!(body.contains("| restarts | `4` |"), "{body}");
+    assert!(
+        body.contains("| limit\\_range | passed | within memory max 1Gi (caps) |"),
+        "{body}"
+    );
     assert!(
         body.contains(
             "| `spec.template.spec.containers[name=api].resources.limits.memory` | `512Mi` | `640Mi` |"
@@ -94,6 +104,7 @@ fn cluster_text_cannot_inject_markdown_html_or_mentions() {
     let hostile = "boom <img src=x onerror=alert(1)> @octocat **bold** [link](http://evil) | col\nnext line -->";
     v.root_cause = hostile.into();
     v.evidence = vec![("message".into(), hostile.into())];
+    v.checks[0].detail = hostile.into();
     v.machine = serde_json::json!({"note": hostile});
     let body = Templates::bundled()
         .body(&v)

@@ -30,6 +30,8 @@ pub struct Prepared {
     pub base: Oid,
     pub base_branch: String,
     pub appsets: Vec<ApplicationSet>,
+    /// The checks against the live cluster, as the body's Checks table shows them.
+    pub checks: Vec<crate::checks::CheckResult>,
 }
 
 /// A checkout fetched for placement: its tip, branch and files.
@@ -78,6 +80,7 @@ impl Runner {
                         placed,
                         finding,
                         appsets: slice.application_sets.clone(),
+                        checks: Vec::new(),
                     }));
                 }
                 Err(PlaceError::NoCheckout { url, application }) => {
@@ -233,7 +236,7 @@ impl Runner {
             }
         };
 
-        let view = view::pull_request(&p.draft, &p.placed, &p.finding, &note);
+        let view = view::pull_request(&p.draft, &p.placed, &p.finding, &note, &p.checks);
         let change = NewChange {
             title: self.templates.title(&view)?,
             body: self.templates.body(&view)?,

@@ -265,7 +265,22 @@ impl Runner {
             Outcome::Escalate(e) => return Ok(Err(e.reason)),
         };
         let _ = ctx;
-        self.place(draft, group, slice).await
+        let mut prepared = match self.place(draft, group, slice).await? {
+            Ok(p) => p,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        // Predict before the PR (design.md §7): a check that fails escalates with its result.
+        let mut results = crate::checks::run(slice, &prepared.draft);
+        results.push(crate::checks::CheckResult::new(
+            "drift",
+            crate::checks::CheckOutcome::Passed,
+            "Git holds the value that runs (checked when the fix was placed)",
+        ));
+        if let Some(reason) = crate::checks::failure(&results) {
+            return Ok(Err(reason));
+        }
+        prepared.checks = results;
+        Ok(Ok(prepared))
     }
 
     /// How many fixes this incident already merged (the leak stop after two bumps).
