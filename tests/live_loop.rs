@@ -341,3 +341,95 @@ async fn restart_before_the_pr_finishes_one_pr_on_github() {
 async fn restart_before_the_pr_finishes_one_mr_on_gitlab() {
     restart_before_the_pr(Forge::GitLab).await;
 }
+
+/// suture restarts in the middle of a verification window: the restarted process resumes the
+/// window from the ledger (baseline and deploy mark) and reaches one verdict, posted once.
+async fn restart_in_the_window(forge: Forge, db: Db) {
+    let window = [("SUTURE_POLICY__VERIFICATION_WINDOW", "6m")];
+    let mut live = Live::start("oom", forge, db, 30.0, &window).await;
+    live.incident_in(IncidentState::PrOpen).await;
+    let pr = live.take_changes().remove(0);
+    let merge_sha = live.merge(pr.number).await;
+    live.until("the merge to be seen deployed", || async {
+        let hops = live.hops(KEY).await;
+        (count(&hops, "deploy_seen") > 0).then_some(())
+    })
+    .await;
+    live.stop_service().await;
+    let down_at = live.now();
+    // The window runs on while suture is down (about 90 simulated seconds).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        live.ledger().incident(KEY).await.unwrap().map(|i| i.state),
+        Some(IncidentState::Verifying),
+        "still verifying when suture stopped"
+    );
+    live.start_service().await;
+
+    live.incident_in(IncidentState::Resolved).await;
+    live.until("the verdict comment", || async {
+        let hops = live.hops(KEY).await;
+        hops.iter()
+            .any(|h| h.kind == "commented" && h.detail["kind"] == "verdict")
+            .then_some(())
+    })
+    .await;
+    let hops = live.hops(KEY).await;
+    // Nothing lost, nothing done twice: one baseline, one mark, one verdict, two statuses.
+    for (kind, n) in [
+        ("verification_started", 1),
+        ("deploy_seen", 1),
+        ("verdict", 1),
+        ("verified", 1),
+        ("status_posted", 2),
+    ] {
+        assert_eq!(count(&hops, kind), n, "{kind} in {:?}", kinds(&hops));
+    }
+    let verdict = hops.iter().find(|h| h.kind == "verdict").expect("verdict");
+    assert_eq!(verdict.detail["verdict"], "healthy");
+    assert!(verdict.at > down_at, "the verdict came after the restart");
+    // The window counts from the deploy mark stored before the stop, not from the restart.
+    let mark = hops.iter().find(|h| h.kind == "deploy_seen").expect("mark");
+    let ends = verdict.detail["evidence"]["window_ends_at"]
+        .as_str()
+        .unwrap_or_default();
+    let deployed = mark.detail["at"].as_str().unwrap_or_default();
+    let (ends, deployed): (jiff::Timestamp, jiff::Timestamp) =
+        (ends.parse().unwrap(), deployed.parse().unwrap());
+    assert_eq!(
+        ends.duration_since(deployed),
+        jiff::SignedDuration::from_mins(6)
+    );
+    let verify: Vec<String> = live
+        .statuses()
+        .into_iter()
+        .filter(|(sha, context, _)| *sha == merge_sha && context == "suture/verify")
+        .map(|(_, _, state)| state)
+        .collect();
+    assert_eq!(
+        verify.last().map(String::as_str),
+        Some("success"),
+        "{verify:?}"
+    );
+    let comments = live.take_comments(pr.number);
+    assert_eq!(
+        comments
+            .iter()
+            .filter(|c| c.contains("suture verification"))
+            .count(),
+        1,
+        "{comments:?}"
+    );
+    live.take_changes();
+    live.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_in_the_verification_window_resumes_it_on_github_with_postgres() {
+    restart_in_the_window(Forge::GitHub, Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_in_the_verification_window_resumes_it_on_gitlab_with_sqlite() {
+    restart_in_the_window(Forge::GitLab, Db::Sqlite).await;
+}
