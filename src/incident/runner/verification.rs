@@ -384,7 +384,7 @@ fn status_line(d: &Value) -> String {
 
 /// The PR comment: the verdict and its evidence as a table.
 fn comment(key: &str, d: &Value) -> String {
-    use crate::forge::body::plain_text;
+    use crate::forge::body::{code_span, escape_markdown};
     let mut out = format!(
         "**suture verification: {}**\n\n{}\n\n| | |\n|---|---|\n",
         d["verdict"].as_str().unwrap_or_default(),
@@ -395,19 +395,140 @@ fn comment(key: &str, d: &Value) -> String {
         let value = row[1].as_str().unwrap_or_default();
         out.push_str(&format!(
             "| {} | {} |\n",
-            plain_text(label, 80),
-            plain_text(value, 300)
+            escape_markdown(label, 80),
+            escape_markdown(value, 300)
         ));
     }
     for f in d["findings"].as_array().into_iter().flatten() {
         let fault = f["fault"].as_str().unwrap_or_default();
         let pod = f["pod"].as_str().unwrap_or_default();
         out.push_str(&format!(
-            "\nFault on the new pods: `{}` on `{}`\n",
-            plain_text(fault, 80),
-            plain_text(pod, 120)
+            "\nFault on the new pods: {} on {}\n",
+            code_span(fault, 80),
+            code_span(pod, 120)
         ));
     }
-    out.push_str(&format!("\nIncident `{}`\n", plain_text(key, 300)));
+    out.push_str(&format!("\nIncident {}\n", code_span(key, 300)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(id: i64, at: &str, kind: &str, detail: Value) -> HopRecord {
+        HopRecord {
+            id,
+            at: at.parse().unwrap(),
+            kind: kind.into(),
+            from_state: None,
+            to_state: None,
+            detail,
+        }
+    }
+
+    const KEY: &str = "prod/payments/Deployment/checkout-api/oom-killed";
+
+    #[test]
+    fn the_baseline_is_read_back_from_the_ledger_with_the_resume_that_followed_it() {
+        let started = hop(
+            7,
+            "2026-12-01T10:00:00Z",
+            STARTED,
+            json!({"merge_sha": "a".repeat(40), "alert_sourced": true,
+                   "app": {"namespace": "argocd", "name": "payments"},
+                   "pods": [{"name": "checkout-api-1", "uid": "u1", "revision": "abc"}]}),
+        );
+        let hops = vec![
+            // An earlier incident cycle's resume does not count.
+            hop(
+                3,
+                "2026-12-01T09:00:00Z",
+                "sync_resumed",
+                json!({"reason": "merged", "outcome": "restored"}),
+            ),
+            started.clone(),
+            hop(
+                8,
+                "2026-12-01T10:00:05Z",
+                "sync_resumed",
+                json!({"reason": "merged", "outcome": "restored"}),
+            ),
+        ];
+        let (b, app) = baseline(KEY.parse().unwrap(), &started, &hops);
+        assert_eq!(b.merge_sha, "a".repeat(40));
+        assert_eq!(
+            b.resumed_at,
+            "2026-12-01T10:00:05Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(b.resumed_auto_sync);
+        assert!(b.alert_sourced);
+        assert_eq!(b.pods.len(), 1);
+        assert_eq!(b.pods[0].revision.as_deref(), Some("abc"));
+        assert_eq!(
+            (b.workload.kind.as_str(), b.workload.name.as_str()),
+            ("Deployment", "checkout-api")
+        );
+        assert_eq!(
+            app,
+            Some(AppRef {
+                namespace: "argocd".into(),
+                name: "payments".into()
+            })
+        );
+
+        // Never resumed (an app without auto-sync): the deploy timeout counts from the start,
+        // and auto-sync found off later is not someone else's pause.
+        let (b, _) = baseline(
+            KEY.parse().unwrap(),
+            &started,
+            std::slice::from_ref(&started),
+        );
+        assert_eq!(b.resumed_at, started.at);
+        assert!(!b.resumed_auto_sync);
+    }
+
+    #[test]
+    fn status_lines_name_the_verdict_and_fit_githubs_limit() {
+        let d = |verdict: &str, reasons: Vec<&str>| json!({"verdict": verdict, "evidence": {"reasons": reasons}});
+        assert_eq!(
+            status_line(&d("healthy", vec![])),
+            "healthy: the fault did not recur on the new pods"
+        );
+        assert_eq!(
+            status_line(&d(
+                "inconclusive",
+                vec!["no pod of the new revision appeared"]
+            )),
+            "inconclusive: no pod of the new revision appeared"
+        );
+        let long = "x".repeat(500);
+        assert_eq!(
+            status_line(&d("inconclusive", vec![&long])).chars().count(),
+            140
+        );
+    }
+
+    #[test]
+    fn the_verdict_comment_escapes_what_came_from_the_cluster() {
+        let d = json!({
+            "verdict": "regressed",
+            "rows": [["pod", "evil <img src=x> @octocat | next"]],
+            "findings": [{"fault": "unschedulable", "pod": "p`` @admin"}],
+            "evidence": {},
+        });
+        let text = comment(KEY, &d);
+        assert!(
+            text.starts_with("**suture verification: regressed**"),
+            "{text}"
+        );
+        assert!(!text.contains("<img"), "{text}");
+        assert!(!text.contains(" @octocat"), "{text}");
+        assert!(text.contains(KEY), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("| pod |"))
+            .unwrap_or_default();
+        assert_eq!(row.matches(" | ").count(), 1, "one cell boundary: {row}");
+    }
 }
