@@ -169,6 +169,32 @@ async fn oom_to_merge(forge: Forge, db: Db) {
         .collect();
     assert_eq!(verdicts.len(), 1, "{comments:?}");
     assert!(verdicts[0].contains("healthy"), "{}", verdicts[0]);
+
+    // The postmortem reads the real hops: the checks table and the verification lines.
+    let record = suture::record::Record {
+        incident: live
+            .ledger()
+            .incident(KEY)
+            .await
+            .unwrap()
+            .expect("incident"),
+        hops: live.hops(KEY).await,
+        pull_requests: live.ledger().pull_requests(KEY).await.unwrap(),
+    };
+    let md = suture::record::postmortem::markdown(&record);
+    let section = |title: &str| -> String {
+        let start = md.find(&format!("## {title}\n")).unwrap_or(md.len());
+        let rest = &md[start..];
+        let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+        rest[..end].to_string()
+    };
+    let checks = section("Checks");
+    assert!(checks.contains("| limit_range | passed |"), "{checks}");
+    assert!(checks.contains("| drift | passed |"), "{checks}");
+    let verification = section("Verification");
+    for kind in ["verification_started", "deploy_seen", "verdict", "verified"] {
+        assert!(verification.contains(kind), "no {kind} in {verification}");
+    }
     assert_eq!(live.take_changes()[0].state, "merged");
     live.finish().await;
 }

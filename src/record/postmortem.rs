@@ -164,7 +164,11 @@ pub fn markdown(r: &Record) -> String {
         "Verification",
         "No verification recorded.",
         r,
-        |h| h.kind.starts_with("verif") || h.detail.get("verdict").is_some(),
+        |h| {
+            h.kind.starts_with("verif")
+                || matches!(h.kind.as_str(), "deploy_seen" | "status_posted")
+                || h.detail.get("verdict").is_some()
+        },
     );
     section(&mut md, "Revert", "No revert.", r, |h| {
         h.kind.contains("revert")

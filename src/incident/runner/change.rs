@@ -210,7 +210,9 @@ impl Runner {
                 // The change and its basis too: the incident record (postmortem) reads them here.
                 json!({"branch": branch, "commit": commit.to_string(), "diff": p.placed.diff,
                        "change": p.draft.summary(), "basis": p.draft.basis,
-                       "rollback": p.draft.rollback.description}),
+                       "rollback": p.draft.rollback.description,
+                       "checks": p.checks.iter().map(|c| json!({"check": c.name,
+                           "result": c.outcome.as_str(), "detail": c.detail})).collect::<Vec<_>>()}),
             );
             self.ledger.append_hop(key, &hop, self.now()).await?;
         }
