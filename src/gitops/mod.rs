@@ -15,5 +15,6 @@ pub mod locate;
 pub mod pause;
 pub mod place;
 pub mod repo;
+pub mod revert;
 pub mod sync;
 pub mod tree;

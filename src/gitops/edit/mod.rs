@@ -33,7 +33,7 @@ use cst::Found;
 use render::QuoteStyle;
 
 /// One step of a path into a YAML document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum PathSeg {
     /// A mapping key.
     Key(String),
