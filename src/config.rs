@@ -213,6 +213,8 @@ pub struct PolicyConfig {
     pub verification_window: String,
     /// How long after the resume Argo CD has to deploy the merge commit.
     pub deploy_timeout: String,
+    /// Merge suture's own revert PR of a regressed fix without waiting for a reviewer.
+    pub auto_merge_reverts: bool,
 }
 
 impl Default for PolicyConfig {
@@ -228,6 +230,7 @@ impl Default for PolicyConfig {
             comment_interval: "1h".into(),
             verification_window: "10m".into(),
             deploy_timeout: "15m".into(),
+            auto_merge_reverts: false,
         }
     }
 }

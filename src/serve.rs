@@ -85,6 +85,7 @@ pub fn runner_config(settings: &Settings, base_dir: &Path) -> RunnerConfig {
             window: settings.verification_window,
             deploy_timeout: settings.deploy_timeout,
         },
+        auto_merge_reverts: c.policy.auto_merge_reverts,
     }
 }
 

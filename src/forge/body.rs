@@ -14,7 +14,7 @@ use minijinja::{Environment, Error as TemplateError, ErrorKind};
 use serde::Serialize;
 
 /// The bundled templates, by the file name a user's directory overrides.
-pub const BUNDLED: [(&str, &str); 4] = [
+pub const BUNDLED: [(&str, &str); 5] = [
     ("pr-title.txt", include_str!("../../templates/pr-title.txt")),
     ("pr-body.md", include_str!("../../templates/pr-body.md")),
     (
@@ -24,6 +24,10 @@ pub const BUNDLED: [(&str, &str); 4] = [
     (
         "recurrence-comment.md",
         include_str!("../../templates/recurrence-comment.md"),
+    ),
+    (
+        "revert-body.md",
+        include_str!("../../templates/revert-body.md"),
     ),
 ];
 

@@ -17,6 +17,11 @@ pub struct Context {
     pub declined_at: Option<Timestamp>,
     /// Someone other than suture pushed to the incident's branch.
     pub human_pushed: bool,
+    /// The verification under way is of suture's revert, not of its fix.
+    pub reverting: bool,
+    /// A human acknowledged the incident since automation was held for it (after a
+    /// regression): a new sighting may be proposed again.
+    pub acknowledged: bool,
 }
 
 /// The policy the machine applies (config `policy:`).
@@ -72,6 +77,8 @@ pub enum Event {
     PauseExpired,
     /// The verification sweep reached a final verdict.
     Verified(Outcome),
+    /// The revert pull request exists (opened now or adopted after a crash).
+    RevertOpened,
 }
 
 /// A final verification verdict, as the machine sees it (the evidence stays with the runner).
@@ -105,7 +112,11 @@ pub enum Action {
     /// Capture the baseline for verifying the merge, before sync resumes and deploys it.
     StartVerification {
         sha: String,
+        /// The merge is suture's revert (verified for the regression it undoes).
+        revert: bool,
     },
+    /// Open the revert of the merged fix (from its rollback spec), when the rules allow.
+    Revert,
     /// Post the verdict where reviewers look (commit status, comment on the pull request).
     ReportVerdict,
     Escalate(String),
@@ -168,14 +179,32 @@ pub fn step(ctx: &Context, event: &Event, policy: &Policy, budget: Budget, now: 
                 S::Merged,
                 "merged",
                 vec![
-                    Action::StartVerification { sha: sha.clone() },
+                    Action::StartVerification {
+                        sha: sha.clone(),
+                        revert: false,
+                    },
                     Action::ResumeSync { reason: "merged" },
                 ],
             ),
+            // The revert merged: verified the same way before the incident ends `reverted`.
+            Some(S::Reverting) => Step::to(
+                S::Merged,
+                "revert_merged",
+                vec![Action::StartVerification {
+                    sha: sha.clone(),
+                    revert: true,
+                }],
+            ),
             _ => Step::stay(ctx, "merged_again"),
+        },
+        Event::RevertOpened => match ctx.state {
+            Some(S::Regressed) => Step::to(S::Reverting, "revert_opened", vec![]),
+            _ => Step::stay(ctx, "revert_seen"),
         },
         Event::Verified(outcome) => verified(ctx, *outcome),
         Event::ClosedUnmerged => match ctx.state {
+            // A reviewer declined the revert: the regression stands, held for a human.
+            Some(S::Reverting) => Step::to(S::Regressed, "revert_declined", vec![]),
             Some(S::Proposed | S::PrOpen) => Step::to(
                 S::Declined,
                 "declined",
@@ -229,7 +258,10 @@ fn observed(
         }
         (Some(S::Merged | S::Verifying | S::Applied), _) => Step::stay(ctx, "recurred_after_merge"),
         // After a regression suture holds automation for the workload until a human acks.
-        (Some(S::Regressed | S::Reverted), _) => Step::stay(ctx, "recurred_held"),
+        (Some(S::Regressed | S::Reverting | S::Reverted), _) if !ctx.acknowledged => {
+            Step::stay(ctx, "recurred_held")
+        }
+        (Some(S::Reverting), _) => Step::stay(ctx, "recurred_held"),
         // Half done (a crash between the effects): do the rest; each effect is idempotent.
         (Some(S::Proposed), Observation::Fix) => Step {
             actions: vec![Action::OpenChange],
@@ -293,6 +325,24 @@ fn verified(ctx: &Context, outcome: Outcome) -> Step {
     if ctx.state != Some(S::Verifying) {
         return Step::stay(ctx, "verified_again");
     }
+    // Never revert a revert: a revert that did not clear the regression goes to a person.
+    if ctx.reverting {
+        return match outcome {
+            Outcome::Healthy => Step::to(S::Reverted, "reverted", vec![Action::ReportVerdict]),
+            _ => Step::to(
+                S::Escalated,
+                "revert_unverified",
+                vec![
+                    Action::ReportVerdict,
+                    Action::Escalate(
+                        "the revert did not prove the workload healthy again; suture does not \
+                         revert a revert"
+                            .into(),
+                    ),
+                ],
+            ),
+        };
+    }
     let (next, hop, why) = match outcome {
         Outcome::Healthy => return Step::to(S::Resolved, "verified", vec![Action::ReportVerdict]),
         Outcome::StillFiring => (
@@ -316,11 +366,11 @@ fn verified(ctx: &Context, outcome: Outcome) -> Step {
             "Argo CD did not deploy the merge commit in time",
         ),
     };
-    Step::to(
-        next,
-        hop,
-        vec![Action::ReportVerdict, Action::Escalate(why.to_string())],
-    )
+    let mut actions = vec![Action::ReportVerdict, Action::Escalate(why.to_string())];
+    if outcome == Outcome::Regressed {
+        actions.push(Action::Revert);
+    }
+    Step::to(next, hop, actions)
 }
 
 /// Over a limit: the incident is kept (open) and the fix tried again on the next sighting.

@@ -26,6 +26,8 @@ pub enum IncidentState {
     Resolved,
     StillFiring,
     Regressed,
+    /// The revert of a regressed fix is out for review (or merged and being verified).
+    Reverting,
     Reverted,
     Escalated,
     /// The pull request was closed without merging.
@@ -35,7 +37,7 @@ pub enum IncidentState {
 }
 
 impl IncidentState {
-    pub const ALL: [IncidentState; 12] = [
+    pub const ALL: [IncidentState; 13] = [
         IncidentState::Open,
         IncidentState::Proposed,
         IncidentState::PrOpen,
@@ -44,6 +46,7 @@ impl IncidentState {
         IncidentState::Resolved,
         IncidentState::StillFiring,
         IncidentState::Regressed,
+        IncidentState::Reverting,
         IncidentState::Reverted,
         IncidentState::Escalated,
         IncidentState::Declined,
@@ -60,6 +63,7 @@ impl IncidentState {
             IncidentState::Resolved => "resolved",
             IncidentState::StillFiring => "still_firing",
             IncidentState::Regressed => "regressed",
+            IncidentState::Reverting => "reverting",
             IncidentState::Reverted => "reverted",
             IncidentState::Escalated => "escalated",
             IncidentState::Declined => "declined",

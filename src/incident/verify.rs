@@ -218,34 +218,10 @@ pub struct Report {
 pub fn verify(i: &Inputs) -> Report {
     let b = i.baseline;
     let mut ev = VerifyEvidence::new(b, i.argo, i.alert);
-    let deployed_now = i.argo.deployed(&b.merge_sha);
-    if !deployed_now && i.mark.is_none() {
-        let deadline = b
-            .resumed_at
-            .saturating_add(i.windows.deploy_timeout)
-            .unwrap_or(b.resumed_at);
-        ev.deploy_deadline = Some(deadline);
-        let verdict = match i.now >= deadline {
-            true => Verdict::NotDeployed { evidence: ev },
-            false => Verdict::Pending {
-                waiting: Waiting::Deploy { deadline },
-                evidence: ev,
-            },
-        };
-        return Report {
-            verdict,
-            mark: None,
-        };
-    }
-    let (generation, replicas) = revision::generation(i.state, &b.workload);
-    let at = i.argo.finished_at.unwrap_or(i.now);
-    let mut mark = i.mark.cloned().unwrap_or(DeployMark {
-        at,
-        since: i.argo.started_at.map_or(at, |s| s.min(at)),
-        revision: None,
-        generation,
-        replicas,
-    });
+    let (mut mark, generation, replicas) = match deployed(i, &mut ev) {
+        Ok(found) => found,
+        Err(report) => return *report,
+    };
     let split = revision::split(
         i.state,
         &b.workload,
@@ -279,6 +255,94 @@ pub fn verify(i: &Inputs) -> Report {
         }
     } else {
         at_window_end(i, &split, &mark, generation, replicas, ev)
+    };
+    Report {
+        verdict,
+        mark: Some(mark),
+    }
+}
+
+/// The deploy mark, once Argo CD has deployed the merge; until then (or past the deploy
+/// timeout) the report to return. Also the workload's generation and replicas now.
+fn deployed(
+    i: &Inputs,
+    ev: &mut VerifyEvidence,
+) -> Result<(DeployMark, Option<i64>, Option<i32>), Box<Report>> {
+    let b = i.baseline;
+    let deployed_now = i.argo.deployed(&b.merge_sha);
+    if !deployed_now && i.mark.is_none() {
+        let deadline = b
+            .resumed_at
+            .saturating_add(i.windows.deploy_timeout)
+            .unwrap_or(b.resumed_at);
+        ev.deploy_deadline = Some(deadline);
+        let evidence = ev.clone();
+        let verdict = match i.now >= deadline {
+            true => Verdict::NotDeployed { evidence },
+            false => Verdict::Pending {
+                waiting: Waiting::Deploy { deadline },
+                evidence,
+            },
+        };
+        return Err(Box::new(Report {
+            verdict,
+            mark: None,
+        }));
+    }
+    let (generation, replicas) = revision::generation(i.state, &b.workload);
+    let at = i.argo.finished_at.unwrap_or(i.now);
+    let mark = i.mark.cloned().unwrap_or(DeployMark {
+        at,
+        since: i.argo.started_at.map_or(at, |s| s.min(at)),
+        revision: None,
+        generation,
+        replicas,
+    });
+    Ok((mark, generation, replicas))
+}
+
+/// The verification of suture's revert of a regressed fix (the baseline's fault is the
+/// regression's). Once Argo CD has deployed the revert, the regression's fault must be gone
+/// from every pod of the workload at the end of the window: a revert usually brings back an
+/// earlier ReplicaSet, so there may be no new pods at all. The fault the fix was meant to end
+/// may be back; that is what ran before, and the held incident is a person's to decide.
+pub fn verify_revert(i: &Inputs) -> Report {
+    let b = i.baseline;
+    let mut ev = VerifyEvidence::new(b, i.argo, i.alert);
+    let (mark, _, _) = match deployed(i, &mut ev) {
+        Ok(found) => found,
+        Err(report) => return *report,
+    };
+    let pods = revision::workload_pods(i.state, &b.workload);
+    let all = revision::Split {
+        new: pods.clone(),
+        ..revision::Split::default()
+    };
+    let ends_at = mark.at.saturating_add(i.windows.window).unwrap_or(mark.at);
+    ev.observe(&all, mark.at, ends_at);
+    let findings: Vec<Finding> = faults_on(i, &all)
+        .into_iter()
+        .filter(|f| f.fault == b.fault() || f.cause == Some(b.fault()))
+        .collect();
+    ev.faults = findings.iter().map(evidence::describe).collect();
+    let verdict = if i.now < ends_at {
+        Verdict::Pending {
+            waiting: Waiting::Window { ends_at },
+            evidence: ev,
+        }
+    } else if !findings.is_empty() {
+        Verdict::StillFiring {
+            findings,
+            evidence: ev,
+        }
+    } else if pods.is_empty() {
+        ev.reasons = vec![Inconclusive::NoNewPods.to_string()];
+        Verdict::Inconclusive {
+            reasons: vec![Inconclusive::NoNewPods],
+            evidence: ev,
+        }
+    } else {
+        Verdict::Healthy { evidence: ev }
     };
     Report {
         verdict,

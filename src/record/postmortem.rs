@@ -51,7 +51,10 @@ fn outcome(r: &Record) -> &'static str {
     match r.incident.state {
         S::Resolved => "The fix was merged, deployed and verified: the incident is resolved.",
         S::Reverted => "The fix made things worse and was reverted.",
-        S::Regressed => "The fix made things worse; a revert is under way.",
+        S::Regressed => "The fix made things worse; automation is held until a human acknowledges.",
+        S::Reverting => {
+            "The fix made things worse; suture's revert is out for review or being verified."
+        }
         S::StillFiring => "The fix was merged but the fault recurred.",
         S::Escalated => "suture did not change the workload on its own: a human decides.",
         S::Declined => "The pull request was closed without merge.",

@@ -59,7 +59,10 @@ fn merge_resumes_sync_and_close_without_merge_declines() {
     assert_eq!(
         s.actions,
         vec![
-            Action::StartVerification { sha: "abc".into() },
+            Action::StartVerification {
+                sha: "abc".into(),
+                revert: false
+            },
             Action::ResumeSync { reason: "merged" }
         ]
     );
@@ -224,4 +227,97 @@ fn after_a_regression_no_new_fix_is_proposed_until_a_human_acts() {
     let s = run(&ctx(S::StillFiring), Event::Observed(Observation::Fix));
     assert_eq!(s.next, Some(S::Proposed));
     assert_eq!(s.actions, vec![Action::OpenChange]);
+}
+
+#[test]
+fn a_regression_asks_for_the_revert_and_only_a_regression_does() {
+    let s = run(&ctx(S::Verifying), Event::Verified(Outcome::Regressed));
+    assert_eq!(s.actions.last(), Some(&Action::Revert));
+    for outcome in [
+        Outcome::Healthy,
+        Outcome::StillFiring,
+        Outcome::Inconclusive,
+        Outcome::NotDeployed,
+    ] {
+        let s = run(&ctx(S::Verifying), Event::Verified(outcome));
+        assert!(!s.actions.contains(&Action::Revert), "{outcome:?}");
+    }
+}
+
+#[test]
+fn the_revert_goes_out_merges_and_is_verified_before_the_incident_ends_reverted() {
+    let s = run(&ctx(S::Regressed), Event::RevertOpened);
+    assert_eq!((s.next, s.hop), (Some(S::Reverting), "revert_opened"));
+    // Adopted again after a crash: nothing moves.
+    let s = run(&ctx(S::Reverting), Event::RevertOpened);
+    assert_eq!(s.next, Some(S::Reverting));
+
+    let s = run(&ctx(S::Reverting), Event::Merged { sha: "r3v".into() });
+    assert_eq!((s.next, s.hop), (Some(S::Merged), "revert_merged"));
+    assert_eq!(
+        s.actions,
+        vec![Action::StartVerification {
+            sha: "r3v".into(),
+            revert: true
+        }]
+    );
+
+    let reverting = Context {
+        reverting: true,
+        ..ctx(S::Verifying)
+    };
+    let s = run(&reverting, Event::Verified(Outcome::Healthy));
+    assert_eq!((s.next, s.hop), (Some(S::Reverted), "reverted"));
+    assert_eq!(s.actions, vec![Action::ReportVerdict]);
+}
+
+#[test]
+fn a_revert_is_never_reverted() {
+    let reverting = Context {
+        reverting: true,
+        ..ctx(S::Verifying)
+    };
+    for outcome in [
+        Outcome::Regressed,
+        Outcome::StillFiring,
+        Outcome::Inconclusive,
+        Outcome::NotDeployed,
+    ] {
+        let s = run(&reverting, Event::Verified(outcome));
+        assert_eq!((s.next, s.hop), (Some(S::Escalated), "revert_unverified"));
+        assert!(!s.actions.contains(&Action::Revert), "{outcome:?}");
+        assert!(
+            matches!(s.actions.get(1), Some(Action::Escalate(why)) if why.contains("does not revert a revert")),
+            "{:?}",
+            s.actions
+        );
+    }
+}
+
+#[test]
+fn a_declined_revert_leaves_the_regression_held() {
+    let s = run(&ctx(S::Reverting), Event::ClosedUnmerged);
+    assert_eq!((s.next, s.hop), (Some(S::Regressed), "revert_declined"));
+    assert!(s.actions.is_empty());
+    let s = run(&ctx(S::Regressed), Event::Observed(Observation::Fix));
+    assert_eq!((s.next, s.hop), (Some(S::Regressed), "recurred_held"));
+}
+
+#[test]
+fn an_acknowledgement_lifts_the_hold_but_not_while_a_revert_is_out() {
+    for state in [S::Regressed, S::Reverted] {
+        let acked = Context {
+            acknowledged: true,
+            ..ctx(state)
+        };
+        let s = run(&acked, Event::Observed(Observation::Fix));
+        assert_eq!(s.next, Some(S::Proposed), "{state:?}");
+        assert_eq!(s.actions, vec![Action::OpenChange]);
+    }
+    let acked = Context {
+        acknowledged: true,
+        ..ctx(S::Reverting)
+    };
+    let s = run(&acked, Event::Observed(Observation::Fix));
+    assert_eq!((s.next, s.hop), (Some(S::Reverting), "recurred_held"));
 }

@@ -208,9 +208,13 @@ impl Runner {
             let hop = Hop::new(
                 "pushed",
                 // The change and its basis too: the incident record (postmortem) reads them here.
+                // The undo records and where they apply: what a revert restores.
                 json!({"branch": branch, "commit": commit.to_string(), "diff": p.placed.diff,
                        "change": p.draft.summary(), "basis": p.draft.basis,
                        "rollback": p.draft.rollback.description,
+                       "repo_url": p.placed.repo_url, "base_branch": p.base_branch,
+                       "application": p.placed.application,
+                       "undo": crate::gitops::revert::undo_of(&p.placed),
                        "checks": p.checks.iter().map(|c| json!({"check": c.name,
                            "result": c.outcome.as_str(), "detail": c.detail})).collect::<Vec<_>>()}),
             );

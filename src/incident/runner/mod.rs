@@ -8,6 +8,7 @@ mod alerts;
 mod change;
 mod forge_events;
 mod repos;
+mod revert;
 mod verification;
 
 use std::sync::Arc;
@@ -70,6 +71,8 @@ pub struct RunnerConfig {
     pub git: GitIdentity,
     /// The verification window and the deploy timeout.
     pub windows: crate::incident::verify::Windows,
+    /// Merge suture's own revert PR of a regressed fix without a reviewer.
+    pub auto_merge_reverts: bool,
 }
 
 /// Reads the cluster slice around an object (the watchers' caches), for alerts and reconcile.
@@ -201,17 +204,21 @@ impl Runner {
         let ctx = self.context(&ledger_key).await?;
 
         // Placing a fix reads Git; an incident whose change is out needs only the sighting.
-        let needs_fix = !matches!(
+        let held = matches!(
+            ctx.state,
+            Some(IncidentState::Regressed | IncidentState::Reverted)
+        ) && !ctx.acknowledged;
+        let out = matches!(
             ctx.state,
             Some(
                 IncidentState::PrOpen
                     | IncidentState::Merged
                     | IncidentState::Verifying
                     | IncidentState::Applied
-                    | IncidentState::Regressed
-                    | IncidentState::Reverted
+                    | IncidentState::Reverting
             )
         );
+        let needs_fix = !(out || held);
         let (observation, prepared) = if needs_fix {
             match self.prepare(key, group, slice, &ctx).await? {
                 Ok(p) => (Observation::Fix, Some(p)),
@@ -290,7 +297,7 @@ impl Runner {
             .pull_requests(key)
             .await?
             .iter()
-            .filter(|p| p.state == "merged")
+            .filter(|p| p.state == "merged" && !revert::is_revert(p))
             .count();
         Ok(u32::try_from(merged).unwrap_or(u32::MAX))
     }
@@ -317,11 +324,22 @@ impl Runner {
             .rev()
             .take_while(|h| h.kind != "proposed")
             .any(|h| h.kind == "human_pushed");
+        let reverting = hops
+            .iter()
+            .rev()
+            .find(|h| h.kind == "verification_started")
+            .is_some_and(|h| h.detail.get("revert") == Some(&json!(true)));
+        let acknowledged = match (last("acknowledged"), last("regressed")) {
+            (Some(ack), Some(held)) => ack >= held,
+            _ => false,
+        };
         Ok(Context {
             state: Some(incident.state),
             last_comment_at: last("commented").max(proposed_at),
             declined_at: last("declined"),
             human_pushed,
+            reverting,
+            acknowledged,
         })
     }
 
@@ -360,7 +378,10 @@ impl Runner {
                 },
                 Action::Comment(kind) => self.comment(key, kind, finding).await?,
                 Action::ResumeSync { reason } => self.resume(key, reason).await?,
-                Action::StartVerification { sha } => self.start_verification(key, &sha).await?,
+                Action::StartVerification { sha, revert } => {
+                    self.start_verification(key, &sha, revert).await?
+                }
+                Action::Revert => self.revert(key).await?,
                 Action::ReportVerdict => self.report_verdict(key).await?,
                 Action::Escalate(reason) => {
                     tracing::warn!(incident = key, reason = %reason, "escalated");
@@ -396,6 +417,7 @@ impl Runner {
         }
         self.reconcile_pull_requests().await?;
         self.reconcile_verifications().await?;
+        self.reconcile_reverts().await?;
         self.reconcile_proposed().await
     }
 

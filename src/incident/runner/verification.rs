@@ -33,7 +33,12 @@ const VERDICT: &str = "verdict";
 impl Runner {
     /// The merge arrived: record the baseline (the workload's pods now, before the merge is
     /// deployed), move to `verifying`, and mark the merge commit pending.
-    pub(super) async fn start_verification(&self, key: &str, sha: &str) -> Result<(), RunError> {
+    pub(super) async fn start_verification(
+        &self,
+        key: &str,
+        sha: &str,
+        revert: bool,
+    ) -> Result<(), RunError> {
         let Some(incident) = self.ledger.incident(key).await? else {
             return Ok(());
         };
@@ -48,9 +53,12 @@ impl Runner {
             .await?
             .map(|a| json!({"namespace": a.namespace, "name": a.name}));
         let alert_sourced = hops.iter().any(|h| h.kind == "alert_firing");
+        // A revert is verified against the fault the fix brought (the regression's).
+        let regression = revert.then(|| regression_fault(&hops)).flatten();
         let hop = Hop::new(
             STARTED,
-            json!({"merge_sha": sha, "pods": pods, "app": app, "alert_sourced": alert_sourced}),
+            json!({"merge_sha": sha, "pods": pods, "app": app, "alert_sourced": alert_sourced,
+                   "revert": revert, "fault": regression}),
         );
         let now = self.now();
         match self
@@ -147,7 +155,13 @@ impl Runner {
             .and_then(|h| serde_json::from_value(h.detail.clone()).ok());
         let state = slice_of(&baseline.workload);
         let now = self.now();
-        let report = verify::verify(&Inputs {
+        let reverting = started.detail["revert"] == json!(true);
+        let verify_fn = if reverting {
+            verify::verify_revert
+        } else {
+            verify::verify
+        };
+        let report = verify_fn(&Inputs {
             baseline: &baseline,
             argo: &argo,
             state: &state,
@@ -174,12 +188,10 @@ impl Runner {
             Verdict::Inconclusive { .. } => Outcome::Inconclusive,
             Verdict::NotDeployed { .. } => Outcome::NotDeployed,
         };
+        let mut detail = verdict_detail(&report.verdict);
+        detail["revert"] = json!(reverting);
         self.ledger
-            .append_hop(
-                key,
-                &Hop::new(VERDICT, verdict_detail(&report.verdict)),
-                now,
-            )
+            .append_hop(key, &Hop::new(VERDICT, detail), now)
             .await?;
         let ctx = self.context(key).await?;
         let step = machine::step(
@@ -300,11 +312,14 @@ impl Runner {
 
 /// The baseline and the Application, from the `verification_started` hop and the resume.
 fn baseline(
-    key: IncidentKey,
+    mut key: IncidentKey,
     started: &HopRecord,
     hops: &[HopRecord],
 ) -> (Baseline, Option<AppRef>) {
     let d = &started.detail;
+    if let Some(fault) = d["fault"].as_str().and_then(|f| f.parse().ok()) {
+        key.fault = fault;
+    }
     let workload = ObjectRef::of_kind(&key.kind, &key.namespace, &key.name);
     let pods: Vec<BaselinePod> = serde_json::from_value(d["pods"].clone()).unwrap_or_default();
     let app = d["app"].as_object().map(|a| AppRef {
@@ -340,6 +355,18 @@ fn baseline(
     (baseline, app)
 }
 
+/// The fault of the latest `regressed` verdict: what a revert must clear.
+pub(super) fn regression_fault(hops: &[HopRecord]) -> Option<String> {
+    hops.iter()
+        .rev()
+        .filter(|h| h.kind == VERDICT && h.detail["verdict"] == "regressed")
+        .find_map(|h| {
+            h.detail["findings"][0]["fault"]
+                .as_str()
+                .map(str::to_string)
+        })
+}
+
 /// What the `verdict` hop stores: the verdict, why, and its evidence (typed fields).
 fn verdict_detail(v: &Verdict) -> Value {
     let findings = match v {
@@ -363,8 +390,15 @@ fn verdict_detail(v: &Verdict) -> Value {
 }
 
 /// One line for the commit status (GitHub cuts descriptions at 140 characters).
-fn status_line(d: &Value) -> String {
+pub(super) fn status_line(d: &Value) -> String {
+    let fault = d["evidence"]["fault"].as_str().unwrap_or("the regression");
     let line = match d["verdict"].as_str().unwrap_or_default() {
+        "healthy" if d["revert"] == json!(true) => {
+            format!("reverted: {fault} is gone from the workload")
+        }
+        "still_firing" if d["revert"] == json!(true) => {
+            format!("revert failed: {fault} is still on the workload")
+        }
         "healthy" => "healthy: the fault did not recur on the new pods".to_string(),
         "still_firing" => "still firing: the fault recurred on the new pods".to_string(),
         "regressed" => "regressed: a different fault appeared on the new pods".to_string(),

@@ -428,3 +428,83 @@ fn auto_sync_read_from_the_policy() {
     assert!(!with(serde_json::json!({"automated": null})));
     assert!(!with(serde_json::json!({})));
 }
+
+/// The revert of a fix that left `web-new222-b` unschedulable: verified against that fault.
+fn revert_case(argo: DeployStatus, extra: &[String]) -> Case {
+    let mut case = Case::new(argo, extra);
+    case.baseline.key = IncidentKey::new("prod", &workload(), FaultId::Unschedulable);
+    case
+}
+
+impl Case {
+    fn revert_at(&self, now: &str) -> Report {
+        verify_revert(&Inputs {
+            baseline: &self.baseline,
+            argo: &self.argo,
+            state: &self.state,
+            alert: self.alert,
+            mark: self.mark.as_ref(),
+            windows: Windows::default(),
+            now: t(now),
+        })
+    }
+}
+
+const NO_ROOM: &str = "0/2 nodes are available: 2 Insufficient memory.";
+
+#[test]
+fn a_revert_waits_for_its_deploy_and_then_for_the_window() {
+    let case = revert_case(
+        not_yet(),
+        &[old_pods(), pending_pod("web-new222-b", NO_ROOM)],
+    );
+    assert!(matches!(
+        case.revert_at(DURING).verdict,
+        Verdict::Pending {
+            waiting: Waiting::Deploy { .. },
+            ..
+        }
+    ));
+    assert_eq!(case.revert_at(AFTER).verdict.name(), "pending");
+    assert_eq!(
+        case.revert_at("2026-01-01T01:16:00Z").verdict.name(),
+        "not_deployed"
+    );
+}
+
+#[test]
+fn a_revert_passes_when_the_regression_is_gone_though_the_old_fault_is_back() {
+    // The revert brought back the old ReplicaSet: no new pods, and its pod OOMs as before.
+    let case = revert_case(synced(SHA), &[old_pods()]);
+    assert_eq!(case.revert_at(DURING).verdict.name(), "pending");
+    let report = case.revert_at(AFTER);
+    assert_eq!(report.verdict.name(), "healthy", "{:?}", report.verdict);
+    assert_eq!(report.verdict.evidence().fault, "unschedulable");
+    assert_eq!(report.verdict.evidence().new_pods, ["web-old111-a"]);
+}
+
+#[test]
+fn a_revert_that_leaves_the_regression_in_place_fails_at_window_end() {
+    let case = revert_case(
+        synced(SHA),
+        &[old_pods(), pending_pod("web-new222-b", NO_ROOM)],
+    );
+    // Pods of the reverted ReplicaSet may take a while to go: no early verdict.
+    assert_eq!(case.revert_at(DURING).verdict.name(), "pending");
+    match case.revert_at(AFTER).verdict {
+        Verdict::StillFiring { findings, evidence } => {
+            assert_eq!(findings[0].fault, FaultId::Unschedulable);
+            assert_eq!(evidence.faults, ["unschedulable on web-new222-b"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_revert_of_a_workload_without_pods_proves_nothing() {
+    let case = revert_case(synced(SHA), &[]);
+    assert_eq!(
+        reasons(&case.revert_at(AFTER).verdict),
+        [Inconclusive::NoNewPods]
+    );
+}
