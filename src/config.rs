@@ -353,12 +353,23 @@ pub struct Settings {
 }
 
 /// A validated `prometheus:` section with its token read.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PrometheusSettings {
     /// An http(s) URL with a host (it may hold credentials: never logged).
     pub url: reqwest::Url,
     pub bearer_token: Option<LoadedSecret>,
     pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for PrometheusSettings {
+    /// The URL's scheme, host and port only (its user info may be a credential).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSettings")
+            .field("url", &self.url.origin().ascii_serialization())
+            .field("bearer_token", &self.bearer_token)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Settings {
