@@ -36,6 +36,27 @@ pub struct Config {
     /// Only for a simulated world running faster than the wall clock (`suture sim` writes it):
     /// suture then reads the world's time, so windows and expiries agree with its timestamps.
     pub clock: Option<ClockConfig>,
+    /// The Prometheus that evaluates an alert's own expression during verification; unset,
+    /// alert expressions are not evaluated.
+    pub prometheus: Option<PrometheusConfig>,
+}
+
+/// Where alert expressions are evaluated (`GET /api/v1/query_range`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// The API's base, `http(s)://host:9090` (or with a path prefix).
+    pub url: String,
+    /// An `Authorization: Bearer` token (a proxy in front of Prometheus), read from this file.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Each query gives up after this long.
+    #[serde(default = "default_prometheus_timeout")]
+    pub timeout: String,
+}
+
+fn default_prometheus_timeout() -> String {
+    "10s".into()
 }
 
 /// A world clock running `speed` times the wall clock: at wall time `wall_origin` it was
@@ -63,6 +84,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             templates_dir: None,
             clock: None,
+            prometheus: None,
         }
     }
 }
@@ -328,6 +350,29 @@ pub struct Settings {
     pub repeat_overrides: Vec<(Vec<String>, jiff::SignedDuration)>,
     /// The clock the live loop reads (the wall clock unless `clock:` is set).
     pub clock: crate::clock::Clock,
+    /// `prometheus:`, ready for [`crate::prometheus::Prometheus::from_settings`]; `None`: alert
+    /// expressions are not evaluated.
+    pub prometheus: Option<PrometheusSettings>,
+}
+
+/// A validated `prometheus:` section with its token read.
+#[derive(Clone)]
+pub struct PrometheusSettings {
+    /// An http(s) URL with a host (it may hold credentials: never logged).
+    pub url: reqwest::Url,
+    pub bearer_token: Option<LoadedSecret>,
+    pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for PrometheusSettings {
+    /// The URL's scheme, host and port only (its user info may be a credential).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSettings")
+            .field("url", &self.url.origin().ascii_serialization())
+            .field("bearer_token", &self.bearer_token)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -784,6 +829,26 @@ fn validate(
             }
         }
     };
+    let prometheus = config.prometheus.as_ref().and_then(|p| {
+        let url = reqwest::Url::parse(p.url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if url.is_none() {
+            // The value may carry user:password; say what is wrong, not what it is.
+            issues.push(issue(
+                &named("prometheus.url", origin),
+                "is not an http(s) URL like http://prometheus:9090",
+            ));
+        }
+        let bearer_token =
+            optional_secret("prometheus.bearer_token_file", &p.bearer_token_file, issues);
+        let timeout = duration("prometheus.timeout", &p.timeout, origin, issues);
+        Some(PrometheusSettings {
+            url: url?,
+            bearer_token,
+            timeout: timeout.unsigned_abs(),
+        })
+    });
     Some(Settings {
         config,
         pause_ttl,
@@ -802,6 +867,7 @@ fn validate(
         repeat_every,
         repeat_overrides,
         clock,
+        prometheus,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod notify;
 pub mod objref;
 pub mod owner;
 pub mod plan;
+pub mod prometheus;
 pub mod proposal;
 pub mod quantity;
 pub mod record;

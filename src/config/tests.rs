@@ -59,6 +59,7 @@ fn the_documented_example_loads_with_its_secrets() {
             "https://pager.example.com/hook",
         ),
         ("secrets/escalation-webhook-token", "pager-token"),
+        ("secrets/prometheus-token", "prom-token"),
     ]);
     let s = load(Some(text), env(&[]), dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(s.ack_token.is_some() && s.slack_webhook_url.is_some());
@@ -89,6 +90,16 @@ fn the_documented_example_loads_with_its_secrets() {
         ["github.com", "gitlab.example.com"]
     );
     assert_eq!(s.config.policy.forbidden_kinds, ["DaemonSet"]);
+    let prometheus = s
+        .prometheus
+        .as_ref()
+        .unwrap_or_else(|| panic!("prometheus settings"));
+    assert_eq!(
+        prometheus.url.as_str(),
+        "http://prometheus.monitoring:9090/"
+    );
+    assert!(prometheus.bearer_token.is_some());
+    assert_eq!(prometheus.timeout, std::time::Duration::from_secs(10));
 }
 
 #[test]
@@ -281,4 +292,92 @@ fn notify_urls_are_checked_without_being_shown() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.repeat_every, jiff::SignedDuration::from_mins(2));
     assert!(!format!("{s:?}").contains("secret-path"));
+}
+
+#[test]
+fn prometheus_is_off_by_default_and_validated_when_set() {
+    let s = load(None, env(&[]), Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.prometheus.is_none());
+
+    let dir = secrets_dir(&[("secrets/prometheus-token", "prom-token\n")]);
+    let text = "
+prometheus:
+  url: https://prometheus.example.com/prom
+  bearer_token_file: secrets/prometheus-token
+  timeout: 5s
+";
+    let s = load(Some(text), env(&[]), dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let p = s
+        .prometheus
+        .as_ref()
+        .unwrap_or_else(|| panic!("prometheus settings"));
+    assert_eq!(p.url.as_str(), "https://prometheus.example.com/prom");
+    assert_eq!(p.timeout, std::time::Duration::from_secs(5));
+    let token = p
+        .bearer_token
+        .as_ref()
+        .unwrap_or_else(|| panic!("bearer token"));
+    assert_eq!(token.secret.expose(), b"prom-token");
+    assert!(!format!("{s:?}").contains("prom-token"));
+    let with_user = Settings {
+        prometheus: Some(PrometheusSettings {
+            url: reqwest::Url::parse("https://user:hunter2@prom.example.com/x")
+                .unwrap_or_else(|e| panic!("{e}")),
+            ..p.clone()
+        }),
+        ..s.clone()
+    };
+    assert!(!format!("{with_user:?}").contains("hunter2"));
+    crate::prometheus::Prometheus::from_settings(p).unwrap_or_else(|e| panic!("{e}"));
+
+    // The environment sets it too; the timeout has a default.
+    let s = load(
+        None,
+        env(&[("SUTURE_PROMETHEUS__URL", "http://127.0.0.1:9090")]),
+        Path::new("."),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = s
+        .prometheus
+        .unwrap_or_else(|| panic!("prometheus settings"));
+    assert_eq!(p.timeout, crate::prometheus::DEFAULT_TIMEOUT);
+    assert!(p.bearer_token.is_none());
+
+    for (url, ok) in [
+        ("ftp://prometheus:9090", false),
+        ("prometheus:9090", false),
+        ("not a url", false),
+        ("http://", false),
+        ("http://prometheus:9090", true),
+    ] {
+        let text = format!("prometheus:\n  url: \"{url}\"\n");
+        let result = load(Some(&text), env(&[]), Path::new("."));
+        match (result, ok) {
+            (Ok(_), true) => {}
+            (Err(e), false) => assert_eq!(keys(&e), ["prometheus.url"], "{url}: {e}"),
+            (Ok(_), false) => panic!("{url} accepted"),
+            (Err(e), true) => panic!("{url}: {e}"),
+        }
+    }
+
+    // A missing token file, a bad timeout and an unknown key are reported.
+    let text = "
+prometheus:
+  url: http://prometheus:9090
+  bearer_token_file: secrets/missing
+  timeout: soon
+";
+    let e = load(Some(text), env(&[]), dir.path())
+        .err()
+        .unwrap_or_else(|| panic!("expected errors"));
+    assert_eq!(
+        keys(&e),
+        ["prometheus.bearer_token_file", "prometheus.timeout"],
+        "{e}"
+    );
+    let text = "prometheus:\n  url: http://prometheus:9090\n  token: x\n";
+    let e = load(Some(text), env(&[]), dir.path())
+        .err()
+        .unwrap_or_else(|| panic!("expected errors"));
+    assert!(e.to_string().contains("token"), "{e}");
 }
