@@ -182,6 +182,13 @@ impl Service {
         )
         .with_slices(Arc::new(move |object| slices.slice(object)))
         .with_metrics(metrics.clone());
+        let runner = match &settings.prometheus {
+            Some(p) => runner.with_prometheus(
+                crate::prometheus::Prometheus::from_settings(p)
+                    .map_err(|e| anyhow::anyhow!("prometheus: {e}"))?,
+            ),
+            None => runner,
+        };
         let mut tasks = vec![tokio::spawn(Arc::new(runner).run(rx))];
 
         let ticker = tx.clone();

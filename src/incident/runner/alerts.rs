@@ -100,6 +100,8 @@ impl Runner {
                 "fingerprint": alert.fingerprint,
                 "labels": alert.labels,
                 "opened": opened,
+                // What the verification evaluates in Prometheus over its window.
+                "expression": alert.expression(),
             }),
         );
         Ok(self.ledger.append_hop(key, &hop, self.now()).await?)

@@ -87,6 +87,8 @@ pub struct Runner {
     templates: Templates,
     slice: Option<SliceFn>,
     metrics: Option<Metrics>,
+    /// Where alert-sourced incidents' expressions are evaluated (config `prometheus:`).
+    prometheus: Option<Arc<crate::prometheus::Prometheus>>,
     repos: repos::Locks,
 }
 
@@ -108,6 +110,7 @@ impl Runner {
             templates,
             slice: None,
             metrics: None,
+            prometheus: None,
             repos: repos::Locks::default(),
         }
     }
@@ -121,6 +124,12 @@ impl Runner {
     /// Where pull requests opened and detection-to-PR times are counted.
     pub fn with_metrics(mut self, metrics: Metrics) -> Runner {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Where alert expressions are evaluated over the verification window.
+    pub fn with_prometheus(mut self, prometheus: crate::prometheus::Prometheus) -> Runner {
+        self.prometheus = Some(Arc::new(prometheus));
         self
     }
 

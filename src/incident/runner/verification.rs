@@ -53,12 +53,17 @@ impl Runner {
             .await?
             .map(|a| json!({"namespace": a.namespace, "name": a.name}));
         let alert_sourced = hops.iter().any(|h| h.kind == "alert_firing");
+        let expression = hops
+            .iter()
+            .rev()
+            .filter(|h| h.kind == "alert_firing")
+            .find_map(|h| h.detail["expression"].as_str());
         // A revert is verified against the fault the fix brought (the regression's).
         let regression = revert.then(|| regression_fault(&hops)).flatten();
         let hop = Hop::new(
             STARTED,
             json!({"merge_sha": sha, "pods": pods, "app": app, "alert_sourced": alert_sourced,
-                   "revert": revert, "fault": regression}),
+                   "revert": revert, "fault": regression, "expression": expression}),
         );
         let now = self.now();
         match self
@@ -165,9 +170,9 @@ impl Runner {
             baseline: &baseline,
             argo: &argo,
             state: &state,
-            // The alert's expression is not evaluated yet: an alert-sourced incident ends
-            // inconclusive rather than passing on pod state alone.
-            alert: None,
+            alert: self
+                .alert_over_window(&started.detail, mark.as_ref(), now)
+                .await,
             mark: mark.as_ref(),
             windows: self.cfg.windows,
             now,
@@ -202,6 +207,33 @@ impl Runner {
             now,
         );
         self.apply(key, &ctx, step, None, None).await
+    }
+
+    /// The alert's own expression over the window, once the window is over: `None` when
+    /// there is no expression or no Prometheus, or it answered with no data or an error, so an
+    /// alert-sourced incident ends inconclusive rather than passing on pod state alone.
+    async fn alert_over_window(
+        &self,
+        started: &Value,
+        mark: Option<&DeployMark>,
+        now: Timestamp,
+    ) -> Option<bool> {
+        let (prometheus, expr, mark) = (
+            self.prometheus.as_ref()?,
+            started["expression"].as_str()?,
+            mark?,
+        );
+        let ends = mark.at.saturating_add(self.cfg.windows.window).ok()?;
+        if now < ends {
+            return None;
+        }
+        match prometheus.condition_over(expr, mark.at, now).await {
+            Ok(condition) => condition.as_alert(),
+            Err(e) => {
+                tracing::warn!(error = %e, "evaluating the alert's expression failed");
+                None
+            }
+        }
     }
 
     /// The latest verdict, as a commit status on the merge commit and a comment on the pull
