@@ -109,9 +109,9 @@ impl Runner {
 
     /// The merged fix and its undo records, from the ledger.
     fn fix_of(&self, hops: &[HopRecord], prs: &[PullRequest]) -> Result<Fix, String> {
+        // Newest first: the fix that was just verified.
         let pr = prs
             .iter()
-            .rev()
             .find(|p| p.state == "merged" && !is_revert(p))
             .cloned()
             .ok_or("the incident has no merged fix to revert")?;

@@ -267,7 +267,7 @@ impl Runner {
         ) {
             return Ok(());
         }
-        let Some((entry, pr)) = self.merged_pull_request(key).await? else {
+        let Some((entry, pr)) = self.merged_pull_request(key, sha).await? else {
             return Ok(());
         };
         let repo = RepoPath::new(&pr.repo)?;
@@ -289,17 +289,25 @@ impl Runner {
         Ok(())
     }
 
+    /// The pull request whose merge is `sha` (the fix's or the revert's), else the newest merged.
     async fn merged_pull_request(
         &self,
         key: &str,
+        sha: &str,
     ) -> Result<Option<(&super::ForgeEntry, crate::ledger::PullRequest)>, RunError> {
-        let pr = self
+        // Newest first.
+        let merged: Vec<_> = self
             .ledger
             .pull_requests(key)
             .await?
             .into_iter()
-            .rev()
-            .find(|p| p.state == "merged");
+            .filter(|p| p.state == "merged")
+            .collect();
+        let pr = merged
+            .iter()
+            .find(|p| p.merge_sha.as_deref() == Some(sha))
+            .or(merged.first())
+            .cloned();
         Ok(pr.and_then(|pr| self.forge_for(&pr.url).map(|e| (e, pr))))
     }
 
@@ -323,7 +331,7 @@ impl Runner {
         ) {
             return Ok(());
         }
-        let Some((entry, pr)) = self.merged_pull_request(key).await? else {
+        let Some((entry, pr)) = self.merged_pull_request(key, sha).await? else {
             return Ok(());
         };
         if !self.cfg.dry_run {
