@@ -25,8 +25,11 @@ pub struct Report {
     pub incident: IncidentView,
     pub pull_request: PullRequestView,
     pub application: ApplicationView,
-    /// The verification sweep's verdict on the merge (absent if none was reached).
+    /// The verification sweep's last verdict (absent if none was reached).
     pub verification: Option<VerificationView>,
+    /// Every pull/merge request suture opened for the incident, oldest first (the fix, a
+    /// next bounded step, a revert), each merged by the demo's reviewer.
+    pub changes: Vec<ChangeView>,
     pub hops: Vec<HopView>,
 }
 
@@ -36,6 +39,13 @@ pub struct VerificationView {
     pub verdict: String,
     pub merge_sha: String,
     pub evidence: Value,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeView {
+    pub url: String,
+    pub head_branch: String,
+    pub state: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -218,12 +228,51 @@ async fn review(
         Ok(hops.iter().any(|h| h.kind == "sync_resumed").then_some(()))
     })
     .await?;
-    // The verification sweep: the merge deployed, a window of the new pods, a verdict.
-    until("the verification verdict", || async {
-        let i = ledger.incident(&incident.key).await?;
-        Ok(i.filter(|i| !matches!(i.state, IncidentState::Merged | IncidentState::Verifying)))
-    })
-    .await?;
+    // The verification sweep decides what follows; the reviewer merges whatever suture opens
+    // next for the incident (the next bounded bump, a revert) until it settles.
+    let mut reviewed = vec![number];
+    loop {
+        let state = until("the incident to settle", || async {
+            let Some(state) = ledger.incident(&incident.key).await?.map(|i| i.state) else {
+                return Ok(None);
+            };
+            // `regressed` is an end only once suture has decided not to revert.
+            if state == IncidentState::Regressed {
+                let hops = ledger.hops(&incident.key).await?;
+                let held = hops
+                    .iter()
+                    .rposition(|h| h.kind == "regressed")
+                    .unwrap_or(0);
+                if !hops[held..].iter().any(|h| h.kind == "revert_refused") {
+                    return Ok(None);
+                }
+            }
+            Ok(settled(state).then_some(state))
+        })
+        .await?;
+        if !matches!(state, IncidentState::PrOpen | IncidentState::Reverting) {
+            break;
+        }
+        let next = ledger
+            .pull_requests(&incident.key)
+            .await?
+            .into_iter()
+            .find(|p| p.state == "open")
+            .and_then(|p| u64::try_from(p.number).ok())
+            .filter(|n| !reviewed.contains(n));
+        let Some(next) = next else {
+            // Opened but not yet recorded: look again.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        client.merge(&repo, next).await?;
+        reviewed.push(next);
+        until("the merge to be recorded", || async {
+            let i = ledger.incident(&incident.key).await?;
+            Ok(i.filter(|i| i.state != state))
+        })
+        .await?;
+    }
     let after = apps.get(&app_ref).await?;
     let incident = ledger
         .incident(&incident.key)
@@ -234,6 +283,17 @@ async fn review(
         bail!("the pull request is not merged on the forge");
     }
     let all_hops = ledger.hops(&incident.key).await?;
+    let mut changes: Vec<ChangeView> = ledger
+        .pull_requests(&incident.key)
+        .await?
+        .into_iter()
+        .map(|p| ChangeView {
+            url: p.url,
+            head_branch: p.head_branch,
+            state: p.state,
+        })
+        .collect();
+    changes.reverse();
     let verification = all_hops
         .iter()
         .rev()
@@ -276,8 +336,20 @@ async fn review(
             sync_after: automated(&after),
         },
         verification,
+        changes,
         hops,
     })
+}
+
+/// Where the demo's reviewer acts or stops: a pull request to review, or an end state.
+/// In between (proposed, merged, verifying, still firing before the next bump) it waits.
+fn settled(state: IncidentState) -> bool {
+    use IncidentState as S;
+    match state {
+        S::PrOpen | S::Reverting => true,
+        S::Resolved | S::Reverted | S::Escalated | S::Regressed | S::Declined | S::Applied => true,
+        S::Open | S::Proposed | S::Merged | S::Verifying | S::StillFiring => false,
+    }
 }
 
 /// The demo as people read it.
@@ -308,6 +380,12 @@ pub fn text(report: &Report) -> String {
         },
         app.sync_after
     ));
+    if report.changes.len() > 1 {
+        out.push_str("\nchanges suture opened:\n");
+        for c in &report.changes {
+            out.push_str(&format!("  {} {} ({})\n", c.url, c.head_branch, c.state));
+        }
+    }
     match &report.verification {
         Some(v) => out.push_str(&format!("verification of {}: {}\n", v.merge_sha, v.verdict)),
         None => out.push_str("verification: no verdict\n"),
