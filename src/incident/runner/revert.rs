@@ -163,6 +163,32 @@ impl Runner {
                  ({window:#}); suture does not revert on old evidence"
             ))));
         }
+        // Someone else rolled the workload after the merge's rollout (a spec change at the same
+        // scale): what runs is no longer suture's change alone.
+        let mark: Option<crate::incident::verify::DeployMark> = hops
+            .iter()
+            .rev()
+            .find(|h| h.kind == "deploy_seen")
+            .and_then(|h| serde_json::from_value(h.detail.clone()).ok());
+        if let (Some(slice_of), Some(mark), Ok(key)) = (
+            &self.slice,
+            &mark,
+            fix.pr.incident_key.parse::<crate::incident::key::IncidentKey>(),
+        ) {
+            let workload =
+                crate::objref::ObjectRef::of_kind(&key.kind, &key.namespace, &key.name);
+            let (generation, replicas) =
+                crate::incident::verify::revision::generation(&slice_of(&workload), &workload);
+            if let (Some(from), Some(to)) = (mark.generation, generation)
+                && to > from
+                && replicas == mark.replicas
+            {
+                return Ok(Some(Gate::Refuse(format!(
+                    "the workload was changed after suture's rollout (generation {from} -> \
+                     {to}); another rollout is in flight or done"
+                ))));
+            }
+        }
         let Some(app) = &fix.application else {
             return Ok(None);
         };
