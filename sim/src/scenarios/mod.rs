@@ -5,13 +5,16 @@
 mod bad_image;
 mod helm_oom;
 mod kustomize_oom;
+mod leak;
 mod oom;
+mod oom_unschedulable;
 mod slow_start;
 
 use serde_json::{Value, json};
 
 use super::argocd::HelmChart;
 use super::kube::controllers::{Behaviour, Behaviours, NodeSpec};
+pub use super::world::events::WorldEvent;
 
 /// One scenario. Commits after the first land once the workload is available, so a later
 /// commit is a rollout from a healthy state (as `bad-image` needs).
@@ -36,6 +39,8 @@ pub struct Scenario {
     pub nodes: Vec<NodeSpec>,
     /// Charts with `repo_url` left empty: `World` fills in the Git remote's URL.
     pub helm_charts: Vec<HelmChart>,
+    /// What happens to the infrastructure mid-run (a node lost after a fix deploys, say).
+    pub events: Vec<WorldEvent>,
 }
 
 impl Scenario {
@@ -56,6 +61,7 @@ impl Scenario {
                 .map(|i| NodeSpec::new(&format!("sim-node-{i}"), "4", "8Gi"))
                 .collect(),
             helm_charts: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -103,6 +109,8 @@ pub fn all() -> Vec<Scenario> {
         slow_start::scenario(),
         kustomize_oom::scenario(),
         helm_oom::scenario(),
+        oom_unschedulable::scenario(),
+        leak::scenario(),
     ]
 }
 
@@ -114,7 +122,7 @@ pub fn find(name: &str) -> Option<Scenario> {
 pub fn listing() -> String {
     all()
         .iter()
-        .map(|s| format!("  {:<14} {}\n", s.name, s.description))
+        .map(|s| format!("  {:<18} {}\n", s.name, s.description))
         .collect()
 }
 
@@ -158,6 +166,57 @@ spec:
     )
 }
 
+/// The same Deployment with the `api` container's memory request equal to its limit, and
+/// both containers' requests equal to their limits (Guaranteed QoS): a memory bump raises
+/// what the scheduler must find room for, too. `Recreate`, so a revert converges although
+/// the reverted pods crash-loop: a RollingUpdate with 2 replicas has maxUnavailable 0 and, as
+/// the real controller does, would keep an unplaceable surge pod until the old pods are
+/// available.
+fn deployment_guaranteed(image: &str, memory: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: checkout-api
+  labels:
+    app: checkout-api
+spec:
+  replicas: 2
+  strategy:
+    type: Recreate
+  selector:
+    matchLabels:
+      app: checkout-api
+  template:
+    metadata:
+      labels:
+        app: checkout-api
+    spec:
+      containers:
+        - name: log-shipper
+          image: fluent/fluent-bit:3.1.4
+          resources:
+            requests:
+              cpu: 100m
+              memory: 128Mi
+            limits:
+              cpu: 100m
+              memory: 128Mi
+        - name: api
+          image: {image}
+          ports:
+            - containerPort: 8080
+          resources:
+            requests:
+              cpu: 250m
+              memory: {memory}
+            limits:
+              cpu: 250m
+              memory: {memory}
+"
+    )
+}
+
 const SERVICE: &str = "apiVersion: v1
 kind: Service
 metadata:
@@ -177,5 +236,36 @@ fn grows_to_600mi() -> Behaviour {
     Behaviour {
         working_set: Some("600Mi".into()),
         ..Behaviour::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listing_names_every_scenario_once() {
+        let listing = listing();
+        for name in ["oom", "oom-unschedulable", "leak", "bad-image"] {
+            let rows = listing
+                .lines()
+                .filter(|l| l.split_whitespace().next() == Some(name))
+                .count();
+            assert_eq!(rows, 1, "{name} in:\n{listing}");
+        }
+    }
+
+    #[test]
+    fn world_events_name_nodes_of_their_scenario() {
+        for s in all() {
+            for e in &s.events {
+                let WorldEvent::LoseNodeAfterForeignSync { node, .. } = e;
+                assert!(
+                    s.nodes.iter().any(|n| n.name == *node),
+                    "{}: {node}",
+                    s.name
+                );
+            }
+        }
     }
 }

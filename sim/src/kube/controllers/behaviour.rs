@@ -4,6 +4,7 @@
 //! default: {}                      # unknown images pull and run fine
 //! images:
 //!   shop/web:1.4: {working_set: 600Mi}          # OOMKilled under a smaller memory limit
+//!   shop/leaky:3: {leak_per_second: 32Mi}       # grows without bound: OOMKilled at any limit
 //!   shop/web:9.9: {missing: true}               # ErrImagePull / ImagePullBackOff (not found)
 //!   private/app:1: {pull_unauthorized: true}    # ErrImagePull (401 Unauthorized)
 //!   shop/slow:2: {start_seconds: 60}            # probes fail for the first 60 s
@@ -25,6 +26,9 @@ pub struct Behaviour {
     pub working_set: Option<String>,
     /// Seconds after start at which the working set is reached (default 3).
     pub oom_after_seconds: Option<u64>,
+    /// A leak: the working set grows by this much per second from the container's start (on
+    /// top of `working_set`, if set), so it crosses any memory limit, a raised one later.
+    pub leak_per_second: Option<String>,
     /// Seconds until the app answers its probes (startup, liveness, readiness).
     pub start_seconds: u64,
     /// The process exits with this code ...
@@ -50,6 +54,34 @@ impl Behaviour {
     pub fn working_set_bytes(&self) -> Option<i128> {
         let q = self.working_set.as_deref()?;
         crate::quantity::bytes(q)
+    }
+
+    /// Bytes per second of the leak, if set, parseable and positive.
+    pub fn leak_bytes_per_second(&self) -> Option<i128> {
+        let q = self.leak_per_second.as_deref()?;
+        crate::quantity::bytes(q).filter(|b| *b > 0)
+    }
+
+    /// The working set `secs` after the container started, if the behaviour sets one.
+    pub fn working_set_after(&self, secs: f64) -> Option<i128> {
+        let base = self.working_set_bytes();
+        match self.leak_bytes_per_second() {
+            Some(rate) => Some(base.unwrap_or(0) + (rate as f64 * secs.max(0.0)) as i128),
+            None => base,
+        }
+    }
+
+    /// Seconds after start at which the working set exceeds `limit` bytes, if ever.
+    pub fn oom_after(&self, limit: i128) -> Option<f64> {
+        let base = self.working_set_bytes().unwrap_or(0);
+        if let Some(rate) = self.leak_bytes_per_second() {
+            // Killed once it reaches the limit (whole seconds, as the kubelet's timestamps are);
+            // a base already above it goes as a plain OOM.
+            if base <= limit {
+                return Some(((limit - base) as f64 / rate as f64).ceil());
+            }
+        }
+        (base > limit).then(|| self.oom_after_seconds.unwrap_or(DEFAULT_OOM_AFTER) as f64)
     }
 }
 
@@ -175,6 +207,26 @@ mod tests {
         );
         assert_eq!(b.for_image("shop/slow:2").start_seconds, 60);
         assert_eq!(b.for_image("shop/batch:1").exit_code, Some(1));
+    }
+
+    #[test]
+    fn a_leak_crosses_every_limit() {
+        let leak = Behaviour {
+            leak_per_second: Some("32Mi".into()),
+            ..Behaviour::default()
+        };
+        assert_eq!(leak.oom_after(512 << 20), Some(16.0));
+        assert_eq!(leak.oom_after(640 << 20), Some(20.0));
+        assert_eq!(leak.oom_after(1 << 30), Some(32.0));
+        assert_eq!(leak.working_set_after(10.0), Some(320 << 20));
+        // Without a leak nothing changes: over the limit after 3s, under it never.
+        let fixed = Behaviour {
+            working_set: Some("600Mi".into()),
+            ..Behaviour::default()
+        };
+        assert_eq!(fixed.oom_after(512 << 20), Some(3.0));
+        assert_eq!(fixed.oom_after(1 << 30), None);
+        assert_eq!(fixed.working_set_after(99.0), Some(600 << 20));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Controllers that make the simulated apiserver behave like a cluster: Deployment ->
 //! ReplicaSet -> Pod, StatefulSet, Job, CronJob, a scheduler, a kubelet whose containers
-//! behave as the scenario says (`behaviour`), and owner-reference garbage collection.
+//! behave as the scenario says (`behaviour`), owner-reference garbage collection and the pod
+//! GC of pods whose node is gone.
 //!
 //! All controllers run in one control loop over the `Store`, on a `SimClock`. A pass runs
 //! every controller once at the clock's current time; `settle` repeats passes until one
@@ -39,6 +40,7 @@ mod gc;
 mod job;
 mod kubelet;
 mod meta;
+mod podgc;
 mod replicaset;
 mod runtime;
 mod scheduler;
@@ -226,6 +228,7 @@ struct Engine {
     recorder: Recorder,
     kubelet: kubelet::Kubelet,
     scheduler: scheduler::Scheduler,
+    pod_gc: podgc::PodGc,
 }
 
 /// Bounds: passes per settle (a fixpoint comes in a handful), stops per step.
@@ -333,6 +336,7 @@ impl Controllers {
             recorder,
             kubelet,
             scheduler,
+            pod_gc,
         } = engine;
         let mut cx = Cx {
             store: &self.inner.store,
@@ -342,6 +346,7 @@ impl Controllers {
             behaviours,
             wake: None,
         };
+        pod_gc.sync(&mut cx);
         gc::sync(&mut cx);
         cronjob::sync(&mut cx);
         job::sync(&mut cx);

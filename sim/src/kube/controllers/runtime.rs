@@ -7,9 +7,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::behaviour::{
-    Behaviour, DEFAULT_EXIT_AFTER, DEFAULT_OOM_AFTER, DEFAULT_PULL_SECONDS, normalize,
-};
+use super::behaviour::{Behaviour, DEFAULT_EXIT_AFTER, DEFAULT_PULL_SECONDS, normalize};
 use super::clock::{plus, secs_between};
 use super::meta::{self, go_duration, s, ts};
 
@@ -423,13 +421,9 @@ impl Container {
         let limit = spec
             .pointer("/resources/limits/memory")
             .and_then(meta::bytes);
-        let oom = match (b.working_set_bytes(), limit) {
-            (Some(ws), Some(limit)) if ws > limit => {
-                let after = b.oom_after_seconds.unwrap_or(DEFAULT_OOM_AFTER) as f64;
-                Some((plus(since, after), 137, "OOMKilled"))
-            }
-            _ => None,
-        };
+        let oom = limit
+            .and_then(|limit| b.oom_after(limit))
+            .map(|after| (plus(since, after), 137, "OOMKilled"));
         let exit = b.exit_code.map(|code| {
             let after = b.exit_after_seconds.unwrap_or(DEFAULT_EXIT_AFTER) as f64;
             let reason = if code == 0 { "Completed" } else { "Error" };

@@ -1,7 +1,9 @@
 //! The whole simulated world in one process (`suture sim`, tests, later `suture demo`): the
 //! Kubernetes API server with controllers on a scaled clock, the simulated Argo CD, and one
 //! `RepoStore` served by the Git remote, the GitHub simulator and the GitLab simulator, seeded
-//! from a [`Scenario`].
+//! from a [`Scenario`]; the scenario's [`events`] happen as their triggers come true.
+
+pub mod events;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -106,6 +108,9 @@ pub struct World {
     pub github: GitHubSim,
     pub gitlab: GitLabSim,
     pub repos: RepoStore,
+    /// The scenario's seeded commits, in order (anything else on the branch came from outside).
+    pub seeded: Vec<String>,
+    events: Option<events::EventRunner>,
     endpoints: Endpoints,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -161,9 +166,10 @@ impl World {
             ..Config::default()
         })?;
 
+        let mut seeded = Vec::new();
         let mut commits = scenario.commits.iter();
         if let Some((msg, files)) = commits.next() {
-            repos.commit_files(scenario.repo, scenario.branch, files.clone(), msg)?;
+            seeded.push(repos.commit_files(scenario.repo, scenario.branch, files.clone(), msg)?);
         }
         let app_res = kube.store().res("argoproj.io/v1alpha1", "Application")?;
         kube.store().create(
@@ -175,9 +181,23 @@ impl World {
         let argo = ArgoSim::start(kube.store().clone(), repos.clone(), settings);
         for (msg, files) in commits {
             wait_available(&kube, scenario.namespace, scenario.deployment)?;
-            repos.commit_files(scenario.repo, scenario.branch, files.clone(), msg)?;
+            seeded.push(repos.commit_files(scenario.repo, scenario.branch, files.clone(), msg)?);
             argo.refresh();
         }
+        let clock = kube
+            .controllers()
+            .map(|c| c.clock().clone())
+            .ok_or("the world runs controllers")?;
+        let events = events::EventRunner::start(
+            kube.store().clone(),
+            clock,
+            events::Watch {
+                app_namespace: "argocd".into(),
+                app: scenario.app.into(),
+                seeded: seeded.clone(),
+            },
+            scenario.events.clone(),
+        );
 
         let kube_url = kube.url();
         let metrics = KubeStateMetrics::start(kube.store().clone())?;
@@ -218,6 +238,8 @@ impl World {
             github,
             gitlab,
             repos,
+            seeded,
+            events,
             endpoints,
             _tmp: tmp,
         })
@@ -231,9 +253,12 @@ impl World {
         &self.endpoints.kubeconfig
     }
 
-    /// Stops Argo CD first (it writes to the API server), then the metrics and the API server,
-    /// then the forges.
+    /// Stops the world events and Argo CD first (they write to the API server), then the
+    /// metrics and the API server, then the forges.
     pub async fn shutdown(self) {
+        if let Some(events) = self.events {
+            events.shutdown().await;
+        }
         self.argo.shutdown().await;
         self.metrics.shutdown().await;
         self.kube.shutdown().await;
