@@ -132,6 +132,112 @@ fn demo_runs_the_loop_on_gitlab() {
     demo_on("gitlab");
 }
 
+/// The hop kinds of a demo report, in order.
+#[cfg(feature = "sim")]
+fn hop_kinds(report: &serde_json::Value) -> Vec<String> {
+    report["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["kind"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `oom-unschedulable`: the bump passes the checks, then a node is lost and the bigger pods
+/// no longer fit -> regressed -> revert PR -> merged -> verified -> reverted.
+#[cfg(feature = "sim")]
+#[test]
+fn demo_reverts_a_fix_that_no_longer_fits() {
+    let out = suture(&[
+        "demo",
+        "--scenario",
+        "oom-unschedulable",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["incident"]["state"], "reverted", "{report}");
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(
+        changes[1]["head_branch"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("suture/revert/")),
+        "{changes:?}"
+    );
+    assert!(
+        changes.iter().all(|c| c["state"] == "merged"),
+        "{changes:?}"
+    );
+    // The fix raised the request too (Guaranteed QoS): the node-fit check ran and passed.
+    let diff = report["pull_request"]["diff"].as_str().unwrap();
+    assert_eq!(changed_lines(diff).len(), 4, "{diff}");
+    let kinds = hop_kinds(&report);
+    let at = |k: &str| kinds.iter().position(|h| h == k).unwrap_or(usize::MAX);
+    for kind in [
+        "regressed",
+        "revert_pushed",
+        "revert_opened",
+        "revert_merged",
+        "reverted",
+    ] {
+        assert!(kinds.iter().any(|h| h == kind), "{kind} in {kinds:?}");
+    }
+    assert!(at("regressed") < at("revert_opened") && at("revert_merged") < at("reverted"));
+    // The last verdict is the revert's own verification.
+    assert_eq!(report["verification"]["verdict"], "healthy");
+    assert_eq!(report["verification"]["evidence"]["fault"], "unschedulable");
+}
+
+/// `leak`: the working set keeps growing -> still_firing -> second bump -> still_firing ->
+/// escalated as a probable leak, with no third bump.
+#[cfg(feature = "sim")]
+#[test]
+fn demo_escalates_a_leak_after_two_bumps() {
+    let out = suture(&[
+        "demo",
+        "--scenario",
+        "leak",
+        "--forge",
+        "gitlab",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["incident"]["state"], "escalated", "{report}");
+    let changes = report["changes"].as_array().unwrap();
+    let branches: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c["head_branch"].as_str())
+        .collect();
+    assert_eq!(branches.len(), 2, "{branches:?}");
+    assert_eq!(format!("{}-2", branches[0]), branches[1]);
+    assert_eq!(report["verification"]["verdict"], "still_firing");
+    let kinds = hop_kinds(&report);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "still_firing").count(),
+        2,
+        "{kinds:?}"
+    );
+    let leak = report["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["why"].as_str())
+        .any(|why| why.contains("probable leak"));
+    assert!(leak, "{kinds:?}");
+}
+
 #[test]
 fn plan_reads_state_and_maps_the_repo_url() {
     // Mapped with a different spelling of the same URL: case of the host, no `.git`, a slash.

@@ -139,7 +139,12 @@ impl Runner {
             .forge_for(&url)
             .ok_or_else(|| RunError::NoForge(url.clone()))?;
         let repo = RepoUrl::parse(&url)?.path;
-        let branch = p.draft.key.branch();
+        // The next bounded step after a merged fix gets its own branch (`...-2`): the merged
+        // one's commit is already on the base, so its branch cannot carry a new change.
+        let branch = match self.prior_bumps(key).await? {
+            0 => p.draft.key.branch(),
+            merged => format!("{}-{}", p.draft.key.branch(), merged + 1),
+        };
         let prefix = format!("{key}#{}", self.generation(key).await?);
         let now = self.now();
 

@@ -173,10 +173,11 @@ impl Runner {
         if let (Some(slice_of), Some(mark), Ok(key)) = (
             &self.slice,
             &mark,
-            fix.pr.incident_key.parse::<crate::incident::key::IncidentKey>(),
+            fix.pr
+                .incident_key
+                .parse::<crate::incident::key::IncidentKey>(),
         ) {
-            let workload =
-                crate::objref::ObjectRef::of_kind(&key.kind, &key.namespace, &key.name);
+            let workload = crate::objref::ObjectRef::of_kind(&key.kind, &key.namespace, &key.name);
             let (generation, replicas) =
                 crate::incident::verify::revision::generation(&slice_of(&workload), &workload);
             if let (Some(from), Some(to)) = (mark.generation, generation)

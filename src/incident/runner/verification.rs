@@ -153,9 +153,11 @@ impl Runner {
             },
             None => DeployStatus::default(),
         };
+        // This verification's mark: a later bump or a revert has its own.
         let mark: Option<DeployMark> = hops
             .iter()
             .rev()
+            .take_while(|h| h.id != started.id)
             .find(|h| h.kind == DEPLOY_SEEN)
             .and_then(|h| serde_json::from_value(h.detail.clone()).ok());
         let state = slice_of(&baseline.workload);
