@@ -68,15 +68,33 @@ fn verify_states(live: &Live, sha: &str) -> Vec<String> {
         .collect()
 }
 
-async fn regressed_to_reverted(forge: Forge, db: Db) {
-    let mut live = Live::start("oom", forge, db, 30.0, WINDOW).await;
+async fn regressed_to_reverted(forge: Forge, db: Db, auto_merge: bool) {
+    let mut env = WINDOW.to_vec();
+    if auto_merge {
+        env.push(("SUTURE_POLICY__AUTO_MERGE_REVERTS", "true"));
+    }
+    let mut live = Live::start("oom", forge, db, 30.0, &env).await;
     live.incident_in(IncidentState::PrOpen).await;
     let fix = live.take_changes().remove(0);
     taint_every_node(&live).await;
     let fix_sha = live.merge(fix.number).await;
 
     // regressed -> the revert PR is opened at once (no reviewer merges for suture by default).
-    live.incident_in(IncidentState::Reverting).await;
+    live.until("the revert to be opened", || async {
+        let hops = live.hops(KEY).await;
+        (count(&hops, "revert_opened") > 0).then_some(())
+    })
+    .await;
+    if auto_merge {
+        live.until("suture to merge its revert", || async {
+            let hops = live.hops(KEY).await;
+            (count(&hops, "revert_auto_merged") > 0).then_some(())
+        })
+        .await;
+    } else {
+        let waiting = live.ledger().incident(KEY).await.unwrap().expect("incident");
+        assert_eq!(waiting.state, IncidentState::Reverting);
+    }
     let hops = live.hops(KEY).await;
     let verdict = hops.iter().find(|h| h.kind == "verdict").expect("verdict");
     assert_eq!(verdict.detail["verdict"], "regressed", "{verdict:?}");
@@ -123,7 +141,7 @@ async fn regressed_to_reverted(forge: Forge, db: Db) {
         "revert(payments/checkout-api): raise memory limit 512Mi -> 640Mi"
     );
     assert!(revert.head.starts_with("suture/revert/"), "{}", revert.head);
-    assert_eq!(revert.state, "open");
+    assert_eq!(revert.state, if auto_merge { "merged" } else { "open" });
     let mut labels = revert.labels.clone();
     labels.sort();
     assert_eq!(labels, ["fault/oom-killed", "revert", "suture"]);
@@ -156,8 +174,15 @@ async fn regressed_to_reverted(forge: Forge, db: Db) {
         "{fix_comments:?}"
     );
 
-    // The reviewer merges the revert; suture verifies it and ends the incident `reverted`.
-    let revert_sha = live.merge(revert.number).await;
+    // A reviewer merges the revert (or suture itself, when policy allows); suture verifies
+    // it and ends the incident `reverted`.
+    let revert_sha = if auto_merge {
+        live.incident_in(IncidentState::Reverted).await;
+        let prs = live.ledger().pull_requests(KEY).await.unwrap();
+        prs[0].merge_sha.clone().expect("suture merged its revert")
+    } else {
+        live.merge(revert.number).await
+    };
     live.incident_in(IncidentState::Reverted).await;
     live.until("the revert's verdict comment", || async {
         let hops = live.hops(KEY).await;
@@ -224,10 +249,116 @@ async fn regressed_to_reverted(forge: Forge, db: Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regressed_fix_is_reverted_on_github_with_sqlite() {
-    regressed_to_reverted(Forge::GitHub, Db::Sqlite).await;
+    regressed_to_reverted(Forge::GitHub, Db::Sqlite, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regressed_fix_is_reverted_on_gitlab_with_postgres() {
-    regressed_to_reverted(Forge::GitLab, Db::Postgres).await;
+    regressed_to_reverted(Forge::GitLab, Db::Postgres, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_merge_reverts_lets_suture_merge_its_revert_on_github_with_postgres() {
+    regressed_to_reverted(Forge::GitHub, Db::Postgres, true).await;
+}
+
+/// A teammate edits the line suture changed after its merge: the revert would overwrite
+/// their change, so suture does not open one; it escalates and holds the workload.
+async fn no_revert_over_others_edits(forge: Forge, db: Db) {
+    let mut live = Live::start("oom-unschedulable", forge, db, 30.0, WINDOW).await;
+    live.incident_in(IncidentState::PrOpen).await;
+    let fix = live.take_changes().remove(0);
+    live.merge(fix.number).await;
+    live.until("the merge to be seen deployed", || async {
+        let hops = live.hops(KEY).await;
+        (count(&hops, "deploy_seen") > 0).then_some(())
+    })
+    .await;
+    // The operator holds the app and a teammate raises the value again, by hand, in Git
+    // (not deployed yet): what Git says is now theirs.
+    pause_by_hand(&live).await;
+    live.expect_paused();
+    let scenario = live.world().scenario.clone();
+    let path = "apps/checkout-api/deployment.yaml";
+    let text = live
+        .world()
+        .repos
+        .read_file(scenario.repo, scenario.branch, path)
+        .expect("read")
+        .map(|b| String::from_utf8(b).expect("utf-8"))
+        .expect("the manifest on main");
+    assert!(text.contains("memory: 640Mi"), "{text}");
+    live.world()
+        .repos
+        .commit_files_as(
+            scenario.repo,
+            scenario.branch,
+            [(path, text.replace("memory: 640Mi", "memory: 700Mi"))],
+            "checkout-api: more memory",
+            ("Dana Developer", "dana@example.com"),
+        )
+        .expect("a teammate's commit");
+
+    let refused = live
+        .until("the revert to be refused", || async {
+            let hops = live.hops(KEY).await;
+            hops.iter()
+                .find(|h| h.kind == "revert_refused")
+                .map(|h| h.detail["reason"].as_str().unwrap_or_default().to_string())
+        })
+        .await;
+    assert!(
+        refused.contains("changed after suture's merge") && refused.contains("is now 700Mi"),
+        "{refused}"
+    );
+    let hops = live.hops(KEY).await;
+    assert!(
+        hops.iter().any(|h| h.kind == "escalated"
+            && h.detail["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("suture did not revert"))),
+        "{:?}",
+        kinds(&hops)
+    );
+    let incident = live
+        .ledger()
+        .incident(KEY)
+        .await
+        .unwrap()
+        .expect("incident");
+    assert_eq!(incident.state, IncidentState::Regressed, "held");
+    assert_eq!(count(&hops, "revert_pushed"), 0);
+    let changes = live.take_changes();
+    assert_eq!(changes.len(), 1, "no revert PR");
+    live.take_comments(fix.number);
+    live.finish().await;
+}
+
+async fn pause_by_hand(live: &Live) {
+    let kube = suture::serve::kube_client(Some(&live.world().endpoints().kubeconfig), None)
+        .await
+        .expect("kube client");
+    let apps: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        kube,
+        "argocd",
+        &kube::api::ApiResource {
+            group: "argoproj.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: "Application".into(),
+            plural: "applications".into(),
+        },
+    );
+    apps.patch(
+        live.world().scenario.app,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"syncPolicy": {"automated": null}}})),
+    )
+    .await
+    .expect("pause by hand");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_revert_over_a_teammates_later_edit_on_gitlab_with_sqlite() {
+    no_revert_over_others_edits(Forge::GitLab, Db::Sqlite).await;
 }
