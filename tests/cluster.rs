@@ -49,7 +49,7 @@ fn names(items: impl IntoIterator<Item = Option<String>>) -> Vec<String> {
 /// small watch history, so a watch that misses a few dozen writes gets 410 Gone.
 fn bare() -> SimKube {
     let mut namespaces = Config::default().namespaces;
-    namespaces.extend(["payments", "team-x", "argocd"].map(String::from));
+    namespaces.extend(["payments", "team-x", "search", "argocd"].map(String::from));
     SimKube::start(Config {
         history_limit: 20,
         namespaces,
@@ -482,6 +482,75 @@ async fn excluded_namespaces_are_neither_stored_nor_detected() {
         .map(|((ns, _), _)| ns)
         .collect();
     assert_eq!(stored, ["payments"]);
+    cluster.shutdown().await;
+    sim.shutdown().await;
+}
+
+/// A LimitRange or an Application changes nothing in a workload's pods, but may change what
+/// suture can do about their fault (a raised max allows a refused bump, a new Application owns
+/// the workload): the namespace's findings are sent again, other namespaces' are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_range_or_application_change_sends_the_namespaces_findings_again() {
+    let sim = bare();
+    let rs = workload(&sim, "payments", "web");
+    pod(
+        &sim,
+        "payments",
+        ("web-5d8f7", &rs),
+        "web-5d8f7-aaaaa",
+        true,
+    );
+    let other = workload(&sim, "search", "web");
+    pod(
+        &sim,
+        "search",
+        ("web-5d8f7", &other),
+        "web-5d8f7-ccccc",
+        true,
+    );
+    let (cluster, mut rx) = start(&sim, WatchConfig::default());
+    wait_ready(&cluster).await;
+    let mut first = Vec::new();
+    while let Some((_, findings)) = next(&mut rx, Duration::from_millis(800)).await {
+        first.extend(findings);
+    }
+    assert_eq!(first.len(), 2, "{first:?}");
+    // Nothing changed: nothing is sent.
+    assert!(next(&mut rx, Duration::from_millis(500)).await.is_none());
+
+    create(
+        &sim,
+        "v1",
+        "LimitRange",
+        "payments",
+        json!({"apiVersion": "v1", "kind": "LimitRange",
+               "metadata": {"name": "memory", "namespace": "payments"},
+               "spec": {"limits": [{"type": "Container", "max": {"memory": "2Gi"}}]}}),
+    );
+    let (slice, findings) = next(&mut rx, Duration::from_secs(10))
+        .await
+        .expect("the namespace's finding again");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].fault, FaultId::OomKilled);
+    assert_eq!(findings[0].pod.as_deref(), Some("web-5d8f7-aaaaa"));
+    assert_eq!(
+        slice.limit_ranges.len(),
+        1,
+        "the slice carries the new LimitRange"
+    );
+    assert!(
+        next(&mut rx, Duration::from_millis(800)).await.is_none(),
+        "search is untouched"
+    );
+
+    // An Application that deploys to `search` appears: search's finding is sent again.
+    application(&sim, "search-app", "search");
+    let (_, findings) = next(&mut rx, Duration::from_secs(10))
+        .await
+        .expect("search's finding again");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].pod.as_deref(), Some("web-5d8f7-ccccc"));
+    assert!(next(&mut rx, Duration::from_millis(800)).await.is_none());
     cluster.shutdown().await;
     sim.shutdown().await;
 }

@@ -58,6 +58,16 @@ impl Sent {
         }
         fresh
     }
+
+    /// All of `current`, remembered as sent: what may be done about them changed.
+    pub fn resend(&mut self, root: &Root, current: Vec<Finding>) -> Vec<Finding> {
+        let prints: HashSet<u64> = current.iter().map(fingerprint).collect();
+        self.by_root.remove(root);
+        if !prints.is_empty() {
+            self.by_root.insert(root.clone(), prints);
+        }
+        current
+    }
 }
 
 /// Runs until the runner's queue closes or the task is aborted.
@@ -67,18 +77,29 @@ pub async fn run(shared: Arc<Shared>, clock: Clock, tx: Sender<Inbound>) {
         let due = shared.take_due(Instant::now());
         // Roots are resolved again now: a pod touched before its ReplicaSet was listed was
         // queued as its own root, and belongs to its workload's slice.
-        let mut roots: Vec<Root> = {
+        let mut roots: Vec<(Root, bool)> = {
             let tables = shared.tables();
             due.ready
                 .into_iter()
-                .map(|r| tables.root(r.kind, r.key))
+                .map(|t| (tables.root(t.root.kind, t.root.key), t.context))
                 .collect()
         };
+        // One detection per root; touched through its context if any touch was.
         roots.sort();
-        roots.dedup();
-        for root in roots {
+        roots.dedup_by(|later, first| {
+            let same = later.0 == first.0;
+            if same {
+                first.1 |= later.1;
+            }
+            same
+        });
+        for (root, context) in roots {
             let (slice, findings) = detect(&shared, &root, &clock);
-            let findings = sent.fresh(&root, findings);
+            let findings = if context {
+                sent.resend(&root, findings)
+            } else {
+                sent.fresh(&root, findings)
+            };
             if findings.is_empty() {
                 continue;
             }

@@ -31,7 +31,7 @@ use crate::clock::Clock;
 use crate::incident::event::Inbound;
 use crate::objref::ObjectRef;
 use crate::state::{ClusterState, slim};
-use store::{Change, Stored, Tables};
+use store::{Change, Stored, Tables, Touched};
 
 /// What to watch and how.
 #[derive(Clone, Debug)]
@@ -88,8 +88,9 @@ impl NamespaceFilter {
 /// What the watch tasks and the detection task share.
 struct Shared {
     tables: RwLock<Tables>,
-    /// Roots waiting for detection, with when they were first touched.
-    pending: Mutex<HashMap<Root, Instant>>,
+    /// Roots waiting for detection, with when they were first touched and whether only
+    /// through their context (then their findings are sent again even if unchanged).
+    pending: Mutex<HashMap<Root, (Instant, bool)>>,
     wake: Notify,
     ready: Vec<AtomicBool>,
     /// Lists after a watcher's first (a 410 Gone, a desynced watch).
@@ -100,7 +101,7 @@ struct Shared {
 
 /// Roots whose window has passed, and when the next one's does.
 struct Due {
-    ready: Vec<Root>,
+    ready: Vec<Touched>,
     next: Option<Instant>,
 }
 
@@ -119,8 +120,12 @@ impl Shared {
         }
         let now = Instant::now();
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        for root in roots {
-            pending.entry(root).or_insert(now);
+        // Before every watcher has listed, the first detection sends everything anyway: a
+        // context touch then is the initial list, not a change.
+        let synced = self.all_ready();
+        for t in roots {
+            let entry = pending.entry(t.root).or_insert((now, false));
+            entry.1 |= t.context && synced;
         }
         drop(pending);
         self.wake.notify_one();
@@ -149,10 +154,13 @@ impl Shared {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let mut ready = Vec::new();
         let mut next: Option<Instant> = None;
-        pending.retain(|root, first| {
+        pending.retain(|root, (first, context)| {
             let at = *first + self.debounce;
             if at <= now {
-                ready.push(root.clone());
+                ready.push(Touched {
+                    root: root.clone(),
+                    context: *context,
+                });
                 false
             } else {
                 next = Some(next.map_or(at, |n| n.min(at)));

@@ -226,6 +226,13 @@ impl Stored for ObservedEvent {
     }
 }
 
+/// A root to detect again, and whether it was touched only through its context.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Touched {
+    pub root: Root,
+    pub context: bool,
+}
+
 /// Every table, and the objects each owner uid controls.
 #[derive(Default)]
 pub struct Tables {
@@ -249,8 +256,10 @@ pub struct Tables {
 
 impl Tables {
     /// Apply one change; returns the roots whose slices it touched (empty while a relist is
-    /// still buffering, and for kinds detection does not start from).
-    pub fn feed<T: Stored>(&mut self, change: Change<T>) -> Vec<Root> {
+    /// still buffering). A root touched through its context (a LimitRange of its namespace, the
+    /// Application that deploys there) is marked so: its findings are the same objects, but
+    /// what suture may do about them changed, so they are sent again.
+    pub fn feed<T: Stored>(&mut self, change: Change<T>) -> Vec<Touched> {
         let mut roots = Vec::new();
         match change {
             Change::Apply { key, rv, obj } => {
@@ -335,9 +344,54 @@ impl Tables {
         }
     }
 
-    /// The root a change to the stored `T` at `key` re-detects, if detection starts there.
-    fn root_of_changed<T: Stored>(&self, key: &Key) -> Option<Root> {
+    /// The roots a change to the stored `T` at `key` re-detects.
+    fn root_of_changed<T: Stored>(&self, key: &Key) -> Vec<Touched> {
+        let own = |root: Root| Touched {
+            root,
+            context: false,
+        };
         match T::KIND {
+            // Context of every workload in a namespace: rare changes, each worth a new look
+            // (a raised LimitRange max may allow a refused bump; a new Application may own a
+            // workload that had none).
+            Kind::LimitRange => self.namespace_roots(&key.0),
+            Kind::Application => self
+                .applications
+                .get(key)
+                .and_then(|a| a.spec.destination.as_ref())
+                .and_then(|d| d.namespace.clone())
+                .map(|ns| self.namespace_roots(&ns))
+                .unwrap_or_default(),
+            kind => self
+                .own_root_of_changed(kind, key)
+                .map(own)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Every workload root with pods in `ns`, as touched through its context.
+    fn namespace_roots(&self, ns: &str) -> Vec<Touched> {
+        let mut roots: Vec<Root> = self
+            .pods
+            .live
+            .range((ns.to_string(), String::new())..)
+            .take_while(|(k, _)| k.0 == ns)
+            .map(|(k, _)| self.root(Kind::Pod, k.clone()))
+            .collect();
+        roots.sort();
+        roots.dedup();
+        roots
+            .into_iter()
+            .map(|root| Touched {
+                root,
+                context: true,
+            })
+            .collect()
+    }
+
+    fn own_root_of_changed(&self, kind: Kind, key: &Key) -> Option<Root> {
+        match kind {
             Kind::Event => {
                 let ev = self.events.get(key)?;
                 let kind = Kind::of_api("", &ev.object_kind)?;
