@@ -165,7 +165,7 @@ impl Service {
 
         let (tx, rx) = mpsc::channel(QUEUE);
         let cluster = Arc::new(Cluster::start(
-            workloads,
+            workloads.clone(),
             argocd.clone(),
             WatchConfig::from_config(c),
             clock.clone(),
@@ -181,7 +181,8 @@ impl Service {
             templates(settings, base_dir)?,
         )
         .with_slices(Arc::new(move |object| slices.slice(object)))
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_workload_client(workloads);
         let runner = match &settings.prometheus {
             Some(p) => runner.with_prometheus(
                 crate::prometheus::Prometheus::from_settings(p)

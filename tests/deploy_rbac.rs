@@ -1,14 +1,16 @@
-//! suture's own RBAC in `deploy/` is least-privilege: it can read what detection needs and
-//! patch only Argo CD Applications; never delete, escalate, bind, or use wildcards.
+//! suture's own RBAC in `deploy/` is least-privilege: it can read what detection needs, patch
+//! Argo CD Applications, and patch the workload kinds only through the `suture-dry-run` role
+//! (the server-side dry run before a PR); never delete, escalate, bind, or use wildcards.
 
 #[test]
-fn rbac_grants_no_delete_no_wildcards_and_patches_only_applications() {
+fn rbac_grants_no_delete_no_wildcards_and_patches_workloads_only_for_the_dry_run() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).unwrap();
     let docs = suture::state::parse_objects(&text).unwrap();
     let mut patch_targets = Vec::new();
     let mut rules_seen = 0;
     for doc in &docs {
+        let role = doc["metadata"]["name"].as_str().unwrap_or_default();
         for rule in doc["rules"].as_array().into_iter().flatten() {
             rules_seen += 1;
             let strings = |k: &str| -> Vec<String> {
@@ -49,11 +51,23 @@ fn rbac_grants_no_delete_no_wildcards_and_patches_only_applications() {
                 patch_targets.extend(
                     resources
                         .iter()
-                        .map(|r| format!("{}/{r}", groups.join(","))),
+                        .map(|r| format!("{role}: {}/{r}", groups.join(","))),
                 );
             }
         }
     }
     assert!(rules_seen >= 5);
-    assert_eq!(patch_targets, ["argoproj.io/applications"]);
+    assert_eq!(
+        patch_targets,
+        [
+            "suture-pause-sync: argoproj.io/applications",
+            // The dry run's patch (dryRun=All); never a real write to a workload.
+            "suture-dry-run: apps/deployments",
+            "suture-dry-run: apps/replicasets",
+            "suture-dry-run: apps/statefulsets",
+            "suture-dry-run: apps/daemonsets",
+            "suture-dry-run: batch/jobs",
+            "suture-dry-run: batch/cronjobs",
+        ]
+    );
 }

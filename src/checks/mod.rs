@@ -2,6 +2,7 @@
 //! and the target workload's pod template. Each returns a [`CheckResult`] naming the values it
 //! used, so a reviewer can verify it.
 
+pub mod dry_run;
 pub mod limit_range;
 pub mod node_fit;
 

@@ -30,6 +30,7 @@
 //! with controllers; lists
 //! with `resourceVersionMatch=Exact` are served only for the newest version (else 410).
 
+pub mod admission;
 pub mod controllers;
 mod convert;
 mod defaults;
@@ -62,6 +63,7 @@ use serde_json::json;
 
 use crate::serve::{Server, Sim};
 
+pub use admission::AdmissionPolicy;
 pub use inject::Faults;
 pub use patch::PatchType;
 pub use registry::{Registry, ResId, ResourceType};
@@ -91,6 +93,8 @@ pub struct Config {
     pub controllers: Option<controllers::ControllerConfig>,
     /// Where to listen (default: an ephemeral port on 127.0.0.1).
     pub listen: Option<SocketAddr>,
+    /// Validating admission webhooks (see `admission`); none by default.
+    pub admission: Vec<AdmissionPolicy>,
 }
 
 impl Default for Config {
@@ -106,6 +110,7 @@ impl Default for Config {
             registry: Registry::standard(),
             controllers: None,
             listen: None,
+            admission: Vec::new(),
         }
     }
 }
@@ -139,6 +144,7 @@ impl SimKube {
     /// `shutdown` (or drop).
     pub fn start(config: Config) -> std::io::Result<SimKube> {
         let store = Store::new(config.registry, config.history_limit);
+        store.set_admission(config.admission.clone());
         if let Some(ns_res) = store.registry().find("", "v1", "namespaces") {
             for ns in &config.namespaces {
                 let obj = json!({"metadata": {"name": ns}});

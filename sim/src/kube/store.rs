@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch as notify;
 
+use super::admission::AdmissionPolicy;
 use super::registry::{Registry, ResId, ResourceType};
 use super::selectors::Selectors;
 use super::status::ApiError;
@@ -112,6 +113,8 @@ pub(crate) struct Shared {
     changed: notify::Sender<u64>,
     pub(crate) seed: String,
     pub(crate) namespaces: Option<ResId>,
+    /// Validating admission policies every main-resource create and update passes.
+    admission: std::sync::RwLock<Arc<Vec<AdmissionPolicy>>>,
 }
 
 /// A handle to the store; cheap to clone, shared by the HTTP layer and in-process controllers.
@@ -147,6 +150,7 @@ impl Store {
                 changed: notify::channel(1).0,
                 seed,
                 namespaces,
+                admission: std::sync::RwLock::new(Arc::new(Vec::new())),
             }),
         }
     }
@@ -180,6 +184,25 @@ impl Store {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *slot = clock;
+    }
+
+    /// Installs the validating admission policies (replacing any before).
+    pub fn set_admission(&self, policies: Vec<AdmissionPolicy>) {
+        let mut slot = self
+            .shared
+            .admission
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Arc::new(policies);
+    }
+
+    /// The validating admission policies in force.
+    pub fn admission(&self) -> Arc<Vec<AdmissionPolicy>> {
+        self.shared
+            .admission
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// The current time of this store's clock.

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::admission;
 use super::defaults;
 use super::patch::{self, PatchType};
 use super::registry::{ResId, ResourceType};
@@ -83,6 +84,8 @@ impl Store {
         }
         let warnings = validate::shape(rt, &mut obj, opts.field_validation)?;
         validate::semantics(rt, &obj, None)?;
+        // Validating admission runs after validation, before storage (dry runs included).
+        admission::review(&self.admission(), rt, &obj, None)?;
         if state.objects.contains_key(&key) {
             return Err(ApiError::already_exists(rt, &name));
         }
@@ -233,6 +236,10 @@ impl Store {
         defaults::apply(rt, &mut new);
         let warnings = validate::shape(rt, &mut new, opts.field_validation)?;
         validate::semantics(rt, &new, Some(&old))?;
+        // Webhooks here match the main resource only, as policies on pod templates do.
+        if opts.subresource == Subresource::Main {
+            admission::review(&self.admission(), rt, &new, Some(&old))?;
+        }
         if rt.generation && without_meta_status(&new) != without_meta_status(&old) {
             let generation = old
                 .pointer("/metadata/generation")

@@ -7,12 +7,14 @@ mod helm_oom;
 mod kustomize_oom;
 mod leak;
 mod oom;
+mod oom_policy;
 mod oom_unschedulable;
 mod slow_start;
 
 use serde_json::{Value, json};
 
 use super::argocd::HelmChart;
+use super::kube::AdmissionPolicy;
 use super::kube::controllers::{Behaviour, Behaviours, NodeSpec};
 pub use super::world::events::WorldEvent;
 
@@ -41,6 +43,8 @@ pub struct Scenario {
     pub helm_charts: Vec<HelmChart>,
     /// What happens to the infrastructure mid-run (a node lost after a fix deploys, say).
     pub events: Vec<WorldEvent>,
+    /// Validating admission webhooks the API server calls (a memory ceiling, say).
+    pub admission: Vec<AdmissionPolicy>,
 }
 
 impl Scenario {
@@ -62,6 +66,7 @@ impl Scenario {
                 .collect(),
             helm_charts: Vec::new(),
             events: Vec::new(),
+            admission: Vec::new(),
         }
     }
 
@@ -111,6 +116,7 @@ pub fn all() -> Vec<Scenario> {
         helm_oom::scenario(),
         oom_unschedulable::scenario(),
         leak::scenario(),
+        oom_policy::scenario(),
     ]
 }
 
@@ -246,7 +252,13 @@ mod tests {
     #[test]
     fn the_listing_names_every_scenario_once() {
         let listing = listing();
-        for name in ["oom", "oom-unschedulable", "leak", "bad-image"] {
+        for name in [
+            "oom",
+            "oom-unschedulable",
+            "leak",
+            "bad-image",
+            "oom-policy",
+        ] {
             let rows = listing
                 .lines()
                 .filter(|l| l.split_whitespace().next() == Some(name))

@@ -160,6 +160,7 @@ impl World {
                 ..ControllerConfig::default()
             }),
             listen: options.listen,
+            admission: scenario.admission.clone(),
             history_limit: options
                 .watch_history
                 .unwrap_or(super::kube::store::DEFAULT_HISTORY_LIMIT),

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod change;
+mod dry_run;
 mod forge_events;
 mod repos;
 mod revert;
@@ -89,6 +90,8 @@ pub struct Runner {
     metrics: Option<Metrics>,
     /// Where alert-sourced incidents' expressions are evaluated (config `prometheus:`).
     prometheus: Option<Arc<crate::prometheus::Prometheus>>,
+    /// The workload cluster, for the server-side dry run of a fix; `None`: that check skips.
+    workload: Option<kube::Client>,
     repos: repos::Locks,
 }
 
@@ -111,6 +114,7 @@ impl Runner {
             slice: None,
             metrics: None,
             prometheus: None,
+            workload: None,
             repos: repos::Locks::default(),
         }
     }
@@ -130,6 +134,12 @@ impl Runner {
     /// Where alert expressions are evaluated over the verification window.
     pub fn with_prometheus(mut self, prometheus: crate::prometheus::Prometheus) -> Runner {
         self.prometheus = Some(Arc::new(prometheus));
+        self
+    }
+
+    /// Where a fix is dry-run (`dryRun=All`) before its PR: the workload cluster.
+    pub fn with_workload_client(mut self, client: kube::Client) -> Runner {
+        self.workload = Some(client);
         self
     }
 
@@ -287,6 +297,7 @@ impl Runner {
         };
         // Predict before the PR (design.md §7): a check that fails escalates with its result.
         let mut results = crate::checks::run(slice, &prepared.draft);
+        results.push(dry_run::check(self.workload.as_ref(), &prepared.draft).await);
         results.push(crate::checks::CheckResult::new(
             "drift",
             crate::checks::CheckOutcome::Passed,
