@@ -58,6 +58,18 @@ impl Clock {
         }
     }
 
+    /// The wall-clock instant at which this clock reads (or read) `t`: what a system outside
+    /// the world (Prometheus, which stamps samples with the wall clock) calls that moment.
+    pub fn wall_time_of(&self, t: Timestamp) -> Timestamp {
+        let speed = match self {
+            Clock::System => return t,
+            Clock::Scaled { speed, .. } | Clock::External { speed, .. } => *speed,
+        };
+        let ahead = self.now().duration_since(t).as_secs_f64() / speed.max(f64::MIN_POSITIVE);
+        let back = SignedDuration::try_from_secs_f64(ahead).unwrap_or(SignedDuration::ZERO);
+        Timestamp::now().saturating_sub(back).unwrap_or(t)
+    }
+
     /// How long a span of this clock's time lasts on the wall clock (for sleeping).
     pub fn wall(&self, span: std::time::Duration) -> std::time::Duration {
         match self {
@@ -101,6 +113,18 @@ mod tests {
             clock.wall(std::time::Duration::from_secs(60)),
             std::time::Duration::from_secs(2)
         );
+    }
+
+    #[test]
+    fn world_instants_map_back_to_the_wall_clock() {
+        let world_now: Timestamp = "2026-05-05T05:05:05Z".parse().unwrap();
+        let clock = Clock::external_at(30.0, move || world_now);
+        // Five world minutes ago, at 30x, was ten wall seconds ago.
+        let wall = clock.wall_time_of(world_now - SignedDuration::from_mins(5));
+        let ago = Timestamp::now().duration_since(wall).as_secs_f64();
+        assert!((9.9..=10.5).contains(&ago), "{ago}");
+        let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(Clock::System.wall_time_of(t), t);
     }
 
     #[test]

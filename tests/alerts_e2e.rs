@@ -2,7 +2,9 @@
 //! `prometheus-alertmanager`, started from PATH; `scripts/test` installs them): Prometheus
 //! scrapes the simulated cluster's kube-state-metrics, an OOM rule fires, Alertmanager posts to
 //! suture's `/webhooks/alertmanager` with its bearer token, and the runner ties that delivery to
-//! the incident read from the live objects (the OOMKilled Deployment, not the alert).
+//! the incident read from the live objects (the OOMKilled Deployment, not the alert). The fix's
+//! PR is merged and verified: the alert's own expression (from its `generatorURL`) is evaluated
+//! in that Prometheus over the window's end, and must be false for `healthy`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -173,15 +175,25 @@ async fn an_alertmanager_alert_is_tied_to_the_incident_read_from_live_objects() 
     let listen = world_config::free_addr().unwrap();
     let config = world_config::write(&world, dir.path(), listen, SPEED).unwrap();
     let text = std::fs::read_to_string(&config.path).unwrap();
-    let settings = suture::config::load(Some(&text), std::iter::empty(), dir.path()).unwrap();
+    let (prom_port, am_port) = (port(), port());
+    let env = [
+        (
+            "SUTURE_PROMETHEUS__URL".to_string(),
+            format!("http://127.0.0.1:{prom_port}"),
+        ),
+        (
+            "SUTURE_POLICY__VERIFICATION_WINDOW".to_string(),
+            "4m".to_string(),
+        ),
+    ];
+    let settings = suture::config::load(Some(&text), env, dir.path()).unwrap();
     let controllers = world.kube.controllers().unwrap().clone();
-    let clock = suture::clock::Clock::external(move || controllers.now());
+    let clock = suture::clock::Clock::external_at(SPEED, move || controllers.now());
     let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
     let service = Service::start(&settings, dir.path(), Some(clock), listener)
         .await
         .unwrap();
 
-    let (prom_port, am_port) = (port(), port());
     let am_config = alertmanager_config(dir.path(), &config.url, &e.webhook_secret);
     let prom_config = prometheus_config(dir.path(), &e.metrics_url, am_port);
     let mut am = Proc::start(
@@ -274,6 +286,60 @@ async fn an_alertmanager_alert_is_tied_to_the_incident_read_from_live_objects() 
         recorded.iter().any(|r| r == delivery),
         "{delivery} not in {recorded:?}"
     );
+
+    // The reviewer merges the fix; the verification reads the pods and the alert's expression.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let pr = loop {
+        let open = ledger.pull_requests(&incident.key).await.unwrap();
+        if let Some(pr) = open.into_iter().find(|p| p.state == "open") {
+            break pr;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no pull request");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    world
+        .github
+        .merge_pr(world.scenario.repo, u64::try_from(pr.number).unwrap())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let verdict = loop {
+        let hops = ledger.hops(&incident.key).await.unwrap();
+        if let Some(v) = hops.into_iter().find(|h| h.kind == "verdict") {
+            break v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no verdict\n{}",
+            prom.tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let started = ledger
+        .hops(&incident.key)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.kind == "verification_started")
+        .expect("verification started");
+    assert_eq!(started.detail["alert_sourced"], true);
+    assert!(
+        started.detail["expression"]
+            .as_str()
+            .is_some_and(|e| e.contains("OOMKilled")),
+        "the alert's expression is recorded: {}",
+        started.detail
+    );
+    // Prometheus answered: the expression was evaluated and is false on the fixed pods.
+    assert_eq!(
+        verdict.detail["evidence"]["alert_firing"],
+        serde_json::json!(false),
+        "{}",
+        verdict.detail
+    );
+    assert_eq!(verdict.detail["verdict"], "healthy", "{}", verdict.detail);
+    let resolved = ledger.incident(&incident.key).await.unwrap().unwrap();
+    assert_eq!(resolved.state, IncidentState::Resolved);
 
     drop(prom);
     drop(am);

@@ -225,11 +225,17 @@ impl Runner {
             started["expression"].as_str()?,
             mark?,
         );
-        let ends = mark.at.saturating_add(self.cfg.windows.window).ok()?;
+        let window = self.cfg.windows.window;
+        let ends = mark.at.saturating_add(window).ok()?;
         if now < ends {
             return None;
         }
-        match prometheus.condition_over(expr, mark.at, now).await {
+        // The window's last quarter: early on, the alert may still see the old revision's
+        // series (as a rule's `for:` would), which the pod-level verdict already tells apart.
+        let from = ends.saturating_sub(window / 4).unwrap_or(mark.at);
+        // Prometheus stamps samples with the wall clock; a simulated world's clock runs ahead.
+        let (from, to) = (self.clock.wall_time_of(from), self.clock.wall_time_of(now));
+        match prometheus.condition_over(expr, from, to).await {
             Ok(condition) => condition.as_alert(),
             Err(e) => {
                 tracing::warn!(error = %e, "evaluating the alert's expression failed");
