@@ -181,6 +181,10 @@ impl Service {
             templates(settings, base_dir)?,
         )
         .with_slices(Arc::new(move |object| slices.slice(object)))
+        .with_nodes({
+            let cluster = cluster.clone();
+            Arc::new(move || cluster.nodes())
+        })
         .with_metrics(metrics.clone())
         .with_workload_client(workloads);
         let runner = match &settings.prometheus {

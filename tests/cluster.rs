@@ -281,6 +281,12 @@ async fn the_oom_scenario_reaches_the_queue_with_its_workload_slice() {
     let again = cluster.slice(&deployment("payments", "checkout-api"));
     assert_eq!(again.deployments.len(), 1);
     assert!(!again.pods.is_empty());
+    // The node-fit check reads every node, including those no pod of the workload runs on.
+    assert_eq!(
+        names(cluster.nodes().into_iter().map(|n| n.metadata.name)),
+        ["sim-node-1", "sim-node-2", "sim-node-3"]
+    );
+    assert!(slice.nodes.len() < 3, "two pods, at most two nodes");
     cluster.shutdown().await;
     world.shutdown().await;
 }

@@ -166,7 +166,7 @@ impl<T> Table<T> {
             .map(|(_, i)| &i.obj)
     }
 
-    fn all(&self) -> impl Iterator<Item = &T> {
+    pub(super) fn all(&self) -> impl Iterator<Item = &T> {
         self.live.values().map(|i| &i.obj)
     }
 }

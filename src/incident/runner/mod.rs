@@ -79,6 +79,9 @@ pub struct RunnerConfig {
 /// Reads the cluster slice around an object (the watchers' caches), for alerts and reconcile.
 pub type SliceFn = Arc<dyn Fn(&ObjectRef) -> ClusterState + Send + Sync>;
 
+/// Reads every node (the watchers' cache), for the node-fit check.
+pub type NodesFn = Arc<dyn Fn() -> Vec<k8s_openapi::api::core::v1::Node> + Send + Sync>;
+
 pub struct Runner {
     cfg: RunnerConfig,
     ledger: Ledger,
@@ -87,6 +90,7 @@ pub struct Runner {
     forges: Vec<ForgeEntry>,
     templates: Templates,
     slice: Option<SliceFn>,
+    nodes: Option<NodesFn>,
     metrics: Option<Metrics>,
     /// Where alert-sourced incidents' expressions are evaluated (config `prometheus:`).
     prometheus: Option<Arc<crate::prometheus::Prometheus>>,
@@ -112,6 +116,7 @@ impl Runner {
             forges,
             templates,
             slice: None,
+            nodes: None,
             metrics: None,
             prometheus: None,
             workload: None,
@@ -122,6 +127,12 @@ impl Runner {
     /// Where alerts and the reconcile read live objects from.
     pub fn with_slices(mut self, slice: SliceFn) -> Runner {
         self.slice = Some(slice);
+        self
+    }
+
+    /// Where the node-fit check reads every node.
+    pub fn with_nodes(mut self, nodes: NodesFn) -> Runner {
+        self.nodes = Some(nodes);
         self
     }
 
@@ -296,6 +307,18 @@ impl Runner {
             Err(reason) => return Ok(Err(reason)),
         };
         // Predict before the PR (design.md §7): a check that fails escalates with its result.
+        // Whether some node has room is asked of every node, not only those the pods run on.
+        let every_node;
+        let slice = match &self.nodes {
+            Some(nodes) => {
+                every_node = ClusterState {
+                    nodes: nodes(),
+                    ..slice.clone()
+                };
+                &every_node
+            }
+            None => slice,
+        };
         let mut results = crate::checks::run(slice, &prepared.draft);
         results.push(dry_run::check(self.workload.as_ref(), &prepared.draft).await);
         results.push(crate::checks::CheckResult::new(
