@@ -245,6 +245,26 @@ async fn regressed_to_reverted(forge: Forge, db: Db, auto_merge: bool) {
         .unwrap()
         .expect("incident");
     assert_eq!(incident.state, IncidentState::Reverted);
+    // The postmortem tells it: the outcome and the revert's own hops.
+    let record = suture::record::Record {
+        incident,
+        hops: live.hops(KEY).await,
+        pull_requests: live.ledger().pull_requests(KEY).await.unwrap(),
+    };
+    let md = suture::record::postmortem::markdown(&record);
+    assert!(md.contains("was reverted"), "{md}");
+    let revert_section = &md[md.find("## Revert\n").expect("a Revert section")..];
+    for kind in [
+        "revert_pushed",
+        "revert_opened",
+        "revert_merged",
+        "reverted",
+    ] {
+        assert!(
+            revert_section.contains(kind),
+            "no {kind} in {revert_section}"
+        );
+    }
     let prs = live.ledger().pull_requests(KEY).await.unwrap();
     assert_eq!(prs.len(), 2, "{prs:?}");
     assert!(prs.iter().all(|p| p.state == "merged"), "{prs:?}");
