@@ -51,6 +51,15 @@ pub enum RevertError {
     },
     #[error("the fix recorded no writes to undo")]
     Nothing,
+    #[error(
+        "the base branch changed {field} in {file} to {now} (the fix was made against {was}); suture does not rebase over someone else's change"
+    )]
+    BaseChanged {
+        file: String,
+        field: String,
+        now: String,
+        was: String,
+    },
     #[error(transparent)]
     Edit(#[from] ComposeError),
 }
@@ -176,6 +185,63 @@ pub fn revert<'a>(
         changes.push(FileChange::Edit {
             file: file.clone(),
             edit: YamlEdit { document, op },
+        });
+    }
+    Ok(compose::apply_changes(&changes, read)?)
+}
+
+/// The fix again, on a base that moved under it (a rebase): each write is made anew where the
+/// base still holds the value the fix replaced. The errors name what someone else changed.
+pub fn reapply<'a>(
+    undos: &[Undo],
+    read: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Vec<WrittenFile>, RevertError> {
+    if undos.is_empty() {
+        return Err(RevertError::Nothing);
+    }
+    let mut changes = Vec::new();
+    for undo in undos {
+        let Undo::Restore {
+            file,
+            document,
+            path,
+            before,
+            after,
+        } = undo
+        else {
+            let Undo::Manual { file, why } = undo else {
+                continue;
+            };
+            return Err(RevertError::Manual {
+                file: file.clone(),
+                why: why.clone(),
+            });
+        };
+        let text = read(file).ok_or_else(|| RevertError::Missing(file.clone()))?;
+        let now = parse_docs(file, text)
+            .and_then(|docs| docs.get(*document).and_then(|d| get(d, path)).cloned());
+        let unchanged = match (&now, before) {
+            (None, None) => true,
+            (Some(n), Some(b)) => same(n, b),
+            _ => false,
+        };
+        if !unchanged {
+            return Err(RevertError::BaseChanged {
+                file: file.clone(),
+                field: path_to_string(path),
+                now: now.as_ref().map_or_else(|| "absent".to_string(), show),
+                was: before.as_ref().map_or_else(|| "absent".to_string(), show),
+            });
+        }
+        changes.push(FileChange::Edit {
+            file: file.clone(),
+            edit: YamlEdit {
+                document: *document,
+                op: YamlOp::Set {
+                    path: path.clone(),
+                    value: after.clone(),
+                },
+            },
         });
     }
     Ok(compose::apply_changes(&changes, read)?)

@@ -242,3 +242,55 @@ fn undos_survive_the_ledger_round_trip() {
     let back: Vec<Undo> = serde_json::from_value(stored).unwrap();
     assert_eq!(back, undos);
 }
+
+#[test]
+fn a_fix_is_made_again_on_a_base_that_moved_elsewhere() {
+    let fix = placed(vec![
+        set(api(&["resources", "limits", "memory"]), json!("640Mi")),
+        set(api(&["startupProbe"]), json!({"failureThreshold": 30})),
+    ]);
+    let undos = undo_of(&fix);
+    // The base moved: a teammate bumped the sidecar. The fix applies again, theirs kept.
+    let moved = ORIGINAL.replace("fluent-bit:3.1.4", "fluent-bit:3.1.5");
+    let files = reapply(&undos, |f| (f == MANIFEST).then_some(moved.as_str())).unwrap();
+    assert_eq!(
+        files[0].new,
+        fix.files[0]
+            .new
+            .replace("fluent-bit:3.1.4", "fluent-bit:3.1.5")
+    );
+}
+
+#[test]
+fn a_fix_is_not_made_again_over_a_changed_line() {
+    let fix = placed(vec![set(
+        api(&["resources", "limits", "memory"]),
+        json!("640Mi"),
+    )]);
+    let moved = ORIGINAL.replace("memory: 512Mi", "memory: 768Mi");
+    let err = reapply(&undo_of(&fix), |f| {
+        (f == MANIFEST).then_some(moved.as_str())
+    })
+    .unwrap_err();
+    assert_eq!(
+        err,
+        RevertError::BaseChanged {
+            file: MANIFEST.into(),
+            field: "spec.template.spec.containers[name=api].resources.limits.memory".into(),
+            now: "768Mi".into(),
+            was: "512Mi".into(),
+        }
+    );
+    // A key the fix adds, added meanwhile by someone else, is theirs too.
+    let probe = placed(vec![set(
+        api(&["startupProbe"]),
+        json!({"failureThreshold": 30}),
+    )]);
+    let theirs = probe.files[0]
+        .new
+        .replace("failureThreshold: 30", "failureThreshold: 10");
+    assert!(matches!(
+        reapply(&undo_of(&probe), |f| (f == MANIFEST).then_some(theirs.as_str())).unwrap_err(),
+        RevertError::BaseChanged { was, .. } if was == "absent"
+    ));
+}
