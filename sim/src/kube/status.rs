@@ -20,6 +20,7 @@ pub enum Reason {
     Expired,
     Gone,
     Unauthorized,
+    Forbidden,
     InternalError,
     ServiceUnavailable,
     Timeout,
@@ -40,6 +41,7 @@ impl Reason {
             Reason::Expired => "Expired",
             Reason::Gone => "Gone",
             Reason::Unauthorized => "Unauthorized",
+            Reason::Forbidden => "Forbidden",
             Reason::InternalError => "InternalError",
             Reason::ServiceUnavailable => "ServiceUnavailable",
             Reason::Timeout => "Timeout",
@@ -59,6 +61,7 @@ impl Reason {
             Reason::RequestEntityTooLarge => 413,
             Reason::Expired | Reason::Gone => 410,
             Reason::Unauthorized => 401,
+            Reason::Forbidden => 403,
             Reason::InternalError => 500,
             Reason::ServiceUnavailable => 503,
             Reason::Timeout => 504,
@@ -200,6 +203,12 @@ impl ApiError {
             Reason::NotFound,
             "the server could not find the requested resource",
         )
+    }
+
+    /// 403 from admission, e.g. `pods "x" is forbidden: exceeded quota: ...`.
+    pub fn forbidden(rt: &ResourceType, name: &str, why: &str) -> Self {
+        let msg = format!("{} \"{name}\" is forbidden: {why}", rt.group_resource());
+        ApiError::new(Reason::Forbidden, msg).about(rt, name)
     }
 
     pub fn unauthorized() -> Self {

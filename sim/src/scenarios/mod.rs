@@ -7,6 +7,7 @@ mod helm_oom;
 mod kustomize_oom;
 mod leak;
 mod oom;
+mod oom_quota;
 mod oom_unschedulable;
 mod slow_start;
 
@@ -111,6 +112,7 @@ pub fn all() -> Vec<Scenario> {
         helm_oom::scenario(),
         oom_unschedulable::scenario(),
         leak::scenario(),
+        oom_quota::scenario(),
     ]
 }
 
