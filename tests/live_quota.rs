@@ -43,7 +43,9 @@ async fn quota_escalates(forge: Forge) {
         "{reason}"
     );
     assert!(
-        reason.contains("used 1280Mi + increase 256Mi (2 replicas x +128Mi) = 1536Mi exceeds hard 1408Mi"),
+        reason.contains(
+            "used 1280Mi + increase 256Mi (2 replicas x +128Mi) = 1536Mi exceeds hard 1408Mi"
+        ),
         "{reason}"
     );
     for kind in ["pushed", "pr_opened", "sync_paused"] {
