@@ -270,14 +270,19 @@ pub fn admit(pod: &Value, quotas: &[&Value], pods: &[&Value]) -> Result<(), Stri
             }
         }
         if !exceeded.is_empty() {
-            let list = |f: &dyn Fn(&(String, i128, i128, i128)) -> String| {
-                exceeded.iter().map(f).collect::<Vec<_>>().join(",")
+            // (resource, requested, used, limited) -> `a=1,b=2` for the column at `i`.
+            let list = |i: usize| {
+                exceeded
+                    .iter()
+                    .map(|(n, r, u, l)| format!("{n}={}", format(n, [*r, *u, *l][i])))
+                    .collect::<Vec<_>>()
+                    .join(",")
             };
             return Err(format!(
                 "exceeded quota: {qname}, requested: {}, used: {}, limited: {}",
-                list(&|(n, r, _, _)| format!("{n}={}", format(n, *r))),
-                list(&|(n, _, u, _)| format!("{n}={}", format(n, *u))),
-                list(&|(n, _, _, l)| format!("{n}={}", format(n, *l))),
+                list(0),
+                list(1),
+                list(2),
             ));
         }
     }
