@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::borrow::Cow;
 
@@ -58,6 +58,8 @@ pub struct ClusterState {
     pub nodes: Vec<Node>,
     pub pvcs: Vec<PersistentVolumeClaim>,
     pub limit_ranges: Vec<LimitRange>,
+    /// `v1 ResourceQuota`s: `spec.hard`, `spec.scopes`/`scopeSelector`, `status.hard`/`used`.
+    pub resource_quotas: Vec<ResourceQuota>,
     pub applications: Vec<Application>,
     pub application_sets: Vec<ApplicationSet>,
     pub rollouts: Vec<Rollout>,
@@ -185,6 +187,9 @@ impl ClusterState {
             Kind::LimitRange => self
                 .limit_ranges
                 .push(slim::meta_of(LimitRange::deserialize(de)?)),
+            Kind::ResourceQuota => self
+                .resource_quotas
+                .push(slim::meta_of(ResourceQuota::deserialize(de)?)),
             Kind::Event => {
                 let v = serde_json::Value::deserialize(de)?;
                 self.events.push(ObservedEvent::from_json(&v));
@@ -380,6 +385,7 @@ enum Kind {
     Node,
     Pvc,
     LimitRange,
+    ResourceQuota,
     Event,
     Application,
     ApplicationSet,
@@ -400,6 +406,7 @@ impl Kind {
             ("", "Node") => Kind::Node,
             ("", "PersistentVolumeClaim") => Kind::Pvc,
             ("", "LimitRange") => Kind::LimitRange,
+            ("", "ResourceQuota") => Kind::ResourceQuota,
             ("", "Event") | ("events.k8s.io", "Event") => Kind::Event,
             ("argoproj.io", "Application") => Kind::Application,
             ("argoproj.io", "ApplicationSet") => Kind::ApplicationSet,
@@ -465,6 +472,7 @@ impl ClusterState {
         join(&mut self.nodes, other.nodes);
         join(&mut self.pvcs, other.pvcs);
         join(&mut self.limit_ranges, other.limit_ranges);
+        join(&mut self.resource_quotas, other.resource_quotas);
         join(&mut self.applications, other.applications);
         join(&mut self.application_sets, other.application_sets);
         join(&mut self.rollouts, other.rollouts);

@@ -560,3 +560,70 @@ async fn a_limit_range_or_application_change_sends_the_namespaces_findings_again
     cluster.shutdown().await;
     sim.shutdown().await;
 }
+
+/// ResourceQuotas are watched like LimitRanges: stored with `spec.hard`, the scopes and
+/// `status.hard`/`status.used`, and a workload's slice holds its namespace's quotas only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slice_holds_the_resource_quotas_of_its_namespace() {
+    let sim = bare();
+    workload(&sim, "payments", "checkout");
+    let res = sim.store().res("v1", "ResourceQuota").unwrap();
+    for (ns, name) in [
+        ("payments", "compute"),
+        ("payments", "batch"),
+        ("team-x", "other"),
+    ] {
+        let mut quota = json!({"metadata": {"name": name},
+            "spec": {"hard": {"requests.memory": "2Gi", "pods": "10"}}});
+        if name == "batch" {
+            quota["spec"]["scopes"] = json!(["Terminating"]);
+        }
+        create(&sim, "v1", "ResourceQuota", ns, quota);
+        sim.store()
+            .update_with(res, Some(ns), name, Subresource::Status, |q| {
+                q["status"] = json!({"hard": {"requests.memory": "2Gi", "pods": "10"},
+                                     "used": {"requests.memory": "1280Mi", "pods": "2"}});
+            })
+            .unwrap();
+    }
+    let (cluster, _rx) = start(&sim, WatchConfig::default());
+    wait_ready(&cluster).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster.versions(Kind::ResourceQuota).len() < 3 {
+        assert!(Instant::now() < deadline, "quotas never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let slice = cluster.slice(&deployment("payments", "checkout"));
+    assert_eq!(
+        names(
+            slice
+                .resource_quotas
+                .iter()
+                .map(|q| q.metadata.name.clone())
+        ),
+        ["batch", "compute"]
+    );
+    let compute = slice
+        .resource_quotas
+        .iter()
+        .find(|q| q.metadata.name.as_deref() == Some("compute"))
+        .unwrap();
+    let status = compute.status.as_ref().unwrap();
+    assert_eq!(status.used.as_ref().unwrap()["requests.memory"].0, "1280Mi");
+    assert_eq!(status.hard.as_ref().unwrap()["pods"].0, "10");
+    assert_eq!(
+        compute.spec.as_ref().unwrap().hard.as_ref().unwrap()["requests.memory"].0,
+        "2Gi"
+    );
+    let batch = slice
+        .resource_quotas
+        .iter()
+        .find(|q| q.metadata.name.as_deref() == Some("batch"))
+        .unwrap();
+    assert_eq!(
+        batch.spec.as_ref().unwrap().scopes.as_deref(),
+        Some(&["Terminating".to_string()][..])
+    );
+    cluster.shutdown().await;
+    sim.shutdown().await;
+}

@@ -71,3 +71,41 @@ fn rbac_grants_no_delete_no_wildcards_and_patches_workloads_only_for_the_dry_run
         ]
     );
 }
+
+/// Every core kind suture watches is readable (get, list, watch) by the ClusterRole: a missing
+/// grant leaves that watcher forbidden and suture never ready.
+#[test]
+fn rbac_reads_every_core_kind_suture_watches() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml")).unwrap();
+    let docs = suture::state::parse_objects(&text).unwrap();
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("ClusterRole");
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    for resource in [
+        "pods",
+        "events",
+        "nodes",
+        "persistentvolumeclaims",
+        "limitranges",
+        "resourcequotas",
+    ] {
+        let granted = role["rules"].as_array().into_iter().flatten().any(|rule| {
+            let verbs = strings(&rule["verbs"]);
+            strings(&rule["apiGroups"]) == [""]
+                && strings(&rule["resources"]).iter().any(|r| r == resource)
+                && ["get", "list", "watch"]
+                    .iter()
+                    .all(|v| verbs.iter().any(|g| g == v))
+        });
+        assert!(granted, "no get/list/watch on core {resource}");
+    }
+}

@@ -787,6 +787,7 @@ async fn discovery_finds_every_group_and_kind() {
         ("", "v1", "Namespace"),
         ("", "v1", "PersistentVolumeClaim"),
         ("", "v1", "LimitRange"),
+        ("", "v1", "ResourceQuota"),
         ("events.k8s.io", "v1", "Event"),
         ("apps", "v1", "Deployment"),
         ("apps", "v1", "ReplicaSet"),

@@ -266,3 +266,54 @@ async fn leak_is_oom_killed_at_every_limit() {
     assert!(at_1gi <= 60.0);
     world.shutdown().await;
 }
+
+/// `oom-quota`: the quota controller reports the two 640Mi pods (1280Mi of 1408Mi); were the
+/// bump to 640Mi merged anyway, the Recreate rollout gets one 768Mi pod and quota admission
+/// refuses the second, a `FailedCreate` Warning on the new ReplicaSet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_quota_refuses_the_bumped_pods_the_quota_cannot_hold() {
+    let world = start("oom-quota");
+    let quota = |world: &World| {
+        list(world, "v1", "ResourceQuota")
+            .into_iter()
+            .find(|q| text(q, "/metadata/name") == "compute")
+    };
+    wait("the quota's use of two 640Mi pods", || {
+        let q = quota(&world)?;
+        (text(&q, "/status/used/requests.memory") == "1280Mi"
+            && text(&q, "/status/used/pods") == "2")
+            .then_some(())
+    })
+    .await;
+    let q = quota(&world).unwrap();
+    assert_eq!(text(&q, "/status/hard/requests.memory"), "1408Mi");
+    assert_eq!(text(&q, "/status/used/limits.memory"), "1280Mi");
+    wait("an OOMKill at 512Mi", || oom_kill(&world, "512Mi")).await;
+
+    push_memory(&world, "640Mi", "checkout-api: memory 640Mi");
+    let event = wait("a FailedCreate for the second bumped pod", || {
+        list(&world, "v1", "Event")
+            .into_iter()
+            .find(|e| text(e, "/reason") == "FailedCreate")
+    })
+    .await;
+    assert_eq!(text(&event, "/type"), "Warning");
+    assert_eq!(text(&event, "/involvedObject/kind"), "ReplicaSet");
+    let message = text(&event, "/message");
+    assert!(
+        message.starts_with("Error creating: pods \"checkout-api-")
+            && message.contains(
+                "is forbidden: exceeded quota: compute, requested: \
+                 limits.memory=768Mi,requests.memory=768Mi, used: \
+                 limits.memory=768Mi,requests.memory=768Mi, limited: \
+                 limits.memory=1408Mi,requests.memory=1408Mi"
+            ),
+        "{message}"
+    );
+    let bumped: Vec<Value> = pods(&world)
+        .into_iter()
+        .filter(|p| api_limit(p) == "640Mi")
+        .collect();
+    assert_eq!(bumped.len(), 1, "{bumped:#?}");
+    world.shutdown().await;
+}

@@ -5,6 +5,7 @@
 pub mod dry_run;
 pub mod limit_range;
 pub mod node_fit;
+pub mod resource_quota;
 
 use k8s_openapi::api::core::v1::PodSpec;
 
@@ -96,6 +97,14 @@ pub fn run(slice: &ClusterState, draft: &Draft) -> Vec<CheckResult> {
     vec![
         node_fit::check(slice, &spec, &draft.target.container, &changes),
         limit_range::check(slice, ns, &changes),
+        resource_quota::check(
+            slice,
+            &draft.target.workload,
+            &spec,
+            &draft.target.container,
+            draft.target.init_container,
+            &changes,
+        ),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! The cluster watchers (design.md §2: the only module that watches). kube-runtime watchers on
 //! the workload cluster (Pods, ReplicaSets, Deployments, StatefulSets, DaemonSets, Jobs,
-//! CronJobs, Events, Nodes, PVCs, LimitRanges, and Argo Rollouts when that CRD is served) and,
+//! CronJobs, Events, Nodes, PVCs, LimitRanges, ResourceQuotas, and Argo Rollouts when that CRD is served) and,
 //! through a second client because Argo CD may run in a management cluster, on Applications
 //! and ApplicationSets in the Argo CD namespace.
 //!
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod, ResourceQuota};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -179,7 +179,7 @@ pub struct Cluster {
 }
 
 /// Readiness slots, one per watcher.
-const WATCHERS: usize = 14;
+const WATCHERS: usize = 15;
 
 impl Cluster {
     /// Starts every watcher (on the current tokio runtime); findings go to `tx` as
@@ -301,6 +301,13 @@ impl Cluster {
             false,
             watch::custom::<crate::gitops::argocd::ApplicationSet>,
         )));
+        spawn(Box::pin(watch::run(
+            Api::<ResourceQuota>::all(w.clone()),
+            s.clone(),
+            14,
+            true,
+            |o| Some(slim::meta_of(o)),
+        )));
         spawn(Box::pin(rollouts(workloads, s.clone(), 13)));
         spawn(Box::pin(detect::run(shared.clone(), clock, tx)));
         Cluster { shared, tasks }
@@ -319,7 +326,7 @@ impl Cluster {
 
     /// The slice of the cluster around one object: the root of its owner chain and everything
     /// that root controls down to pods, their events, the nodes the pods run on, the
-    /// namespace's LimitRanges and PVCs, and every Application, ApplicationSet and Rollout.
+    /// namespace's LimitRanges, ResourceQuotas and PVCs, and every Application, ApplicationSet and Rollout.
     pub fn slice(&self, object: &ObjectRef) -> ClusterState {
         let tables = self.shared.tables();
         match tables.root_of_ref(object) {
@@ -351,6 +358,7 @@ impl Cluster {
             Kind::Node => t.nodes.versions(),
             Kind::Pvc => t.pvcs.versions(),
             Kind::LimitRange => t.limit_ranges.versions(),
+            Kind::ResourceQuota => t.resource_quotas.versions(),
             Kind::Application => t.applications.versions(),
             Kind::ApplicationSet => t.application_sets.versions(),
         }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{LimitRange, Node, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::gitops::argocd::{Application, ApplicationSet};
@@ -39,6 +39,7 @@ pub enum Kind {
     Node,
     Pvc,
     LimitRange,
+    ResourceQuota,
     Application,
     ApplicationSet,
 }
@@ -91,6 +92,7 @@ impl Kind {
             Kind::Node => "Node",
             Kind::Pvc => "PersistentVolumeClaim",
             Kind::LimitRange => "LimitRange",
+            Kind::ResourceQuota => "ResourceQuota",
             Kind::Application => "Application",
             Kind::ApplicationSet => "ApplicationSet",
         }
@@ -209,6 +211,7 @@ stored! {
     Node => Node, nodes;
     PersistentVolumeClaim => Pvc, pvcs;
     LimitRange => LimitRange, limit_ranges;
+    ResourceQuota => ResourceQuota, resource_quotas;
     Application => Application, applications;
     ApplicationSet => ApplicationSet, application_sets;
 }
@@ -248,6 +251,7 @@ pub struct Tables {
     pub nodes: Table<Node>,
     pub pvcs: Table<PersistentVolumeClaim>,
     pub limit_ranges: Table<LimitRange>,
+    pub resource_quotas: Table<ResourceQuota>,
     pub applications: Table<Application>,
     pub application_sets: Table<ApplicationSet>,
     /// Controller uid -> the objects whose `controller: true` reference names it.
@@ -402,7 +406,9 @@ impl Tables {
                 };
                 Some(self.root(kind, (ns, ev.object_name.clone())))
             }
-            Kind::LimitRange | Kind::Application | Kind::ApplicationSet => None,
+            Kind::LimitRange | Kind::ResourceQuota | Kind::Application | Kind::ApplicationSet => {
+                None
+            }
             kind => Some(self.root(kind, key.clone())),
         }
     }
@@ -420,6 +426,7 @@ impl Tables {
             Kind::Node => self.nodes.get(key).map(|o| &o.metadata),
             Kind::Pvc => self.pvcs.get(key).map(|o| &o.metadata),
             Kind::LimitRange => self.limit_ranges.get(key).map(|o| &o.metadata),
+            Kind::ResourceQuota => self.resource_quotas.get(key).map(|o| &o.metadata),
             Kind::Application => self.applications.get(key).map(|o| &o.metadata),
             Kind::ApplicationSet => self.application_sets.get(key).map(|o| &o.metadata),
             Kind::Event => None,
@@ -464,7 +471,7 @@ impl Tables {
     }
 
     /// The slice around `root`: it and everything it controls (down to pods), their events,
-    /// the nodes its pods run on, the namespace's PVCs and LimitRanges, and every Application,
+    /// the nodes its pods run on, the namespace's PVCs, LimitRanges and ResourceQuotas, and every Application,
     /// ApplicationSet and Rollout.
     pub fn slice(&self, root: &Root) -> ClusterState {
         let mut s = ClusterState::default();
@@ -501,6 +508,8 @@ impl Tables {
             }
             s.limit_ranges
                 .extend(self.limit_ranges.in_namespace(ns).cloned());
+            s.resource_quotas
+                .extend(self.resource_quotas.in_namespace(ns).cloned());
         }
         let pvc_names: Vec<String> = s
             .pvcs
@@ -550,7 +559,11 @@ impl Tables {
             Kind::Rollout => take(&self.rollouts, key, &mut s.rollouts),
             Kind::Node => take(&self.nodes, key, &mut s.nodes),
             Kind::Pvc => take(&self.pvcs, key, &mut s.pvcs),
-            Kind::LimitRange | Kind::Event | Kind::Application | Kind::ApplicationSet => None,
+            Kind::LimitRange
+            | Kind::ResourceQuota
+            | Kind::Event
+            | Kind::Application
+            | Kind::ApplicationSet => None,
         }
     }
 }

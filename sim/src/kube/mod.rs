@@ -42,6 +42,7 @@ pub mod metrics;
 mod openapi;
 mod params;
 pub mod patch;
+pub mod quota;
 pub mod registry;
 mod respond;
 pub mod selectors;

@@ -11,7 +11,9 @@ use serde_json::Value;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{
+    Event, LimitRange, Namespace, Node, PersistentVolumeClaim, Pod, ResourceQuota,
+};
 use k8s_openapi::api::events::v1::Event as EventV1;
 
 use super::convert;
@@ -257,6 +259,10 @@ impl Registry {
             ResourceType::new("", "v1", "LimitRange", "limitranges", true)
                 .short(&["limits"])
                 .typed::<LimitRange>(),
+            ResourceType::new("", "v1", "ResourceQuota", "resourcequotas", true)
+                .short(&["quota"])
+                .status()
+                .typed::<ResourceQuota>(),
             events_v1,
             ResourceType::new("apps", "v1", "Deployment", "deployments", true)
                 .short(&["deploy"])

@@ -206,6 +206,12 @@ impl ApiError {
         )
     }
 
+    /// 403 from admission, e.g. `pods "x" is forbidden: exceeded quota: ...`.
+    pub fn forbidden(rt: &ResourceType, name: &str, why: &str) -> Self {
+        let msg = format!("{} \"{name}\" is forbidden: {why}", rt.group_resource());
+        ApiError::new(Reason::Forbidden, msg).about(rt, name)
+    }
+
     pub fn unauthorized() -> Self {
         ApiError::new(Reason::Unauthorized, "Unauthorized")
     }

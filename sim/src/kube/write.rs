@@ -29,6 +29,12 @@ impl Store {
         check_body(rt, ns, &mut obj)?;
         let mut state = self.lock();
         let name = str_at(&obj, "/metadata/name").to_string();
+        // Admission errors name the object as sent: a generateName prefix when unnamed.
+        let sent_name = if name.is_empty() {
+            str_at(&obj, "/metadata/generateName").to_string()
+        } else {
+            name.clone()
+        };
         let name = if name.is_empty() {
             let prefix = str_at(&obj, "/metadata/generateName").to_string();
             if prefix.is_empty() {
@@ -86,6 +92,10 @@ impl Store {
         validate::semantics(rt, &obj, None)?;
         // Validating admission runs after validation, before storage (dry runs included).
         admission::review(&self.admission(), rt, &obj, None)?;
+        if rt.group.is_empty() && rt.kind == "Pod" {
+            self.admit_quota(&state, res, &key.ns, &obj)
+                .map_err(|why| ApiError::forbidden(rt, &sent_name, &why))?;
+        }
         if state.objects.contains_key(&key) {
             return Err(ApiError::already_exists(rt, &name));
         }
@@ -114,6 +124,39 @@ impl Store {
             object: self.to_view(res, stored),
             warnings,
         })
+    }
+
+    /// ResourceQuota admission of a new pod in `ns` (see `quota`), on the stored objects.
+    fn admit_quota(
+        &self,
+        state: &State,
+        pod_res: ResId,
+        ns: &str,
+        pod: &Value,
+    ) -> Result<(), String> {
+        let registry = &self.shared.registry;
+        let Some(quota_res) = registry.find("", "v1", "resourcequotas") else {
+            return Ok(());
+        };
+        let in_ns = |res: ResId| {
+            let res = registry.storage_of(res);
+            let start = Key {
+                res,
+                ns: ns.to_string(),
+                name: String::new(),
+            };
+            state
+                .objects
+                .range(start..)
+                .take_while(move |(k, _)| k.res == res && k.ns == ns)
+                .map(|(_, v)| v)
+                .collect::<Vec<&Value>>()
+        };
+        let quotas = in_ns(quota_res);
+        if quotas.is_empty() {
+            return Ok(());
+        }
+        super::quota::admit(pod, &quotas, &in_ns(pod_res))
     }
 
     /// PUT: replaces the object (or only its status), checking `metadata.resourceVersion`.

@@ -8,6 +8,7 @@ mod kustomize_oom;
 mod leak;
 mod oom;
 mod oom_policy;
+mod oom_quota;
 mod oom_unschedulable;
 mod slow_start;
 
@@ -117,6 +118,7 @@ pub fn all() -> Vec<Scenario> {
         oom_unschedulable::scenario(),
         leak::scenario(),
         oom_policy::scenario(),
+        oom_quota::scenario(),
     ]
 }
 

@@ -189,6 +189,7 @@ pub fn slice(state: &ClusterState, pods: &[&Pod]) -> ClusterState {
         events: state.events.clone(),
         nodes: state.nodes.clone(),
         limit_ranges: state.limit_ranges.clone(),
+        resource_quotas: state.resource_quotas.clone(),
         ..ClusterState::default()
     }
 }

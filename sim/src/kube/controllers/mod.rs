@@ -1,7 +1,8 @@
 //! Controllers that make the simulated apiserver behave like a cluster: Deployment ->
 //! ReplicaSet -> Pod, StatefulSet, Job, CronJob, a scheduler, a kubelet whose containers
 //! behave as the scenario says (`behaviour`), owner-reference garbage collection and the pod
-//! GC of pods whose node is gone.
+//! GC of pods whose node is gone, and the ResourceQuota controller (quota admission is the
+//! store's, on pod create).
 //!
 //! All controllers run in one control loop over the `Store`, on a `SimClock`. A pass runs
 //! every controller once at the clock's current time; `settle` repeats passes until one
@@ -42,6 +43,7 @@ mod kubelet;
 mod meta;
 mod podgc;
 mod replicaset;
+mod resourcequota;
 mod runtime;
 mod scheduler;
 mod statefulset;
@@ -164,6 +166,8 @@ pub(crate) struct Kinds {
     pub stateful_set: ResId,
     pub job: ResId,
     pub cron_job: ResId,
+    /// `None` when the registry serves no ResourceQuotas.
+    pub resource_quota: Option<ResId>,
 }
 
 impl Kinds {
@@ -176,6 +180,7 @@ impl Kinds {
             stateful_set: store.res("apps/v1", "StatefulSet")?,
             job: store.res("batch/v1", "Job")?,
             cron_job: store.res("batch/v1", "CronJob")?,
+            resource_quota: store.res("v1", "ResourceQuota").ok(),
         })
     }
 }
@@ -229,6 +234,7 @@ struct Engine {
     kubelet: kubelet::Kubelet,
     scheduler: scheduler::Scheduler,
     pod_gc: podgc::PodGc,
+    replica_sets: replicaset::Backoff,
 }
 
 /// Bounds: passes per settle (a fixpoint comes in a handful), stops per step.
@@ -337,6 +343,7 @@ impl Controllers {
             kubelet,
             scheduler,
             pod_gc,
+            replica_sets,
         } = engine;
         let mut cx = Cx {
             store: &self.inner.store,
@@ -351,10 +358,11 @@ impl Controllers {
         cronjob::sync(&mut cx);
         job::sync(&mut cx);
         deployment::sync(&mut cx);
-        replicaset::sync(&mut cx);
+        replicaset::sync(&mut cx, replica_sets);
         statefulset::sync(&mut cx);
         scheduler.sync(&mut cx);
         kubelet.sync(&mut cx);
+        resourcequota::sync(&mut cx);
         cx.wake
     }
 

@@ -1,6 +1,12 @@
 //! The ReplicaSet controller: creates pods from the template (`generateName: <rs>-`, a
 //! `controller: true` owner reference) or deletes the least useful ones until the count
-//! matches, and reports replicas / ready / available.
+//! matches, and reports replicas / ready / available. A create the apiserver refuses (quota
+//! admission's 403, say) is a `FailedCreate` Warning on the ReplicaSet, as the real controller
+//! reports it, and the ReplicaSet backs off (10s doubling to 5m) before it tries again.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
 
 use serde_json::{Value, json};
 
@@ -11,7 +17,17 @@ use crate::kube::{DeleteOptions, Subresource, WriteOptions};
 
 const COMPONENT: &str = "replicaset-controller";
 
-pub fn sync(cx: &mut Cx) {
+/// Seconds before the first retry after a failed create; doubled per failure up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: f64 = 10.0;
+const MAX_BACKOFF: f64 = 300.0;
+
+/// Per ReplicaSet uid: when creating may be tried again, and the failures so far.
+#[derive(Default)]
+pub struct Backoff {
+    until: HashMap<String, (Timestamp, u32)>,
+}
+
+pub fn sync(cx: &mut Cx, backoff: &mut Backoff) {
     let pods = cx.list(cx.kinds.pod);
     for rs in cx.list(cx.kinds.replica_set) {
         if rs.pointer("/metadata/deletionTimestamp").is_some() {
@@ -23,8 +39,23 @@ pub fn sync(cx: &mut Cx) {
             .collect();
         let want = int(&rs, "/spec/replicas").unwrap_or(1).max(0) as usize;
         if owned.len() < want {
-            for _ in owned.len()..want {
-                create_pod(cx, &rs);
+            let uid = meta::uid(&rs).to_string();
+            match backoff.until.get(&uid) {
+                Some((at, _)) if *at > cx.now => cx.wake_at(*at),
+                _ => {
+                    for _ in owned.len()..want {
+                        if !create_pod(cx, &rs) {
+                            let failures = backoff.until.get(&uid).map_or(0, |(_, n)| *n);
+                            let wait =
+                                (FIRST_BACKOFF * 2f64.powi(failures as i32)).min(MAX_BACKOFF);
+                            let at = super::clock::plus(cx.now, wait);
+                            backoff.until.insert(uid.clone(), (at, failures + 1));
+                            cx.wake_at(at);
+                            break;
+                        }
+                        backoff.until.remove(&uid);
+                    }
+                }
             }
         } else if owned.len() > want {
             let mut ranked = owned.clone();
@@ -57,16 +88,31 @@ pub fn pod_from_template(owner: &Value, template: &Value) -> Value {
     })
 }
 
-fn create_pod(cx: &mut Cx, rs: &Value) {
+/// Creates one pod; `false` (after a `FailedCreate` event) when the apiserver refused it.
+fn create_pod(cx: &mut Cx, rs: &Value) -> bool {
     let template = rs.pointer("/spec/template").cloned().unwrap_or_default();
     let pod = pod_from_template(rs, &template);
     let ns = meta::namespace(rs);
     let created = cx
         .store
         .create(cx.kinds.pod, Some(ns), pod, &WriteOptions::default());
-    if let Some(w) = log_err("create pod", created) {
-        let message = format!("Created pod: {}", meta::name(&w.object));
-        note(cx, rs, "SuccessfulCreate", message);
+    match created {
+        Ok(w) => {
+            let message = format!("Created pod: {}", meta::name(&w.object));
+            note(cx, rs, "SuccessfulCreate", message, false);
+            true
+        }
+        Err(e) => {
+            tracing::debug!("sim controllers: create pod: {e}");
+            note(
+                cx,
+                rs,
+                "FailedCreate",
+                format!("Error creating: {}", e.message),
+                true,
+            );
+            false
+        }
     }
 }
 
@@ -80,18 +126,18 @@ fn delete_pod(cx: &mut Cx, rs: &Value, pod: &Value) {
     );
     if log_err("delete pod", deleted).is_some() {
         let message = format!("Deleted pod: {}", meta::name(pod));
-        note(cx, rs, "SuccessfulDelete", message);
+        note(cx, rs, "SuccessfulDelete", message, false);
     }
 }
 
-fn note(cx: &mut Cx, rs: &Value, reason: &str, message: String) {
+fn note(cx: &mut Cx, rs: &Value, reason: &str, message: String, warning: bool) {
     let now = cx.now;
     cx.event(
         now,
         Note {
             object: rs,
             field_path: None,
-            warning: false,
+            warning,
             reason,
             message,
             source: Source::controller(COMPONENT),
