@@ -92,7 +92,12 @@ async fn regressed_to_reverted(forge: Forge, db: Db, auto_merge: bool) {
         })
         .await;
     } else {
-        let waiting = live.ledger().incident(KEY).await.unwrap().expect("incident");
+        let waiting = live
+            .ledger()
+            .incident(KEY)
+            .await
+            .unwrap()
+            .expect("incident");
         assert_eq!(waiting.state, IncidentState::Reverting);
     }
     let hops = live.hops(KEY).await;
