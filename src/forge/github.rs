@@ -455,3 +455,42 @@ fn change(pr: PullRequest) -> ChangeRequest {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRIVATE: &str = include_str!("../../tests/fixtures/github-app/app.private-key.pem");
+    const PUBLIC: &str = include_str!("../../tests/fixtures/github-app/app.public-key.pem");
+    const PKCS8: &str = include_str!("../../tests/fixtures/github-app/app.private-key.pkcs8.pem");
+
+    #[test]
+    fn forge_app_key_must_be_an_rsa_private_key_that_signs() {
+        assert!(app_key(PRIVATE.as_bytes()).is_some());
+        assert!(app_key(PKCS8.as_bytes()).is_some(), "PKCS#8 works too");
+        assert!(
+            app_key(PUBLIC.as_bytes()).is_none(),
+            "a public key cannot sign"
+        );
+        assert!(app_key(b"ghp_not_a_key").is_none());
+        let cut = &PRIVATE[..PRIVATE.len() / 2];
+        assert!(app_key(cut.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn forge_app_settings_build_a_client_and_a_bad_key_is_a_config_error() {
+        let app = |key: &str| super::super::GithubApp {
+            app_id: 1,
+            installation_id: 2,
+            private_key: Secret::new(key),
+        };
+        let ok = ForgeSettings::github_app("github.com", "https://api.github.com", app(PRIVATE));
+        assert!(GitHub::new(&ok).is_ok());
+        assert!(!format!("{ok:?}").contains("PRIVATE KEY"), "{ok:?}");
+        let bad = ForgeSettings::github_app("github.com", "https://api.github.com", app(PUBLIC));
+        match GitHub::new(&bad) {
+            Err(ForgeError::Config(m)) => assert!(m.contains("not an RSA private key"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
