@@ -2,7 +2,15 @@
 //! simulator: the configuration is loaded as `suture serve` loads it, octocrab mints the
 //! installation token from the App's JWT, the branch is pushed with that token as
 //! `x-access-token` and the pull request is opened by the App's bot. A private key the App does
-//! not have is a clear error, and nothing is pushed or opened.
+//! not have is a clear error, and nothing is pushed or opened. Last, the live loop's OOM
+//! scenario with suture configured as the App: the fix is pushed and the PR opened by its bot.
+
+#[path = "support/live.rs"]
+#[allow(dead_code)]
+mod live;
+#[path = "support/testdb.rs"]
+#[allow(dead_code)]
+mod testdb;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -188,4 +196,50 @@ async fn github_app_key_file_that_is_no_rsa_key_is_a_config_error_at_start() {
     );
     let e = load(&sim, &fixtures().join("missing.pem")).unwrap_err();
     assert!(e.contains("forges[0].app.private_key_file"), "{e}");
+}
+
+/// The live loop (`suture serve`'s wiring) with `forges[].app`: an OOM-killed workload becomes
+/// one PR, pushed with and opened through the App's installation token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_app_live_loop_opens_the_oom_fix_as_the_app() {
+    let (private, public) = (
+        fixtures().join("app.private-key.pem"),
+        fixtures().join("app.public-key.pem"),
+    );
+    let app = live::GithubApp {
+        app_id: APP_ID,
+        installation_id: INSTALLATION,
+        private_key: &private,
+        public_key: &public,
+    };
+    let mut live = live::Live::start_as_github_app(
+        "oom",
+        live::Db::Sqlite,
+        30.0,
+        &[("SUTURE_POLICY__VERIFICATION_WINDOW", "3m")],
+        &app,
+    )
+    .await;
+    let incident = live
+        .incident_in(suture::incident::IncidentState::PrOpen)
+        .await;
+    assert_eq!(
+        incident.key,
+        "sim/payments/Deployment/checkout-api/oom-killed"
+    );
+    let changes = live.take_changes();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let repo = live.world().scenario.repo;
+    let pr = live.world().github.pull(repo, changes[0].number).unwrap();
+    assert_eq!(pr.user, format!("app-{APP_ID}[bot]"));
+    let head = live
+        .world()
+        .github
+        .store()
+        .branch_sha(repo, &pr.head_ref)
+        .unwrap();
+    assert_eq!(head.as_deref(), Some(pr.head_sha.as_str()));
+    assert!(live.world().github.installation_tokens_issued(INSTALLATION) >= 1);
+    live.expect_paused();
+    live.finish().await;
 }
