@@ -324,6 +324,14 @@ pub struct LoadedSecret {
     pub secret: Secret,
 }
 
+/// A GitHub App's ids and its private key (an RSA key in PEM, checked to parse).
+#[derive(Clone, Debug)]
+pub struct LoadedApp {
+    pub app_id: u64,
+    pub installation_id: u64,
+    pub private_key: LoadedSecret,
+}
+
 /// A validated configuration with its secrets read.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -338,6 +346,8 @@ pub struct Settings {
     pub alertmanager_tokens: Vec<LoadedSecret>,
     /// Forge tokens by host.
     pub forge_tokens: BTreeMap<String, LoadedSecret>,
+    /// GitHub App credentials by host (`forges[].app`), the private key read and checked.
+    pub forge_apps: BTreeMap<String, LoadedApp>,
     /// `api.ack_token_file`.
     pub ack_token: Option<LoadedSecret>,
     /// `notify.slack_webhook_url_file`, checked to hold an http(s) URL.
@@ -692,6 +702,7 @@ fn validate(
         issues,
     );
     let mut forge_tokens = BTreeMap::new();
+    let mut forge_apps = BTreeMap::new();
     let mut hosts = std::collections::BTreeSet::new();
     for (i, forge) in config.forges.iter().enumerate() {
         let key = format!("forges[{i}]");
@@ -722,7 +733,34 @@ fn validate(
                     origin,
                     issues,
                 ) {
-                    forge_tokens.insert(forge.host.clone(), s);
+                    // Checked now, so a wrong file stops suture at start rather than at the
+                    // first pull request. The key itself is never shown.
+                    match crate::forge::github::app_key(s.secret.expose()) {
+                        Some(_) => {
+                            forge_apps.insert(
+                                forge.host.clone(),
+                                LoadedApp {
+                                    app_id: app.app_id,
+                                    installation_id: app.installation_id,
+                                    private_key: s,
+                                },
+                            );
+                        }
+                        None => issues.push(issue(
+                            &named(&format!("{key}.app.private_key_file"), origin),
+                            &format!(
+                                "{} is not an RSA private key in PEM form (the .pem file \
+                                 GitHub generates for the App)",
+                                s.file.display()
+                            ),
+                        )),
+                    }
+                }
+                if app.app_id == 0 || app.installation_id == 0 {
+                    issues.push(issue(
+                        &format!("{key}.app"),
+                        "app_id and installation_id are GitHub's numeric ids (not 0)",
+                    ));
                 }
             }
         }
@@ -860,6 +898,7 @@ fn validate(
         gitlab_tokens,
         alertmanager_tokens,
         forge_tokens,
+        forge_apps,
         ack_token,
         slack_webhook_url,
         webhook_url,

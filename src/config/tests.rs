@@ -381,3 +381,39 @@ prometheus:
         .unwrap_or_else(|| panic!("expected errors"));
     assert!(e.to_string().contains("token"), "{e}");
 }
+
+#[test]
+fn github_app_key_is_read_checked_and_kept_apart_from_tokens() {
+    let key = include_str!("../../tests/fixtures/github-app/app.private-key.pem");
+    let public = include_str!("../../tests/fixtures/github-app/app.public-key.pem");
+    let dir = secrets_dir(&[("app.pem", key), ("public.pem", public), ("t", "ghp_x")]);
+    let text = "forges:
+  - {host: github.com, kind: github, app: {app_id: 12, installation_id: 34, private_key_file: app.pem}}
+  - {host: ghe.example.com, kind: github, token_file: t}
+";
+    let s = load(Some(text), env(&[]), dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.forge_tokens.keys().collect::<Vec<_>>(),
+        ["ghe.example.com"]
+    );
+    let app = &s.forge_apps["github.com"];
+    assert_eq!((app.app_id, app.installation_id), (12, 34));
+    assert_eq!(app.private_key.secret.expose(), key.trim_end().as_bytes());
+
+    let text = "forges:
+  - {host: github.com, kind: github, app: {app_id: 0, installation_id: 34, private_key_file: public.pem}}
+";
+    let e = load(Some(text), env(&[]), dir.path())
+        .err()
+        .unwrap_or_else(|| panic!("a public key is no App key"));
+    assert_eq!(
+        keys(&e),
+        ["forges[0].app.private_key_file", "forges[0].app"]
+    );
+    let shown = e.to_string();
+    assert!(
+        shown.contains("is not an RSA private key in PEM form"),
+        "{shown}"
+    );
+    assert!(!shown.contains("BEGIN"), "{shown}");
+}

@@ -9,6 +9,7 @@ use http_body_util::BodyExt as _;
 use octocrab::Octocrab;
 use octocrab::models::IssueState;
 use octocrab::models::pulls::PullRequest;
+use octocrab::models::{AppId, InstallationId};
 use octocrab::service::middleware::retry::RetryConfig;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -21,15 +22,25 @@ use super::{
     RetryPolicy, already_exists,
 };
 
-/// A GitHub (or GitHub Enterprise) API client for one token.
+/// A GitHub (or GitHub Enterprise) API client for one token or one GitHub App installation.
 #[derive(Clone)]
 pub struct GitHub {
     api_url: http::Uri,
     token: Secret,
+    /// GitHub App authentication: octocrab signs the App's JWT with the key, mints installation
+    /// tokens and refreshes them before they expire.
+    app: Option<App>,
     policy: RetryPolicy,
     stats: Arc<ForgeStats>,
     /// Built on first use: octocrab's service needs a running tokio runtime.
     client: OnceCell<Octocrab>,
+}
+
+#[derive(Clone)]
+struct App {
+    app_id: u64,
+    installation_id: u64,
+    key: octocrab::EncodingKey,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -53,9 +64,24 @@ impl GitHub {
                     settings.host
                 ))
             })?;
+        let app = match &settings.app {
+            None => None,
+            Some(a) => Some(App {
+                app_id: a.app_id,
+                installation_id: a.installation_id,
+                key: app_key(a.private_key.expose()).ok_or_else(|| {
+                    ForgeError::Config(format!(
+                        "forge {}: the GitHub App private key is not an RSA private key in PEM \
+                         form",
+                        settings.host
+                    ))
+                })?,
+            }),
+        };
         Ok(GitHub {
             api_url,
             token: settings.token.clone(),
+            app,
             policy: settings.policy.clone(),
             stats: settings.stats.clone(),
             client: OnceCell::new(),
@@ -69,19 +95,45 @@ impl GitHub {
     async fn client(&self) -> Result<&Octocrab, ForgeError> {
         self.client
             .get_or_try_init(|| async {
-                let token = String::from_utf8(self.token.expose().to_vec())
-                    .map_err(|_| ForgeError::Config("the GitHub token is not UTF-8".into()))?;
-                Octocrab::builder()
+                let builder = Octocrab::builder()
                     .base_uri(self.api_url.clone())
-                    .and_then(|b| {
-                        b.personal_token(token)
-                            // `call::run` is the one retry loop.
-                            .add_retry_config(RetryConfig::None)
-                            .build()
-                    })
-                    .map_err(|e| ForgeError::Config(format!("GitHub client: {e}")))
+                    .map_err(|e| ForgeError::Config(format!("GitHub client: {e}")))?
+                    // `call::run` is the one retry loop.
+                    .add_retry_config(RetryConfig::None);
+                let built = match &self.app {
+                    None => {
+                        let token =
+                            String::from_utf8(self.token.expose().to_vec()).map_err(|_| {
+                                ForgeError::Config("the GitHub token is not UTF-8".into())
+                            })?;
+                        builder.personal_token(token).build()
+                    }
+                    // The installation client asks for its token itself, and again shortly
+                    // before it expires (tokens live an hour).
+                    Some(app) => builder
+                        .app(AppId(app.app_id), app.key.clone())
+                        .build()
+                        .and_then(|c| c.installation(InstallationId(app.installation_id))),
+                };
+                built.map_err(|e| ForgeError::Config(format!("GitHub client: {e}")))
             })
             .await
+    }
+
+    /// A GitHub App's installation token, valid for at least another minute: octocrab's cached
+    /// one, or a new one from `POST /app/installations/{id}/access_tokens`. `None` for a token
+    /// client. The token is for Git over HTTPS and is never logged.
+    pub async fn app_token(&self) -> Result<Option<Secret>, ForgeError> {
+        use octocrab::secrecy::ExposeSecret as _;
+        let Some(app) = &self.app else {
+            return Ok(None);
+        };
+        let gh = self.client().await?;
+        let token = gh
+            .installation_token_with_buffer(TOKEN_RENEWAL)
+            .await
+            .map_err(|e| app_error(app, e))?;
+        Ok(Some(Secret::new(token.expose_secret().as_bytes())))
     }
 
     /// One API call through the retry loop.
@@ -92,6 +144,9 @@ impl GitHub {
         body: Option<&Value>,
     ) -> Result<Reply, ForgeError> {
         let gh = self.client().await?;
+        // An App client gets its installation token first, so a refusal is told as such
+        // rather than as a transport failure inside the retry loop.
+        self.app_token().await?;
         call::run(&self.policy, &self.stats, || {
             let method = method.clone();
             async move {
@@ -331,6 +386,46 @@ fn posted_status(s: octocrab::models::Status) -> PostedStatus {
     }
 }
 
+/// A GitHub App's private key (PEM) ready to sign its JWTs, if it is one: the key is tried on
+/// a throwaway JWT, since a public key or a mangled one parses but cannot sign.
+pub fn app_key(pem: &[u8]) -> Option<octocrab::EncodingKey> {
+    use octocrab::jsonwebtoken::{Algorithm, Header, encode};
+    let key = octocrab::EncodingKey::from_rsa_pem(pem).ok()?;
+    encode(&Header::new(Algorithm::RS256), &json!({"iss": 0}), &key).ok()?;
+    Some(key)
+}
+
+/// An installation token is renewed this long before it expires, so a fetch and push that
+/// started with it finish before GitHub stops accepting it.
+const TOKEN_RENEWAL: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The installation token request failed: GitHub's refusal (401 for a JWT it cannot verify,
+/// 404 for an installation the App does not have) or no answer.
+fn app_error(app: &App, e: octocrab::Error) -> ForgeError {
+    match e {
+        octocrab::Error::GitHub { source, .. } => {
+            let status = source.status_code.as_u16();
+            if status >= 500 {
+                ForgeError::Transient(format!(
+                    "GitHub App installation token: HTTP {status}: {}",
+                    source.message
+                ))
+            } else {
+                ForgeError::AppAuth {
+                    app_id: app.app_id,
+                    installation_id: app.installation_id,
+                    status,
+                    message: source.message.clone(),
+                }
+            }
+        }
+        octocrab::Error::JWT { .. } => ForgeError::Config(
+            "the GitHub App JWT cannot be signed with the configured private key".into(),
+        ),
+        other => ForgeError::Transient(format!("GitHub App installation token: {other}")),
+    }
+}
+
 /// octocrab's transport errors name the URL, never the Authorization header.
 fn transport(e: octocrab::Error) -> Transport {
     Transport(e.to_string())
@@ -358,5 +453,44 @@ fn change(pr: PullRequest) -> ChangeRequest {
             .into_iter()
             .map(|l| l.name)
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRIVATE: &str = include_str!("../../tests/fixtures/github-app/app.private-key.pem");
+    const PUBLIC: &str = include_str!("../../tests/fixtures/github-app/app.public-key.pem");
+    const PKCS8: &str = include_str!("../../tests/fixtures/github-app/app.private-key.pkcs8.pem");
+
+    #[test]
+    fn forge_app_key_must_be_an_rsa_private_key_that_signs() {
+        assert!(app_key(PRIVATE.as_bytes()).is_some());
+        assert!(app_key(PKCS8.as_bytes()).is_some(), "PKCS#8 works too");
+        assert!(
+            app_key(PUBLIC.as_bytes()).is_none(),
+            "a public key cannot sign"
+        );
+        assert!(app_key(b"ghp_not_a_key").is_none());
+        let cut = &PRIVATE[..PRIVATE.len() / 2];
+        assert!(app_key(cut.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn forge_app_settings_build_a_client_and_a_bad_key_is_a_config_error() {
+        let app = |key: &str| super::super::GithubApp {
+            app_id: 1,
+            installation_id: 2,
+            private_key: Secret::new(key),
+        };
+        let ok = ForgeSettings::github_app("github.com", "https://api.github.com", app(PRIVATE));
+        assert!(GitHub::new(&ok).is_ok());
+        assert!(!format!("{ok:?}").contains("PRIVATE KEY"), "{ok:?}");
+        let bad = ForgeSettings::github_app("github.com", "https://api.github.com", app(PUBLIC));
+        match GitHub::new(&bad) {
+            Err(ForgeError::Config(m)) => assert!(m.contains("not an RSA private key"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

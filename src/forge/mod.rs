@@ -46,6 +46,18 @@ pub enum ForgeError {
     UnknownHost { host: String },
     #[error("forge configuration: {0}")]
     Config(String),
+    /// GitHub refused the App's installation token request (a wrong private key, App id or
+    /// installation, a revoked installation, a JWT outside its validity window).
+    #[error(
+        "GitHub App {app_id} could not get a token for installation {installation_id} \
+         (HTTP {status}): {message}"
+    )]
+    AppAuth {
+        app_id: u64,
+        installation_id: u64,
+        status: u16,
+        message: String,
+    },
     /// A success whose body is not what the API documents.
     #[error("unexpected answer from the forge: {0}")]
     Unexpected(String),
@@ -88,9 +100,32 @@ pub struct ForgeSettings {
     pub kind: ForgeKind,
     /// API base: `https://api.github.com`, `https://gitlab.example.com/api/v4`.
     pub api_url: String,
+    /// The token (GitHub PAT, GitLab access token); empty when `app` is set.
     pub token: Secret,
+    /// GitHub App authentication instead of `token`: installation tokens minted and refreshed
+    /// by octocrab, for the API and for Git pushes.
+    pub app: Option<GithubApp>,
     pub policy: RetryPolicy,
     pub stats: Arc<ForgeStats>,
+}
+
+/// A GitHub App installation suture acts as.
+#[derive(Clone)]
+pub struct GithubApp {
+    pub app_id: u64,
+    pub installation_id: u64,
+    /// The App's RSA private key, PEM.
+    pub private_key: Secret,
+}
+
+impl std::fmt::Debug for GithubApp {
+    /// The ids only: the key is a credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubApp")
+            .field("app_id", &self.app_id)
+            .field("installation_id", &self.installation_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ForgeSettings {
@@ -101,13 +136,22 @@ impl ForgeSettings {
             kind,
             api_url: api_url.to_owned(),
             token,
+            app: None,
             policy: RetryPolicy::default(),
             stats: Arc::default(),
         }
     }
 
-    /// The `forges:` of a loaded configuration, all counting into `stats`. A forge set up with
-    /// a GitHub App rather than a token is refused for now.
+    /// A GitHub forge authenticated as a GitHub App installation.
+    pub fn github_app(host: &str, api_url: &str, app: GithubApp) -> ForgeSettings {
+        ForgeSettings {
+            app: Some(app),
+            ..ForgeSettings::new(host, ForgeKind::Github, api_url, Secret::new(Vec::new()))
+        }
+    }
+
+    /// The `forges:` of a loaded configuration, all counting into `stats`: a token, or a GitHub
+    /// App (`forges[].app`).
     pub fn from_settings(
         settings: &Settings,
         stats: &Arc<ForgeStats>,
@@ -117,20 +161,30 @@ impl ForgeSettings {
             .forges
             .iter()
             .map(|f| {
-                let token = settings.forge_tokens.get(&f.host).ok_or_else(|| {
-                    ForgeError::Config(format!(
-                        "forge {}: only token authentication is supported",
-                        f.host
-                    ))
-                })?;
                 let api_url = f.api_url.clone().unwrap_or_else(|| match f.kind {
                     ForgeKind::Github if f.host == "github.com" => "https://api.github.com".into(),
                     ForgeKind::Github => format!("https://{}/api/v3", f.host),
                     ForgeKind::Gitlab => format!("https://{}/api/v4", f.host),
                 });
+                let base = if let Some(app) = settings.forge_apps.get(&f.host) {
+                    ForgeSettings::github_app(
+                        &f.host,
+                        &api_url,
+                        GithubApp {
+                            app_id: app.app_id,
+                            installation_id: app.installation_id,
+                            private_key: app.private_key.secret.clone(),
+                        },
+                    )
+                } else {
+                    let token = settings.forge_tokens.get(&f.host).ok_or_else(|| {
+                        ForgeError::Config(format!("forge {}: no token_file and no app", f.host))
+                    })?;
+                    ForgeSettings::new(&f.host, f.kind, &api_url, token.secret.clone())
+                };
                 Ok(ForgeSettings {
                     stats: stats.clone(),
-                    ..ForgeSettings::new(&f.host, f.kind, &api_url, token.secret.clone())
+                    ..base
                 })
             })
             .collect()
@@ -212,6 +266,15 @@ impl Forge {
             )));
         }
         Ok((Forge::new(settings)?, url.path))
+    }
+
+    /// The HTTPS Git credentials of a GitHub App forge: a fresh (or still valid) installation
+    /// token as `x-access-token`. `None` for a token forge (its token is the password).
+    pub async fn app_git_token(&self) -> Result<Option<Secret>, ForgeError> {
+        match self {
+            Forge::GitHub(f) => f.app_token().await,
+            Forge::GitLab(_) => Ok(None),
+        }
     }
 
     pub fn stats(&self) -> &Arc<ForgeStats> {

@@ -42,6 +42,15 @@ pub struct Change {
     pub state: String,
 }
 
+/// A GitHub App for [`Live::start_as_github_app`].
+#[derive(Clone, Debug)]
+pub struct GithubApp<'a> {
+    pub app_id: u64,
+    pub installation_id: u64,
+    pub private_key: &'a Path,
+    pub public_key: &'a Path,
+}
+
 /// How long a wait may take in wall time before the test fails.
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -73,6 +82,30 @@ impl Live {
         speed: f64,
         env: &[(&str, &str)],
     ) -> Live {
+        Self::start_with(scenario, forge, db, speed, env, None).await
+    }
+
+    /// [`Live::start`] on GitHub, suture authenticated as a GitHub App installation
+    /// (`forges[].app` with `app.private_key`) rather than a token; the world's GitHub knows the
+    /// App by `app.public_key`.
+    pub async fn start_as_github_app(
+        scenario: &str,
+        db: Db,
+        speed: f64,
+        env: &[(&str, &str)],
+        app: &GithubApp<'_>,
+    ) -> Live {
+        Self::start_with(scenario, Forge::GitHub, db, speed, env, Some(app)).await
+    }
+
+    async fn start_with(
+        scenario: &str,
+        forge: Forge,
+        db: Db,
+        speed: f64,
+        env: &[(&str, &str)],
+        app: Option<&GithubApp<'_>>,
+    ) -> Live {
         let found = suture_sim::scenarios::find(scenario).expect("known scenario");
         let dir = tempfile::Builder::new()
             .prefix("suture-live-")
@@ -91,7 +124,28 @@ impl Live {
         };
         let listen = world_config::free_addr().expect("a free port");
         let config = world_config::write(&world, dir.path(), listen, speed).expect("config");
-        let text = std::fs::read_to_string(&config.path).expect("read config");
+        let mut text = std::fs::read_to_string(&config.path).expect("read config");
+        if let Some(app) = app {
+            let owner = world.scenario.repo.split('/').next().expect("owner/name");
+            let public = std::fs::read_to_string(app.public_key).expect("the App's public key");
+            world
+                .github
+                .register_app(app.app_id, app.installation_id, owner, &public)
+                .expect("register the App");
+            // The GitHub forge comes first in the written config.
+            let token_line = "    token_file: secrets/github-token\n";
+            assert!(text.contains(token_line), "{text}");
+            text = text.replacen(
+                token_line,
+                &format!(
+                    "    app:\n      app_id: {}\n      installation_id: {}\n      private_key_file: {}\n",
+                    app.app_id,
+                    app.installation_id,
+                    app.private_key.display()
+                ),
+                1,
+            );
+        }
         let mut vars = vec![("SUTURE_LEDGER".to_string(), db.url.clone())];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = suture::config::load(Some(&text), vars, dir.path()).expect("valid config");

@@ -6,10 +6,18 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine as _;
 
-/// Token -> login. Cloning shares the same table, so the Git remote and a forge API that were
-/// given clones accept the same tokens.
+/// Token -> login (and, for a GitHub App installation token, when it expires). Cloning shares
+/// the same table, so the Git remote and a forge API that were given clones accept the same
+/// tokens.
 #[derive(Debug, Clone, Default)]
-pub struct Tokens(Arc<RwLock<HashMap<String, String>>>);
+pub struct Tokens(Arc<RwLock<HashMap<String, Entry>>>);
+
+#[derive(Debug, Clone)]
+struct Entry {
+    login: String,
+    /// Refused from this instant on; `None`: never expires.
+    expires_at: Option<jiff::Timestamp>,
+}
 
 impl Tokens {
     pub fn new() -> Self {
@@ -21,7 +29,32 @@ impl Tokens {
         self.0
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(token.into(), login.into());
+            .insert(
+                token.into(),
+                Entry {
+                    login: login.into(),
+                    expires_at: None,
+                },
+            );
+    }
+
+    /// Accept `token` as `login` until `expires_at` (an installation access token).
+    pub fn insert_until(
+        &self,
+        token: impl Into<String>,
+        login: impl Into<String>,
+        expires_at: jiff::Timestamp,
+    ) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                token.into(),
+                Entry {
+                    login: login.into(),
+                    expires_at: Some(expires_at),
+                },
+            );
     }
 
     /// Stop accepting `token`; true if it was known.
@@ -33,13 +66,15 @@ impl Tokens {
             .is_some()
     }
 
-    /// The login a token belongs to.
+    /// The login a token belongs to, unless it expired.
     pub fn login(&self, token: &str) -> Option<String> {
+        let now = jiff::Timestamp::now();
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(token)
-            .cloned()
+            .filter(|e| e.expires_at.is_none_or(|t| now < t))
+            .map(|e| e.login.clone())
     }
 
     /// The login behind an `Authorization` header value, if it carries a known token.
@@ -114,5 +149,19 @@ mod tests {
         assert_eq!(b.authenticate("Bearer t1").as_deref(), Some("alice"));
         assert!(b.revoke("t1"));
         assert_eq!(a.login("t1"), None);
+    }
+
+    #[test]
+    fn expiring_tokens_are_refused_after_their_time() {
+        let t = Tokens::new();
+        let now = jiff::Timestamp::now();
+        t.insert_until(
+            "live",
+            "app[bot]",
+            now + jiff::SignedDuration::from_hours(1),
+        );
+        t.insert_until("dead", "app[bot]", now - jiff::SignedDuration::from_secs(1));
+        assert_eq!(t.login("live").as_deref(), Some("app[bot]"));
+        assert_eq!(t.login("dead"), None);
     }
 }

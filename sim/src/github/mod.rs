@@ -19,6 +19,7 @@
 //! # let _ = merge_sha; Ok(()) }
 //! ```
 
+mod apps;
 mod hooks;
 mod issues;
 mod pulls;
@@ -202,6 +203,59 @@ impl GitHubSim {
             },
         );
         Ok(())
+    }
+
+    /// Register GitHub App `app_id` (slug `app-<id>`, client id `Iv1.<id>`) with its public key
+    /// (PEM, `-----BEGIN PUBLIC KEY-----`), installed as `installation_id` on `account`. JWTs
+    /// signed by its private key then get installation tokens at
+    /// `POST /app/installations/{installation_id}/access_tokens`, accepted by the API and the Git
+    /// remote as `<slug>[bot]` until they expire. Returns that login.
+    pub fn register_app(
+        &self,
+        app_id: u64,
+        installation_id: u64,
+        account: &str,
+        public_key_pem: &str,
+    ) -> Result<String, SimError> {
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key_pem.as_bytes())
+            .map_err(|e| std::io::Error::other(format!("App {app_id}: public key: {e}")))?;
+        let app = apps::AppRec {
+            id: app_id,
+            client_id: format!("Iv1.{app_id:016x}"),
+            slug: format!("app-{app_id}"),
+            key: Arc::new(key),
+        };
+        let login = app.bot_login();
+        let mut st = self.ctx.lock();
+        st.user_id(account);
+        st.user_id(&login);
+        st.apps.insert(app_id, app);
+        st.installations.insert(
+            installation_id,
+            apps::InstallationRec {
+                id: installation_id,
+                app_id,
+                account: account.to_owned(),
+                created_at: now(),
+                tokens_issued: 0,
+            },
+        );
+        Ok(login)
+    }
+
+    /// How long installation tokens issued from now on live (GitHub: one hour).
+    pub fn set_installation_token_ttl(&self, ttl: std::time::Duration) {
+        self.ctx.lock().installation_token_ttl =
+            Some(jiff::SignedDuration::try_from(ttl).unwrap_or(apps::DEFAULT_TOKEN_TTL));
+    }
+
+    /// Installation tokens issued so far for `installation_id`.
+    pub fn installation_tokens_issued(&self, installation_id: u64) -> u64 {
+        self.ctx
+            .lock()
+            .installations
+            .get(&installation_id)
+            .map_or(0, |i| i.tokens_issued)
     }
 
     /// Send `pull_request` events to `url`, signed with `secret`.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::render;
 use super::state::State;
-use super::{hooks, issues, pulls, refs, statuses};
+use super::{apps, hooks, issues, pulls, refs, statuses};
 use crate::forge::{Dialect, Fault};
 
 /// Bodies above this are refused (GitHub's own limits are far higher; suture sends small ones).
@@ -91,6 +91,12 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
     }
 
+    /// The same error pointing at another page of GitHub's docs.
+    pub(crate) fn with_docs(mut self, url: &str) -> Self {
+        self.body["documentation_url"] = Value::String(url.to_owned());
+        self
+    }
+
     pub fn message(&self) -> &str {
         self.body["message"].as_str().unwrap_or_default()
     }
@@ -154,6 +160,11 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
     Router::new()
         .route("/user", get(current_user))
         .route("/rate_limit", get(rate_limit))
+        .route(
+            "/app/installations/{id}/access_tokens",
+            post(apps::create_token),
+        )
+        .route("/app/installations/{id}", get(apps::get_installation))
         .route(repo, get(get_repo))
         .route(&format!("{repo}/git/ref/{{*rest}}"), get(refs::get_ref))
         .route(
@@ -232,7 +243,20 @@ async fn github(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -
             if let Some(Fault::Hang(d)) = other {
                 tokio::time::sleep(d).await;
             }
-            match authenticate(&ctx, req.headers()) {
+            // The `/app` endpoints take the App's JWT, everything else a token.
+            let auth = if is_app_path(req.uri().path()) {
+                let header = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                apps::authenticate(&ctx, header).map(|app| {
+                    req.extensions_mut().insert(apps::AppCaller(app));
+                    format!("app/{app}")
+                })
+            } else {
+                authenticate(&ctx, req.headers())
+            };
+            match auth {
                 Err(e) => e.into_response(),
                 Ok(login) => {
                     if let Some(e) = count_request(&ctx, &login) {
@@ -251,6 +275,10 @@ async fn github(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -
     };
     add_rate_headers(&ctx, resp.headers_mut());
     resp
+}
+
+fn is_app_path(path: &str) -> bool {
+    path == "/app" || path.starts_with("/app/")
 }
 
 fn server_error(code: u16) -> Response {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::apps::{AppRec, InstallationRec};
 use super::routes::ApiError;
 use super::webhook::{RepoHook, WebhookConfig};
 
@@ -17,6 +18,12 @@ pub(crate) struct State {
     pub hooks: Vec<WebhookConfig>,
     /// full name -> the repository's own hooks, in creation order.
     pub repo_hooks: BTreeMap<String, Vec<RepoHook>>,
+    /// GitHub Apps by id ([`crate::github::GitHubSim::register_app`]).
+    pub apps: BTreeMap<u64, AppRec>,
+    /// Installations by id.
+    pub installations: BTreeMap<u64, InstallationRec>,
+    /// How long installation tokens live; `None`: GitHub's hour.
+    pub installation_token_ttl: Option<jiff::SignedDuration>,
 }
 
 #[derive(Debug)]

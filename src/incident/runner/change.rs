@@ -97,19 +97,23 @@ impl Runner {
                         }
                         Some(b) => b.to_string(),
                     };
-                    let (tip, tree) =
-                        match repos::checkout(&self.cfg.git, &url, &branch, entry.creds.as_ref())
-                            .await
-                        {
-                            Ok(t) => t,
-                            Err(RunError::Repo(crate::gitops::repo::RepoError::NotFound(_))) => {
-                                return Ok(Err(format!(
-                                    "{url} has no branch {branch} (the Application's \
+                    let (tip, tree) = match repos::checkout(
+                        &self.cfg.git,
+                        &url,
+                        &branch,
+                        entry.git_creds().await?.as_ref(),
+                    )
+                    .await
+                    {
+                        Ok(t) => t,
+                        Err(RunError::Repo(crate::gitops::repo::RepoError::NotFound(_))) => {
+                            return Ok(Err(format!(
+                                "{url} has no branch {branch} (the Application's \
                                      targetRevision): a pull request needs a branch to target"
-                                )));
-                            }
-                            Err(e) => return Err(e),
-                        };
+                            )));
+                        }
+                        Err(e) => return Err(e),
+                    };
                     checkouts.insert(normalize_repo_url(&url), Checkout { tip, branch, tree });
                 }
                 Err(e) => return Ok(Err(e.to_string())),
@@ -195,7 +199,9 @@ impl Runner {
                 when: now,
             };
             let commit =
-                match repos::push_fix(&self.cfg.git, &url, fix, entry.creds.as_ref()).await? {
+                match repos::push_fix(&self.cfg.git, &url, fix, entry.git_creds().await?.as_ref())
+                    .await?
+                {
                     Push::New(c) | Push::Adopted(c) => c,
                     Push::Foreign { authors } => {
                         let hop = Hop::new(

@@ -61,7 +61,7 @@ impl Runner {
                     &self.cfg.git,
                     &url,
                     &event.head_branch,
-                    entry.creds.as_ref(),
+                    entry.git_creds().await?.as_ref(),
                 )
                 .await?;
                 if authors.is_empty() {

@@ -25,13 +25,22 @@ pub struct GitIdentity {
 pub struct ForgeEntry {
     pub settings: ForgeSettings,
     pub forge: Forge,
+    /// The token forge's Git credentials; for a GitHub App see [`ForgeEntry::git_creds`].
     pub creds: Option<Credentials>,
 }
 
 impl ForgeEntry {
     /// The client, and the forge token as the HTTPS Git password (GitHub takes it with the
-    /// user `x-access-token`, GitLab with `oauth2`).
+    /// user `x-access-token`, GitLab with `oauth2`). A GitHub App forge has no fixed password:
+    /// [`ForgeEntry::git_creds`] gets its installation token per push.
     pub fn new(settings: ForgeSettings) -> Result<ForgeEntry, ForgeError> {
+        if settings.app.is_some() {
+            return Ok(ForgeEntry {
+                forge: Forge::new(&settings)?,
+                creds: None,
+                settings,
+            });
+        }
         let username = match settings.kind {
             ForgeKind::Github => "x-access-token",
             ForgeKind::Gitlab => "oauth2",
@@ -44,6 +53,18 @@ impl ForgeEntry {
             }),
             settings,
         })
+    }
+
+    /// The credentials for one Git operation on this forge: the token, or a GitHub App's
+    /// installation token (renewed by octocrab before it expires) as `x-access-token`.
+    pub async fn git_creds(&self) -> Result<Option<Credentials>, ForgeError> {
+        match self.forge.app_git_token().await? {
+            Some(token) => Ok(Some(Credentials {
+                username: "x-access-token".into(),
+                token,
+            })),
+            None => Ok(self.creds.clone()),
+        }
     }
 
     /// `github` or `gitlab`, as the ledger records it.

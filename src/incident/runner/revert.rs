@@ -273,8 +273,13 @@ impl Runner {
         ) {
             let lock = self.repos.of(&url);
             let _held = lock.lock().await;
-            let (tip, tree) =
-                repos::checkout(&self.cfg.git, &url, &base, entry.creds.as_ref()).await?;
+            let (tip, tree) = repos::checkout(
+                &self.cfg.git,
+                &url,
+                &base,
+                entry.git_creds().await?.as_ref(),
+            )
+            .await?;
             let files = match revert::revert(&fix.undo, |f| tree.file(f)) {
                 Ok(files) => files,
                 Err(e) => return self.refuse_revert(key, &e.to_string()).await,
@@ -295,8 +300,13 @@ impl Runner {
                 message,
                 when: self.now(),
             };
-            let commit = match repos::push_fix(&self.cfg.git, &url, commit, entry.creds.as_ref())
-                .await?
+            let commit = match repos::push_fix(
+                &self.cfg.git,
+                &url,
+                commit,
+                entry.git_creds().await?.as_ref(),
+            )
+            .await?
             {
                 Push::New(c) | Push::Adopted(c) => c,
                 Push::Foreign { authors } => {
