@@ -8,6 +8,7 @@ mod alerts;
 mod change;
 mod dry_run;
 mod forge_events;
+mod rebase;
 mod repos;
 mod revert;
 mod verification;
@@ -459,6 +460,7 @@ impl Runner {
                 .await?;
         }
         self.reconcile_pull_requests().await?;
+        self.reconcile_rebases().await?;
         self.reconcile_verifications().await?;
         self.reconcile_reverts().await?;
         self.reconcile_proposed().await

@@ -217,3 +217,83 @@ pub async fn foreign_authors(
     })
     .await
 }
+
+/// Where the base stands against a pushed fix commit: the fix's parent, the base's tip and its
+/// files, and which of the fix's files differ between the two.
+pub struct BaseMove {
+    pub tip: Oid,
+    pub tree: RepoTree,
+    pub changed: Vec<String>,
+    /// The fix commit's message, for the commit that replaces it.
+    pub message: String,
+}
+
+/// `None` when `base_branch` is still where `commit` was made, or moved without touching
+/// `files`.
+pub async fn base_move(
+    identity: &GitIdentity,
+    url: &str,
+    base_branch: &str,
+    commit: Oid,
+    files: Vec<String>,
+    creds: Option<&Credentials>,
+) -> Result<Option<BaseMove>, RunError> {
+    let (cache, url, branch, creds) = (
+        identity.cache_dir.clone(),
+        url.to_string(),
+        base_branch.to_string(),
+        creds.cloned(),
+    );
+    blocking(move || {
+        let mirror = Mirror::open(&cache, &url)?;
+        mirror.fetch(creds.as_ref())?;
+        let tip = mirror
+            .remote_branch(&branch)
+            .ok_or_else(|| RepoError::NotFound(format!("branch {branch}")))?;
+        let Some(parent) = mirror.parents(commit)?.first().copied() else {
+            return Ok(None);
+        };
+        if parent == tip {
+            return Ok(None);
+        }
+        let (before, tree) = (mirror.tree(parent)?, mirror.tree(tip)?);
+        let changed: Vec<String> = files
+            .into_iter()
+            .filter(|f| before.file(f) != tree.file(f))
+            .collect();
+        let (_, message) = mirror.commit_info(commit)?;
+        Ok((!changed.is_empty()).then_some(BaseMove {
+            tip,
+            tree,
+            changed,
+            message,
+        }))
+    })
+    .await
+}
+
+/// Replace suture's commit `old` on `fix.branch` by `fix` (a rebase), only while the branch
+/// still points at `old`: anything pushed there since is left alone.
+pub async fn replace_fix(
+    identity: &GitIdentity,
+    url: &str,
+    fix: FixCommit,
+    old: Oid,
+    creds: Option<&Credentials>,
+) -> Result<Oid, RunError> {
+    let (identity, url, creds) = (identity.clone(), url.to_string(), creds.cloned());
+    blocking(move || {
+        let mirror = Mirror::open(&identity.cache_dir, &url)?;
+        let commit = mirror.commit(
+            fix.base,
+            &fix.files,
+            &identity.author_name,
+            &identity.author_email,
+            &fix.message,
+            fix.when,
+        )?;
+        mirror.push(commit, &fix.branch, Expect::At(old), creds.as_ref())?;
+        Ok(commit)
+    })
+    .await
+}
