@@ -9,6 +9,7 @@
 //! than the verification window; never over lines someone else changed after suture's merge.
 //! Anything that stops a revert is escalated with its reason, and the workload stays held.
 
+use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::repos::{self, FixCommit, Push};
@@ -19,9 +20,11 @@ use crate::gitops::edit::path_to_string;
 use crate::gitops::place::AppRef;
 use crate::gitops::revert::{self, Undo};
 use crate::incident::IncidentState;
+use crate::incident::key::IncidentKey;
 use crate::incident::machine::{self, Budget, Event};
-use crate::incident::verify::DeployStatus;
+use crate::incident::verify::{DeployMark, DeployStatus, revision};
 use crate::ledger::{Effect, Hop, HopRecord, PullRequest};
+use crate::objref::ObjectRef;
 
 /// Every revert branch starts so; the fix's branch name follows.
 pub(super) const BRANCH_PREFIX: &str = "suture/revert/";
@@ -31,6 +34,7 @@ pub(super) fn is_revert(pr: &PullRequest) -> bool {
 }
 
 /// Whether a revert can go out now.
+#[derive(Debug, PartialEq)]
 enum Gate {
     /// Not yet (a sync in flight): the reconcile asks again.
     Wait(String),
@@ -143,84 +147,52 @@ impl Runner {
         })
     }
 
-    /// The rules that hold a revert back (`None`: go).
+    /// The rules that hold a revert back (`None`: go), read from the ledger, the workload and
+    /// Argo CD, and decided by [`rules`].
     async fn gate(&self, hops: &[HopRecord], fix: &Fix) -> Result<Option<Gate>, RunError> {
-        let now = self.now();
-        let window = self.cfg.windows.window;
-        let seen = hops
+        let regressed_at = hops
             .iter()
             .rev()
             .find(|h| h.kind == "verdict" && h.detail["verdict"] == "regressed")
             .map(|h| h.at);
-        let Some(seen) = seen else {
-            return Ok(Some(Gate::Refuse(
-                "no regressed verdict is recorded".into(),
-            )));
-        };
-        if now.duration_since(seen) > window {
-            return Ok(Some(Gate::Refuse(format!(
-                "the regression was seen at {seen}, longer ago than the verification window \
-                 ({window:#}); suture does not revert on old evidence"
-            ))));
-        }
-        // Someone else rolled the workload after the merge's rollout (a spec change at the same
-        // scale): what runs is no longer suture's change alone.
-        let mark: Option<crate::incident::verify::DeployMark> = hops
+        let mark: Option<DeployMark> = hops
             .iter()
             .rev()
             .find(|h| h.kind == "deploy_seen")
             .and_then(|h| serde_json::from_value(h.detail.clone()).ok());
-        if let (Some(slice_of), Some(mark), Ok(key)) = (
-            &self.slice,
-            &mark,
-            fix.pr
-                .incident_key
-                .parse::<crate::incident::key::IncidentKey>(),
-        ) {
-            let workload = crate::objref::ObjectRef::of_kind(&key.kind, &key.namespace, &key.name);
-            let (generation, replicas) =
-                crate::incident::verify::revision::generation(&slice_of(&workload), &workload);
-            if let (Some(from), Some(to)) = (mark.generation, generation)
-                && to > from
-                && replicas == mark.replicas
-            {
-                return Ok(Some(Gate::Refuse(format!(
-                    "the workload was changed after suture's rollout (generation {from} -> \
-                     {to}); another rollout is in flight or done"
-                ))));
+        let workload_now = match (&self.slice, fix.pr.incident_key.parse::<IncidentKey>()) {
+            (Some(slice_of), Ok(key)) => {
+                let workload = ObjectRef::of_kind(&key.kind, &key.namespace, &key.name);
+                revision::generation(&slice_of(&workload), &workload)
             }
-        }
-        let Some(app) = &fix.application else {
-            return Ok(None);
+            _ => (None, None),
         };
-        let status = match self.argo.get(app).await {
-            Ok(value) => serde_json::from_value::<Application>(value)
-                .map(|a| DeployStatus::from_application(&a))
-                .unwrap_or_default(),
-            Err(crate::gitops::sync::SyncError::NotFound(_)) => {
-                return Ok(Some(Gate::Refuse(format!(
-                    "Argo CD Application {}/{} is gone",
-                    app.namespace, app.name
-                ))));
-            }
-            Err(e) => return Err(e.into()),
+        let argo = match &fix.application {
+            None => None,
+            Some(app) => match self.argo.get(app).await {
+                Ok(value) => Some(
+                    serde_json::from_value::<Application>(value)
+                        .map(|a| DeployStatus::from_application(&a))
+                        .unwrap_or_default(),
+                ),
+                Err(crate::gitops::sync::SyncError::NotFound(_)) => {
+                    return Ok(Some(Gate::Refuse(format!(
+                        "Argo CD Application {}/{} is gone",
+                        app.namespace, app.name
+                    ))));
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
-        if status.operation_phase.as_deref() == Some("Running") {
-            return Ok(Some(Gate::Wait(format!(
-                "Argo CD is syncing {}/{}; the revert waits for it to finish",
-                app.namespace, app.name
-            ))));
-        }
-        let merge_sha = fix.pr.merge_sha.clone().unwrap_or_default();
-        let revisions = status.synced_revisions();
-        if !merge_sha.is_empty() && !revisions.is_empty() && !status.synced(&merge_sha) {
-            return Ok(Some(Gate::Refuse(format!(
-                "Argo CD has since synced {} on top of suture's merge {merge_sha}; someone \
-                 else changed the app",
-                revisions.join(", ")
-            ))));
-        }
-        Ok(None)
+        Ok(rules(&Facts {
+            now: self.now(),
+            window: self.cfg.windows.window,
+            regressed_at,
+            mark: mark.as_ref(),
+            workload_now,
+            argo: argo.as_ref(),
+            merge_sha: fix.pr.merge_sha.as_deref().unwrap_or_default(),
+        }))
     }
 
     /// Build the revert on the base branch's tip, push it, open the pull request.
@@ -408,6 +380,63 @@ impl Runner {
     }
 }
 
+/// What the revert rules read.
+struct Facts<'a> {
+    now: Timestamp,
+    window: SignedDuration,
+    /// When the `regressed` verdict was recorded.
+    regressed_at: Option<Timestamp>,
+    /// The merge's deploy mark (its generation and scale).
+    mark: Option<&'a DeployMark>,
+    /// The workload's generation and replicas now.
+    workload_now: (Option<i64>, Option<i32>),
+    /// The Application's sync state now (`None`: no Application known).
+    argo: Option<&'a DeployStatus>,
+    merge_sha: &'a str,
+}
+
+/// Kargo's rules for an automatic rollback, as suture applies them (pure).
+fn rules(f: &Facts) -> Option<Gate> {
+    let Some(seen) = f.regressed_at else {
+        return Some(Gate::Refuse("no regressed verdict is recorded".into()));
+    };
+    if f.now.duration_since(seen) > f.window {
+        return Some(Gate::Refuse(format!(
+            "the regression was seen at {seen}, longer ago than the verification window \
+             ({:#}); suture does not revert on old evidence",
+            f.window
+        )));
+    }
+    // Someone else rolled the workload after the merge's rollout (a spec change at the same
+    // scale): what runs is no longer suture's change alone.
+    if let (Some(mark), (Some(to), replicas)) = (f.mark, f.workload_now)
+        && let Some(from) = mark.generation
+        && to > from
+        && replicas == mark.replicas
+    {
+        return Some(Gate::Refuse(format!(
+            "the workload was changed after suture's rollout (generation {from} -> {to}); \
+             another rollout is in flight or done"
+        )));
+    }
+    let argo = f.argo?;
+    if argo.operation_phase.as_deref() == Some("Running") {
+        return Some(Gate::Wait(
+            "Argo CD is syncing the app; the revert waits for it to finish".into(),
+        ));
+    }
+    let revisions = argo.synced_revisions();
+    if !f.merge_sha.is_empty() && !revisions.is_empty() && !argo.synced(f.merge_sha) {
+        return Some(Gate::Refuse(format!(
+            "Argo CD has since synced {} on top of suture's merge {}; someone else changed \
+             the app",
+            revisions.join(", "),
+            f.merge_sha
+        )));
+    }
+    None
+}
+
 /// What `revert-body.md` reads.
 fn body_view(key: &str, hops: &[HopRecord], fix: &Fix) -> Value {
     let verdict = hops
@@ -452,5 +481,107 @@ fn show(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn synced(sha: &str, phase: &str) -> DeployStatus {
+        DeployStatus {
+            operation_phase: Some(phase.into()),
+            sync_revision: Some(sha.into()),
+            sync_status: Some("Synced".into()),
+            target_revision: Some(sha.into()),
+            auto_sync: true,
+            ..DeployStatus::default()
+        }
+    }
+
+    fn mark() -> DeployMark {
+        DeployMark {
+            at: t("2026-01-01T01:00:00Z"),
+            since: t("2026-01-01T00:59:50Z"),
+            revision: Some("new222".into()),
+            generation: Some(4),
+            replicas: Some(2),
+        }
+    }
+
+    /// A regression seen a minute ago, the merge deployed and nothing moved since.
+    fn facts<'a>(mark: &'a DeployMark, argo: &'a DeployStatus) -> Facts<'a> {
+        Facts {
+            now: t("2026-01-01T01:03:00Z"),
+            window: SignedDuration::from_mins(10),
+            regressed_at: Some(t("2026-01-01T01:02:00Z")),
+            mark: Some(mark),
+            workload_now: (Some(4), Some(2)),
+            argo: Some(argo),
+            merge_sha: SHA,
+        }
+    }
+
+    fn refused(gate: Option<Gate>) -> String {
+        match gate {
+            Some(Gate::Refuse(why)) => why,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_fresh_regression_of_a_settled_merge_is_reverted() {
+        let (m, argo) = (mark(), synced(SHA, "Succeeded"));
+        assert_eq!(rules(&facts(&m, &argo)), None);
+        // A scale (an HPA) is not someone else's rollout.
+        let scaled = Facts {
+            workload_now: (Some(5), Some(4)),
+            ..facts(&m, &argo)
+        };
+        assert_eq!(rules(&scaled), None);
+    }
+
+    #[test]
+    fn never_on_evidence_older_than_the_window() {
+        let (m, argo) = (mark(), synced(SHA, "Succeeded"));
+        let old = Facts {
+            now: t("2026-01-01T01:12:01Z"),
+            ..facts(&m, &argo)
+        };
+        let why = refused(rules(&old));
+        assert!(
+            why.contains("suture does not revert on old evidence"),
+            "{why}"
+        );
+        assert!(why.contains("2026-01-01T01:02:00Z"), "{why}");
+        let none = Facts {
+            regressed_at: None,
+            ..facts(&m, &argo)
+        };
+        assert_eq!(refused(rules(&none)), "no regressed verdict is recorded");
+    }
+
+    #[test]
+    fn a_sync_in_flight_waits_and_another_rollout_or_commit_refuses() {
+        let m = mark();
+        let running = synced(SHA, "Running");
+        assert!(matches!(rules(&facts(&m, &running)), Some(Gate::Wait(_))));
+
+        let argo = synced(SHA, "Succeeded");
+        let rolled = Facts {
+            workload_now: (Some(5), Some(2)),
+            ..facts(&m, &argo)
+        };
+        assert!(refused(rules(&rolled)).contains("generation 4 -> 5"));
+
+        let later = synced("fedcba9876543210fedcba9876543210fedcba98", "Succeeded");
+        let why = refused(rules(&facts(&m, &later)));
+        assert!(why.contains("on top of suture's merge"), "{why}");
     }
 }
