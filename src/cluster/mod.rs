@@ -338,7 +338,12 @@ impl Cluster {
     /// Every node, for the checks that ask whether some node has room (a workload's slice
     /// holds only the nodes its pods run on).
     pub fn nodes(&self) -> Vec<k8s_openapi::api::core::v1::Node> {
-        self.shared.tables().nodes.all().cloned().collect()
+        self.shared
+            .tables()
+            .nodes
+            .all()
+            .map(std::borrow::Cow::into_owned)
+            .collect()
     }
 
     /// Names and resourceVersions of the stored objects of `kind`, sorted by namespace/name

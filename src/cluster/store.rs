@@ -6,6 +6,7 @@
 //! its end, so objects deleted while the watch was down disappear, and only objects whose
 //! resourceVersion changed count as touched (a relist of an unchanged cluster touches nothing).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -129,7 +130,69 @@ pub enum Change<T> {
 
 struct Item<T> {
     rv: String,
-    obj: T,
+    body: Body<T>,
+}
+
+impl<T: Stored> Item<T> {
+    fn new(rv: String, obj: T) -> Item<T> {
+        Item {
+            rv,
+            body: obj.store(),
+        }
+    }
+}
+
+/// How a table keeps an object. Pods and workloads, the bulk of a large cluster, are packed:
+/// the metadata the owner index and roots read, and the rest as compact JSON until a slice
+/// asks for it (a few hundred bytes a pod instead of the ~10 KiB its k8s-openapi struct takes;
+/// a slice unpacks only its own few objects). The rest are kept as they are.
+pub enum Body<T> {
+    Plain(T),
+    Packed {
+        meta: Box<ObjectMeta>,
+        json: Box<[u8]>,
+    },
+}
+
+impl<T: Stored> Body<T> {
+    /// Pack `obj`; kept plain if it cannot be written (it always can: it was just read).
+    fn packed(obj: T) -> Body<T>
+    where
+        T: serde::Serialize,
+    {
+        match (obj.meta(), serde_json::to_vec(&obj)) {
+            (Some(m), Ok(json)) => Body::Packed {
+                meta: Box::new(index_meta(m)),
+                json: json.into_boxed_slice(),
+            },
+            _ => Body::Plain(obj),
+        }
+    }
+
+    fn meta(&self) -> Option<&ObjectMeta> {
+        match self {
+            Body::Plain(o) => o.meta(),
+            Body::Packed { meta, .. } => Some(meta),
+        }
+    }
+
+    fn get(&self) -> Option<Cow<'_, T>> {
+        match self {
+            Body::Plain(o) => Some(Cow::Borrowed(o)),
+            Body::Packed { json, .. } => T::load(json).map(Cow::Owned),
+        }
+    }
+}
+
+/// The metadata the owner index and root resolution read.
+fn index_meta(m: &ObjectMeta) -> ObjectMeta {
+    ObjectMeta {
+        name: m.name.clone(),
+        namespace: m.namespace.clone(),
+        uid: m.uid.clone(),
+        owner_references: m.owner_references.clone(),
+        ..ObjectMeta::default()
+    }
 }
 
 /// The objects of one kind.
@@ -148,9 +211,14 @@ impl<T> Default for Table<T> {
     }
 }
 
-impl<T> Table<T> {
-    pub fn get(&self, key: &Key) -> Option<&T> {
-        self.live.get(key).map(|i| &i.obj)
+impl<T: Stored> Table<T> {
+    pub fn get(&self, key: &Key) -> Option<Cow<'_, T>> {
+        self.live.get(key).and_then(|i| i.body.get())
+    }
+
+    /// The metadata of `key` (for packed kinds, the part the owner index reads).
+    pub fn meta(&self, key: &Key) -> Option<&ObjectMeta> {
+        self.live.get(key).and_then(|i| i.body.meta())
     }
 
     /// Names and resourceVersions, sorted (for comparing with a fresh list).
@@ -161,15 +229,15 @@ impl<T> Table<T> {
             .collect()
     }
 
-    fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a T> + 'a {
+    fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = Cow<'a, T>> + 'a {
         self.live
             .range((ns.to_string(), String::new())..)
             .take_while(move |(k, _)| k.0 == ns)
-            .map(|(_, i)| &i.obj)
+            .filter_map(|(_, i)| i.body.get())
     }
 
-    pub(super) fn all(&self) -> impl Iterator<Item = &T> {
-        self.live.values().map(|i| &i.obj)
+    pub(super) fn all(&self) -> impl Iterator<Item = Cow<'_, T>> {
+        self.live.values().filter_map(|i| i.body.get())
     }
 }
 
@@ -180,10 +248,18 @@ pub trait Stored: Clone + Send + Sync + 'static {
     fn table_mut(t: &mut Tables) -> &mut Table<Self>;
     /// Metadata, for the owner index (Events have none kept).
     fn meta(&self) -> Option<&ObjectMeta>;
+    /// How a table keeps it ([`Body`]): as it is, unless the kind packs.
+    fn store(self) -> Body<Self> {
+        Body::Plain(self)
+    }
+    /// A packed one, read back.
+    fn load(_json: &[u8]) -> Option<Self> {
+        None
+    }
 }
 
 macro_rules! stored {
-    ($($ty:ty => $kind:ident, $field:ident;)*) => {$(
+    ($($ty:ty => $kind:ident, $field:ident $(, $packed:ident)?;)*) => {$(
         impl Stored for $ty {
             const KIND: Kind = Kind::$kind;
             fn table(t: &Tables) -> &Table<Self> {
@@ -195,18 +271,27 @@ macro_rules! stored {
             fn meta(&self) -> Option<&ObjectMeta> {
                 Some(&self.metadata)
             }
+            $(stored!(@$packed);)?
         }
     )*};
+    (@packed) => {
+        fn store(self) -> Body<Self> {
+            Body::packed(self)
+        }
+        fn load(json: &[u8]) -> Option<Self> {
+            serde_json::from_slice(json).ok()
+        }
+    };
 }
 
 stored! {
-    Pod => Pod, pods;
-    ReplicaSet => ReplicaSet, replica_sets;
-    Deployment => Deployment, deployments;
-    StatefulSet => StatefulSet, stateful_sets;
-    DaemonSet => DaemonSet, daemon_sets;
-    Job => Job, jobs;
-    CronJob => CronJob, cron_jobs;
+    Pod => Pod, pods, packed;
+    ReplicaSet => ReplicaSet, replica_sets, packed;
+    Deployment => Deployment, deployments, packed;
+    StatefulSet => StatefulSet, stateful_sets, packed;
+    DaemonSet => DaemonSet, daemon_sets, packed;
+    Job => Job, jobs, packed;
+    CronJob => CronJob, cron_jobs, packed;
     Rollout => Rollout, rollouts;
     Node => Node, nodes;
     PersistentVolumeClaim => Pvc, pvcs;
@@ -267,7 +352,7 @@ impl Tables {
         let mut roots = Vec::new();
         match change {
             Change::Apply { key, rv, obj } => {
-                self.put(key.clone(), Item { rv, obj });
+                self.put(key.clone(), Item::new(rv, obj));
                 roots.extend(self.root_of_changed::<T>(&key));
             }
             Change::Delete { key } => {
@@ -281,7 +366,7 @@ impl Tables {
                 table
                     .relist
                     .get_or_insert_with(BTreeMap::new)
-                    .insert(key, Item { rv, obj });
+                    .insert(key, Item::new(rv, obj));
             }
             Change::InitDone => {
                 let fresh = T::table_mut(self).relist.take().unwrap_or_default();
@@ -317,7 +402,7 @@ impl Tables {
     fn put<T: Stored>(&mut self, key: Key, item: Item<T>) {
         self.unindex::<T>(&key);
         if let Some(uid) = item
-            .obj
+            .body
             .meta()
             .and_then(controller_of)
             .map(|r| r.uid.clone())
@@ -336,7 +421,7 @@ impl Tables {
     }
 
     fn unindex<T: Stored>(&mut self, key: &Key) {
-        let old = T::table(self).get(key).and_then(Stored::meta);
+        let old = T::table(self).meta(key);
         let Some(uid) = old.and_then(controller_of).map(|r| r.uid.clone()) else {
             return;
         };
@@ -362,8 +447,7 @@ impl Tables {
             Kind::Application => self
                 .applications
                 .get(key)
-                .and_then(|a| a.spec.destination.as_ref())
-                .and_then(|d| d.namespace.clone())
+                .and_then(|a| a.spec.destination.as_ref()?.namespace.clone())
                 .map(|ns| self.namespace_roots(&ns))
                 .unwrap_or_default(),
             kind => self
@@ -415,20 +499,20 @@ impl Tables {
 
     fn meta(&self, kind: Kind, key: &Key) -> Option<&ObjectMeta> {
         match kind {
-            Kind::Pod => self.pods.get(key).map(|o| &o.metadata),
-            Kind::ReplicaSet => self.replica_sets.get(key).map(|o| &o.metadata),
-            Kind::Deployment => self.deployments.get(key).map(|o| &o.metadata),
-            Kind::StatefulSet => self.stateful_sets.get(key).map(|o| &o.metadata),
-            Kind::DaemonSet => self.daemon_sets.get(key).map(|o| &o.metadata),
-            Kind::Job => self.jobs.get(key).map(|o| &o.metadata),
-            Kind::CronJob => self.cron_jobs.get(key).map(|o| &o.metadata),
-            Kind::Rollout => self.rollouts.get(key).map(|o| &o.metadata),
-            Kind::Node => self.nodes.get(key).map(|o| &o.metadata),
-            Kind::Pvc => self.pvcs.get(key).map(|o| &o.metadata),
-            Kind::LimitRange => self.limit_ranges.get(key).map(|o| &o.metadata),
-            Kind::ResourceQuota => self.resource_quotas.get(key).map(|o| &o.metadata),
-            Kind::Application => self.applications.get(key).map(|o| &o.metadata),
-            Kind::ApplicationSet => self.application_sets.get(key).map(|o| &o.metadata),
+            Kind::Pod => self.pods.meta(key),
+            Kind::ReplicaSet => self.replica_sets.meta(key),
+            Kind::Deployment => self.deployments.meta(key),
+            Kind::StatefulSet => self.stateful_sets.meta(key),
+            Kind::DaemonSet => self.daemon_sets.meta(key),
+            Kind::Job => self.jobs.meta(key),
+            Kind::CronJob => self.cron_jobs.meta(key),
+            Kind::Rollout => self.rollouts.meta(key),
+            Kind::Node => self.nodes.meta(key),
+            Kind::Pvc => self.pvcs.meta(key),
+            Kind::LimitRange => self.limit_ranges.meta(key),
+            Kind::ResourceQuota => self.resource_quotas.meta(key),
+            Kind::Application => self.applications.meta(key),
+            Kind::ApplicationSet => self.application_sets.meta(key),
             Kind::Event => None,
         }
     }
@@ -500,16 +584,17 @@ impl Tables {
                 .collect();
             for node in nodes {
                 if let Some(n) = self.nodes.get(&(String::new(), node.to_string())) {
-                    s.nodes.push(n.clone());
+                    s.nodes.push(n.into_owned());
                 }
             }
             if root.kind != Kind::Pvc {
-                s.pvcs.extend(self.pvcs.in_namespace(ns).cloned());
+                s.pvcs
+                    .extend(self.pvcs.in_namespace(ns).map(Cow::into_owned));
             }
             s.limit_ranges
-                .extend(self.limit_ranges.in_namespace(ns).cloned());
+                .extend(self.limit_ranges.in_namespace(ns).map(Cow::into_owned));
             s.resource_quotas
-                .extend(self.resource_quotas.in_namespace(ns).cloned());
+                .extend(self.resource_quotas.in_namespace(ns).map(Cow::into_owned));
         }
         let pvc_names: Vec<String> = s
             .pvcs
@@ -521,7 +606,7 @@ impl Tables {
             self.events
                 .in_namespace(ns)
                 .filter(|e| members.contains(&(kind_str(&e.object_kind), e.object_name.clone())))
-                .cloned(),
+                .map(Cow::into_owned),
         );
         if root.kind == Kind::Node {
             let name = &root.key.1;
@@ -529,14 +614,15 @@ impl Tables {
                 self.events
                     .all()
                     .filter(|e| e.object_kind == "Node" && &e.object_name == name)
-                    .cloned(),
+                    .map(Cow::into_owned),
             );
         }
-        s.applications.extend(self.applications.all().cloned());
+        s.applications
+            .extend(self.applications.all().map(Cow::into_owned));
         s.application_sets
-            .extend(self.application_sets.all().cloned());
+            .extend(self.application_sets.all().map(Cow::into_owned));
         if root.kind != Kind::Rollout {
-            s.rollouts.extend(self.rollouts.all().cloned());
+            s.rollouts.extend(self.rollouts.all().map(Cow::into_owned));
         }
         s
     }
@@ -544,9 +630,9 @@ impl Tables {
     /// Copies the object into the slice; `Some(uid)` when it exists.
     fn push(&self, s: &mut ClusterState, kind: Kind, key: &Key) -> Option<Option<String>> {
         fn take<T: Stored>(table: &Table<T>, key: &Key, to: &mut Vec<T>) -> Option<Option<String>> {
-            let obj = table.get(key)?;
-            to.push(obj.clone());
-            Some(obj.meta().and_then(|m| m.uid.clone()))
+            let uid = table.meta(key).map(|m| m.uid.clone())?;
+            to.push(table.get(key)?.into_owned());
+            Some(uid)
         }
         match kind {
             Kind::Pod => take(&self.pods, key, &mut s.pods),
@@ -571,4 +657,44 @@ impl Tables {
 /// An Event subject's kind as the static string [`Kind::name`] uses (others never match).
 fn kind_str(kind: &str) -> &'static str {
     Kind::of_api("", kind).map_or("", Kind::name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod() -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1", "namespace": "shop", "uid": "p-1",
+                         "labels": {"app": "web"},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                             "name": "web-5d8f7", "uid": "rs-1", "controller": true}]},
+            "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "shop/web:2.0",
+                     "resources": {"limits": {"memory": "640Mi"}}}]},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "web", "image": "shop/web:2.0",
+                "imageID": "", "ready": false, "restartCount": 3,
+                "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_packed_pod_reads_back_whole_and_indexes_by_its_owner() {
+        let mut tables = Tables::default();
+        let key = ("shop".to_string(), "web-1".to_string());
+        tables.feed(Change::Apply {
+            key: key.clone(),
+            rv: "7".into(),
+            obj: pod(),
+        });
+        let item = tables.pods.live.get(&key).unwrap();
+        assert!(matches!(item.body, Body::Packed { .. }), "pods are packed");
+        assert_eq!(tables.pods.get(&key).unwrap().into_owned(), pod());
+        let meta = tables.pods.meta(&key).unwrap();
+        assert_eq!(meta.uid.as_deref(), Some("p-1"));
+        assert_eq!(meta.labels, None, "the index keeps only what it reads");
+        assert!(tables.owned["rs-1"].contains(&(Kind::Pod, key.clone())));
+        // Events and the other small kinds stay as they are.
+        assert!(!matches!(Node::default().store(), Body::Packed { .. }));
+    }
 }
