@@ -301,7 +301,7 @@ async fn no_revert_over_others_edits(forge: Forge, db: Db) {
     .await;
     // The operator holds the app and a teammate raises the value again, by hand, in Git
     // (not deployed yet): what Git says is now theirs.
-    pause_by_hand(&live).await;
+    live.pause_by_hand().await;
     live.expect_paused();
     let scenario = live.world().scenario.clone();
     let path = "apps/checkout-api/deployment.yaml";
@@ -357,30 +357,6 @@ async fn no_revert_over_others_edits(forge: Forge, db: Db) {
     assert_eq!(changes.len(), 1, "no revert PR");
     live.take_comments(fix.number);
     live.finish().await;
-}
-
-async fn pause_by_hand(live: &Live) {
-    let kube = suture::serve::kube_client(Some(&live.world().endpoints().kubeconfig), None)
-        .await
-        .expect("kube client");
-    let apps: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        kube,
-        "argocd",
-        &kube::api::ApiResource {
-            group: "argoproj.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "argoproj.io/v1alpha1".into(),
-            kind: "Application".into(),
-            plural: "applications".into(),
-        },
-    );
-    apps.patch(
-        live.world().scenario.app,
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({"spec": {"syncPolicy": {"automated": null}}})),
-    )
-    .await
-    .expect("pause by hand");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

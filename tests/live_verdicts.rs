@@ -13,7 +13,6 @@ mod live;
 mod testdb;
 
 use live::{Db, Live};
-use suture::gitops::place::AppRef;
 use suture::incident::IncidentState;
 use suture_sim::world::Forge;
 
@@ -200,31 +199,7 @@ async fn inconclusive(forge: Forge, db: Db) {
     })
     .await;
     // An operator pauses the app by hand (as `argocd app set --sync-policy none` does).
-    let kube = suture::serve::kube_client(Some(&live.world().endpoints().kubeconfig), None)
-        .await
-        .expect("kube client");
-    let apps: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
-        kube,
-        "argocd",
-        &kube::api::ApiResource {
-            group: "argoproj.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "argoproj.io/v1alpha1".into(),
-            kind: "Application".into(),
-            plural: "applications".into(),
-        },
-    );
-    let app = AppRef {
-        namespace: "argocd".into(),
-        name: live.world().scenario.app.to_string(),
-    };
-    apps.patch(
-        &app.name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"spec": {"syncPolicy": {"automated": null}}})),
-    )
-    .await
-    .expect("pause by hand");
+    live.pause_by_hand().await;
     live.expect_paused();
 
     let escalated = live.incident_in(IncidentState::Escalated).await;

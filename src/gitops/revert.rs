@@ -255,7 +255,8 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn show(v: &Value) -> String {
+/// A value as a reviewer reads it: strings bare, anything else as JSON.
+pub(crate) fn show(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

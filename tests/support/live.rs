@@ -409,6 +409,34 @@ impl Live {
         self.apps.get(&app).await.expect("application")
     }
 
+    /// An operator switches the scenario's Application's auto-sync off by hand (as
+    /// `argocd app set --sync-policy none` does), through the real client.
+    pub async fn pause_by_hand(&self) {
+        let kube = suture::serve::kube_client(Some(&self.world().endpoints().kubeconfig), None)
+            .await
+            .expect("kube client");
+        let apps: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+            kube,
+            "argocd",
+            &kube::api::ApiResource {
+                group: "argoproj.io".into(),
+                version: "v1alpha1".into(),
+                api_version: "argoproj.io/v1alpha1".into(),
+                kind: "Application".into(),
+                plural: "applications".into(),
+            },
+        );
+        apps.patch(
+            self.world().scenario.app,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(
+                serde_json::json!({"spec": {"syncPolicy": {"automated": null}}}),
+            ),
+        )
+        .await
+        .expect("pause by hand");
+    }
+
     /// The test expects the Application to be left with auto-sync paused.
     pub fn expect_paused(&mut self) {
         self.expect_paused = true;

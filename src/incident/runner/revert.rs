@@ -128,14 +128,15 @@ impl Runner {
         let undo: Vec<Undo> = serde_json::from_value(d["undo"].clone())
             .map_err(|_| "the fix's record carries no rollback to apply".to_string())?;
         let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
-        let application = serde_json::from_value::<Value>(d["application"].clone())
-            .ok()
-            .and_then(|a| {
-                Some(AppRef {
-                    name: a.get("name")?.as_str()?.to_string(),
-                    namespace: a.get("namespace")?.as_str()?.to_string(),
-                })
-            });
+        let a = &d["application"];
+        let application =
+            a["name"]
+                .as_str()
+                .zip(a["namespace"].as_str())
+                .map(|(name, namespace)| AppRef {
+                    name: name.to_string(),
+                    namespace: namespace.to_string(),
+                });
         Ok(Fix {
             pr,
             undo,
@@ -454,7 +455,7 @@ fn body_view(key: &str, hops: &[HopRecord], fix: &Fix) -> Value {
             } => Some(json!({
                 "file": file,
                 "field": path_to_string(path),
-                "to": before.as_ref().map_or_else(|| "absent (the fix added it)".to_string(), show),
+                "to": before.as_ref().map_or_else(|| "absent (the fix added it)".to_string(), revert::show),
             })),
             Undo::Manual { .. } => None,
         })
@@ -475,13 +476,6 @@ fn body_view(key: &str, hops: &[HopRecord], fix: &Fix) -> Value {
         "application": application,
         "machine": {"incident_key": key, "revert_of": fix.pr.number, "undo": fix.undo},
     })
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]
