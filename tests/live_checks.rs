@@ -25,7 +25,13 @@ async fn an_admission_webhook_denial_in_the_dry_run_escalates_without_a_pr() {
     assert_eq!(incident.key, KEY);
     assert_eq!(incident.state, IncidentState::Escalated);
 
-    let hops = live.hops(KEY).await;
+    // The notifier's hop is written just after the transition.
+    let hops = live
+        .until("the escalation hop", || async {
+            let hops = live.hops(KEY).await;
+            hops.iter().any(|h| h.kind == "escalation").then_some(hops)
+        })
+        .await;
     let kinds: Vec<&str> = hops.iter().map(|h| h.kind.as_str()).collect();
     let escalated = hops
         .iter()

@@ -336,15 +336,19 @@ async fn no_revert_over_others_edits(forge: Forge, db: Db) {
         refused.contains("changed after suture's merge") && refused.contains("is now 700Mi"),
         "{refused}"
     );
-    let hops = live.hops(KEY).await;
-    assert!(
-        hops.iter().any(|h| h.kind == "escalated"
-            && h.detail["reason"]
-                .as_str()
-                .is_some_and(|r| r.starts_with("suture did not revert"))),
-        "{:?}",
-        kinds(&hops)
-    );
+    // The escalation is written just after the refusal.
+    live.until("the refusal to be escalated", || async {
+        let hops = live.hops(KEY).await;
+        hops.iter()
+            .any(|h| {
+                h.kind == "escalated"
+                    && h.detail["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("suture did not revert"))
+            })
+            .then_some(())
+    })
+    .await;
     let incident = live
         .ledger()
         .incident(KEY)
@@ -352,7 +356,7 @@ async fn no_revert_over_others_edits(forge: Forge, db: Db) {
         .unwrap()
         .expect("incident");
     assert_eq!(incident.state, IncidentState::Regressed, "held");
-    assert_eq!(count(&hops, "revert_pushed"), 0);
+    assert_eq!(count(&live.hops(KEY).await, "revert_pushed"), 0);
     let changes = live.take_changes();
     assert_eq!(changes.len(), 1, "no revert PR");
     live.take_comments(fix.number);

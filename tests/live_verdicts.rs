@@ -91,7 +91,8 @@ async fn leak(forge: Forge, db: Db) {
     let leak_reason = hops
         .iter()
         .filter(|h| h.kind.starts_with("escalat"))
-        .filter_map(|h| h.detail["reason"].as_str())
+        // The transition hop notes the reason; the escalation hop written after it repeats it.
+        .filter_map(|h| h.detail["reason"].as_str().or(h.detail["note"].as_str()))
         .find(|r| r.contains("probable leak"));
     assert!(leak_reason.is_some(), "{:?}", kinds(&hops));
     for sha in [&first_sha, &second_sha] {
