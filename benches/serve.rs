@@ -249,7 +249,17 @@ async fn memory() {
     std::fs::write(&kubeconfig, sim.kubeconfig("default")).unwrap();
     let listen = world_config::free_addr().unwrap();
     let config = write_config(dir.path(), &kubeconfig, listen);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_suture"));
+    // `SUTURE_BENCH_HEAPTRACK=<file>` runs suture under heaptrack, to see where the memory goes
+    // (the figures printed are then heaptrack's wrapper's, not suture's).
+    let heaptrack = std::env::var("SUTURE_BENCH_HEAPTRACK").ok();
+    let mut command = match &heaptrack {
+        Some(out) => {
+            let mut c = Command::new("heaptrack");
+            c.args(["-o", out.as_str(), env!("CARGO_BIN_EXE_suture")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_suture")),
+    };
     // suture reads every `SUTURE_*` variable as configuration (and refuses unknown ones): the
     // benchmark's own knobs are not for it.
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SUTURE_")) {
@@ -283,7 +293,17 @@ async fn memory() {
     // Let the first detection pass over every root finish and the allocator settle.
     tokio::time::sleep(Duration::from_secs(10)).await;
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let _ = child.kill();
+    match &heaptrack {
+        // SIGTERM, so heaptrack writes its file.
+        Some(_) => {
+            let _ = Command::new("pkill")
+                .args(["-TERM", "-f", "serve --config"])
+                .status();
+        }
+        None => {
+            let _ = child.kill();
+        }
+    }
     let _ = child.wait();
     println!(
         "memory: suture serve watching {pods} pods ({} Deployments, seeded in {seeded:?}): ready in \

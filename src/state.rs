@@ -845,9 +845,9 @@ pub(crate) mod slim {
         c.volume_devices = None;
     }
 
+    /// Tolerations stay: the node-fit check schedules the pod with them.
     fn pod_spec(s: &mut PodSpec) {
         s.volumes = None;
-        s.tolerations = None;
         s.containers.iter_mut().for_each(container);
         s.init_containers.iter_mut().flatten().for_each(container);
         s.ephemeral_containers = None;
@@ -1044,10 +1044,8 @@ mod tests {
         );
         assert_eq!(meta.owner_references.as_ref().map(Vec::len), Some(1));
         let spec = pod.spec.as_ref().unwrap();
-        assert_eq!(
-            (spec.volumes.as_ref(), spec.tolerations.as_ref()),
-            (None, None)
-        );
+        assert_eq!(spec.volumes.as_ref(), None);
+        assert_eq!(spec.tolerations.as_ref().map(Vec::len), Some(1));
         assert_eq!(spec.node_name.as_deref(), Some("n1"));
         let c = &spec.containers[0];
         assert_eq!((c.env.as_ref(), c.volume_mounts.as_ref()), (None, None));

@@ -11,7 +11,7 @@ mod live;
 #[allow(dead_code)]
 mod testdb;
 
-use live::{Db, Live, auto_sync_on};
+use live::{Db, Live, auto_sync_on, count, kinds};
 use suture::incident::IncidentState;
 use suture_sim::forge::Fault;
 use suture_sim::world::Forge;
@@ -19,14 +19,6 @@ use suture_sim::world::Forge;
 const KEY: &str = "sim/payments/Deployment/checkout-api/oom-killed";
 /// A verification window of a few simulated minutes keeps the tests short.
 const WINDOW: &[(&str, &str)] = &[("SUTURE_POLICY__VERIFICATION_WINDOW", "3m")];
-
-fn kinds(hops: &[suture::ledger::HopRecord]) -> Vec<&str> {
-    hops.iter().map(|h| h.kind.as_str()).collect()
-}
-
-fn count(hops: &[suture::ledger::HopRecord], kind: &str) -> usize {
-    hops.iter().filter(|h| h.kind == kind).count()
-}
 
 /// The one-line limit change, read off the `pushed` hop's diff.
 fn changed_lines(hops: &[suture::ledger::HopRecord]) -> Vec<String> {
@@ -144,12 +136,7 @@ async fn oom_to_merge(forge: Forge, db: Db) {
     assert!(started < resumed, "{:?}", kinds(&hops));
 
     // Reviewers see it: suture/verify pending -> success on the merge commit, and a comment.
-    let states: Vec<String> = live
-        .statuses()
-        .into_iter()
-        .filter(|(sha, context, _)| *sha == merge_sha && context == "suture/verify")
-        .map(|(_, _, state)| state)
-        .collect();
+    let states = live.verify_states(&merge_sha);
     // GitHub keeps each status; GitLab moves its one unfinished status to the new state.
     let want: &[&str] = match forge {
         Forge::GitHub => &["pending", "success"],
@@ -426,12 +413,7 @@ async fn restart_in_the_window(forge: Forge, db: Db) {
         ends.duration_since(deployed),
         jiff::SignedDuration::from_mins(6)
     );
-    let verify: Vec<String> = live
-        .statuses()
-        .into_iter()
-        .filter(|(sha, context, _)| *sha == merge_sha && context == "suture/verify")
-        .map(|(_, _, state)| state)
-        .collect();
+    let verify = live.verify_states(&merge_sha);
     assert_eq!(
         verify.last().map(String::as_str),
         Some("success"),

@@ -13,20 +13,12 @@ mod testdb;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use live::{Db, Live};
+use live::{Db, Live, count, kinds};
 use suture::incident::IncidentState;
 use suture_sim::world::Forge;
 
 const KEY: &str = "sim/payments/Deployment/checkout-api/oom-killed";
 const WINDOW: &[(&str, &str)] = &[("SUTURE_POLICY__VERIFICATION_WINDOW", "3m")];
-
-fn count(hops: &[suture::ledger::HopRecord], kind: &str) -> usize {
-    hops.iter().filter(|h| h.kind == kind).count()
-}
-
-fn kinds(hops: &[suture::ledger::HopRecord]) -> Vec<&str> {
-    hops.iter().map(|h| h.kind.as_str()).collect()
-}
 
 /// `+`/`-` lines of a unified diff.
 fn changed(diff: &str) -> Vec<String> {
@@ -58,14 +50,6 @@ async fn taint_every_node(live: &Live) {
             .await
             .expect("taint");
     }
-}
-
-fn verify_states(live: &Live, sha: &str) -> Vec<String> {
-    live.statuses()
-        .into_iter()
-        .filter(|(s, context, _)| s == sha && context == "suture/verify")
-        .map(|(_, _, state)| state)
-        .collect()
 }
 
 async fn regressed_to_reverted(forge: Forge, db: Db, auto_merge: bool) {
@@ -165,7 +149,7 @@ async fn regressed_to_reverted(forge: Forge, db: Db, auto_merge: bool) {
         );
     }
     // The fix's merge commit failed verification, where reviewers look.
-    let failed = verify_states(&live, &fix_sha);
+    let failed = live.verify_states(&fix_sha);
     assert_eq!(
         failed.last().map(String::as_str),
         Some("failure"),
@@ -220,7 +204,7 @@ async fn regressed_to_reverted(forge: Forge, db: Db, auto_merge: bool) {
         assert_eq!(count(&hops, kind), 1, "{kind} in {:?}", kinds(&hops));
     }
     assert_eq!(
-        verify_states(&live, &revert_sha).last().map(String::as_str),
+        live.verify_states(&revert_sha).last().map(String::as_str),
         Some("success")
     );
     let revert_comments = live.take_comments(revert.number);

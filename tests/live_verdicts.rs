@@ -12,27 +12,11 @@ mod live;
 #[allow(dead_code)]
 mod testdb;
 
-use live::{Db, Live};
+use live::{Db, Live, count, kinds};
 use suture::incident::IncidentState;
 use suture_sim::world::Forge;
 
 const KEY: &str = "sim/payments/Deployment/checkout-api/oom-killed";
-
-fn count(hops: &[suture::ledger::HopRecord], kind: &str) -> usize {
-    hops.iter().filter(|h| h.kind == kind).count()
-}
-
-fn kinds(hops: &[suture::ledger::HopRecord]) -> Vec<&str> {
-    hops.iter().map(|h| h.kind.as_str()).collect()
-}
-
-fn verify_states(live: &Live, sha: &str) -> Vec<String> {
-    live.statuses()
-        .into_iter()
-        .filter(|(s, context, _)| s == sha && context == "suture/verify")
-        .map(|(_, _, state)| state)
-        .collect()
-}
 
 /// Wait for the verdict comment on `number` and return it.
 async fn verdict_comment(live: &mut Live, number: u64, verdict: &str) -> String {
@@ -96,7 +80,7 @@ async fn leak(forge: Forge, db: Db) {
         .find(|r| r.contains("probable leak"));
     assert!(leak_reason.is_some(), "{:?}", kinds(&hops));
     for sha in [&first_sha, &second_sha] {
-        let states = verify_states(&live, sha);
+        let states = live.verify_states(sha);
         assert_eq!(
             states.last().map(String::as_str),
             Some("failure"),
@@ -166,7 +150,7 @@ async fn not_deployed(forge: Forge, db: Db) {
     assert!(evidence["deploy_deadline"].is_string(), "{evidence}");
     let comment = verdict_comment(&mut live, pr.number, "not_deployed").await;
     assert!(comment.contains("Failed"), "{comment}");
-    let states = verify_states(&live, &merge_sha);
+    let states = live.verify_states(&merge_sha);
     assert_eq!(
         states.last().map(String::as_str),
         Some("failure"),
@@ -227,7 +211,7 @@ async fn inconclusive(forge: Forge, db: Db) {
         .expect("time");
     assert!(verdict.at >= ends, "{} < {ends}", verdict.at);
     verdict_comment(&mut live, pr.number, "inconclusive").await;
-    let states = verify_states(&live, &merge_sha);
+    let states = live.verify_states(&merge_sha);
     assert_eq!(
         states.last().map(String::as_str),
         Some("failure"),

@@ -311,4 +311,31 @@ mod tests {
         let r = check(&st, &spec(serde_json::json!({})), "app", &raise("256Mi"));
         assert_eq!(r.outcome, CheckOutcome::Skipped);
     }
+
+    /// The spec the check reads is the workload's template as the watchers and snapshots
+    /// decode it: its tolerations survive decoding, so a pool the pods tolerate counts.
+    #[test]
+    fn a_decoded_workload_keeps_the_tolerations_its_pods_schedule_with() {
+        let taint =
+            "spec:\n  taints:\n  - key: dedicated\n    value: gpu\n    effect: NoSchedule\n";
+        let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  template:\n    spec:\n      tolerations:\n      - key: dedicated\n        operator: Equal\n        value: gpu\n        effect: NoSchedule\n      containers:\n      - name: app\n        resources:\n          requests:\n            memory: 512Mi\n---\n";
+        let st = ClusterState::from_text(&format!(
+            "{}{}{deployment}",
+            node("small", "1Gi", ""),
+            node("gpu", "16Gi", taint)
+        ))
+        .unwrap();
+        let web = crate::objref::ObjectRef::workload(
+            crate::objref::WorkloadKind::Deployment,
+            "shop",
+            "web",
+        );
+        let (spec, _) = crate::proposal::workload::pod_spec(&st, "shop", &web).unwrap();
+        let r = check(&st, &spec, "app", &raise("2Gi"));
+        assert!(
+            r.outcome == CheckOutcome::Passed && r.detail.contains("node gpu"),
+            "{}",
+            r.detail
+        );
+    }
 }

@@ -367,6 +367,15 @@ impl Live {
     }
 
     /// The changes on the forge now, marked as expected by the test.
+    /// The `suture/verify` states posted on commit `sha`, oldest first.
+    pub fn verify_states(&self, sha: &str) -> Vec<String> {
+        self.statuses()
+            .into_iter()
+            .filter(|(s, context, _)| s == sha && context == "suture/verify")
+            .map(|(_, _, state)| state)
+            .collect()
+    }
+
     pub fn take_changes(&mut self) -> Vec<Change> {
         let all = self.changes();
         self.taken_changes = all.iter().map(|c| c.number).collect();
@@ -486,6 +495,16 @@ impl Drop for Live {
 }
 
 /// `spec.syncPolicy.automated` present and not `enabled: false`.
+/// The kinds of `hops`, in order (for assertion messages).
+pub fn kinds(hops: &[HopRecord]) -> Vec<&str> {
+    hops.iter().map(|h| h.kind.as_str()).collect()
+}
+
+/// How many of `hops` are of `kind`.
+pub fn count(hops: &[HopRecord], kind: &str) -> usize {
+    hops.iter().filter(|h| h.kind == kind).count()
+}
+
 pub fn auto_sync_on(app: &Value) -> bool {
     let a = app
         .pointer("/spec/syncPolicy/automated")

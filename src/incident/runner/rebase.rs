@@ -4,6 +4,8 @@
 //! changed a line the fix changes, suture does not rebase over it: it says so on the pull
 //! request, once, and a person decides.
 
+use std::collections::HashSet;
+
 use git2::Oid;
 use serde_json::json;
 
@@ -16,20 +18,26 @@ use crate::gitops::revert::{self, Undo};
 use crate::ledger::{Hop, PullRequest};
 
 impl Runner {
-    /// One look at every open fix pull request.
+    /// One look at every open fix pull request; each repository is fetched once per look,
+    /// however many of its pull requests are open.
     pub(super) async fn reconcile_rebases(&self) -> Result<(), RunError> {
+        let mut fetched = HashSet::new();
         for pr in self.ledger.pull_requests_in("open").await? {
             if is_revert(&pr) {
                 continue;
             }
-            if let Err(e) = self.rebase_if_moved(&pr).await {
+            if let Err(e) = self.rebase_if_moved(&pr, &mut fetched).await {
                 tracing::warn!(incident = %pr.incident_key, error = %e, "rebase check failed");
             }
         }
         Ok(())
     }
 
-    async fn rebase_if_moved(&self, pr: &PullRequest) -> Result<(), RunError> {
+    async fn rebase_if_moved(
+        &self,
+        pr: &PullRequest,
+        fetched: &mut HashSet<String>,
+    ) -> Result<(), RunError> {
         let key = &pr.incident_key;
         let hops = self.ledger.hops(key).await?;
         let Some(pushed) = hops
@@ -81,6 +89,7 @@ impl Runner {
             base,
             commit,
             files,
+            fetched.insert(url.to_string()),
             entry.git_creds().await?.as_ref(),
         )
         .await?

@@ -229,13 +229,14 @@ pub struct BaseMove {
 }
 
 /// `None` when `base_branch` is still where `commit` was made, or moved without touching
-/// `files`.
+/// `files`. `fetch`: bring the mirror up to date first (once per repository per pass).
 pub async fn base_move(
     identity: &GitIdentity,
     url: &str,
     base_branch: &str,
     commit: Oid,
     files: Vec<String>,
+    fetch: bool,
     creds: Option<&Credentials>,
 ) -> Result<Option<BaseMove>, RunError> {
     let (cache, url, branch, creds) = (
@@ -246,7 +247,10 @@ pub async fn base_move(
     );
     blocking(move || {
         let mirror = Mirror::open(&cache, &url)?;
-        mirror.fetch(creds.as_ref())?;
+        // Already fetched in this reconcile pass for another pull request of the repository.
+        if fetch {
+            mirror.fetch(creds.as_ref())?;
+        }
         let tip = mirror
             .remote_branch(&branch)
             .ok_or_else(|| RepoError::NotFound(format!("branch {branch}")))?;
