@@ -129,29 +129,66 @@ pub enum Change<T> {
 }
 
 struct Item<T> {
-    rv: String,
+    rv: Box<str>,
+    ident: Ident,
     body: Body<T>,
 }
 
 impl<T: Stored> Item<T> {
     fn new(rv: String, obj: T) -> Item<T> {
         Item {
-            rv,
+            rv: rv.into_boxed_str(),
+            ident: Ident::of(obj.meta()),
             body: obj.store(),
         }
     }
 }
 
-/// How a table keeps an object. Pods and workloads, the bulk of a large cluster, are packed:
-/// the metadata the owner index and roots read, and the rest as compact JSON until a slice
-/// asks for it (a few hundred bytes a pod instead of the ~10 KiB its k8s-openapi struct takes;
-/// a slice unpacks only its own few objects). The rest are kept as they are.
+/// What the owner index and root resolution read of an object: its uid and the one
+/// controller reference the rules of `crate::owner` follow. Kept beside the body, so a
+/// packed object is indexed and resolved without unpacking it, in a few dozen bytes instead
+/// of a whole `ObjectMeta`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ident {
+    pub uid: Option<Box<str>>,
+    pub controller: Option<Box<Controller>>,
+}
+
+/// A `controller: true` owner reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Controller {
+    /// `None` for a kind suture does not store: an owner chain stops there.
+    pub kind: Option<Kind>,
+    pub name: Box<str>,
+    pub uid: Box<str>,
+}
+
+impl Ident {
+    fn of(meta: Option<&ObjectMeta>) -> Ident {
+        let Some(m) = meta else {
+            return Ident::default();
+        };
+        Ident {
+            uid: m.uid.as_deref().map(Box::from),
+            controller: controller_of(m).map(|r| {
+                Box::new(Controller {
+                    kind: Kind::of_api(&r.api_version, &r.kind),
+                    name: r.name.as_str().into(),
+                    uid: r.uid.as_str().into(),
+                })
+            }),
+        }
+    }
+}
+
+/// How a table keeps an object. Pods and workloads, the bulk of a large cluster, are packed
+/// as compact JSON until a slice asks for them (a few hundred bytes a pod instead of the ~10
+/// KiB its k8s-openapi struct takes; a slice unpacks only its own few objects). The rest are
+/// kept as they are, boxed: a k8s-openapi struct is large inline (a `Pod` holds its whole
+/// `PodSpec`), and an unboxed variant would size every table entry, packed or not, to it.
 pub enum Body<T> {
-    Plain(T),
-    Packed {
-        meta: Box<ObjectMeta>,
-        json: Box<[u8]>,
-    },
+    Plain(Box<T>),
+    Packed(Box<[u8]>),
 }
 
 impl<T: Stored> Body<T> {
@@ -160,38 +197,17 @@ impl<T: Stored> Body<T> {
     where
         T: serde::Serialize,
     {
-        match (obj.meta(), serde_json::to_vec(&obj)) {
-            (Some(m), Ok(json)) => Body::Packed {
-                meta: Box::new(index_meta(m)),
-                json: json.into_boxed_slice(),
-            },
-            _ => Body::Plain(obj),
-        }
-    }
-
-    fn meta(&self) -> Option<&ObjectMeta> {
-        match self {
-            Body::Plain(o) => o.meta(),
-            Body::Packed { meta, .. } => Some(meta),
+        match serde_json::to_vec(&obj) {
+            Ok(json) => Body::Packed(json.into_boxed_slice()),
+            Err(_) => Body::Plain(Box::new(obj)),
         }
     }
 
     fn get(&self) -> Option<Cow<'_, T>> {
         match self {
-            Body::Plain(o) => Some(Cow::Borrowed(o)),
-            Body::Packed { json, .. } => T::load(json).map(Cow::Owned),
+            Body::Plain(o) => Some(Cow::Borrowed(&**o)),
+            Body::Packed(json) => T::load(json).map(Cow::Owned),
         }
-    }
-}
-
-/// The metadata the owner index and root resolution read.
-fn index_meta(m: &ObjectMeta) -> ObjectMeta {
-    ObjectMeta {
-        name: m.name.clone(),
-        namespace: m.namespace.clone(),
-        uid: m.uid.clone(),
-        owner_references: m.owner_references.clone(),
-        ..ObjectMeta::default()
     }
 }
 
@@ -216,16 +232,16 @@ impl<T: Stored> Table<T> {
         self.live.get(key).and_then(|i| i.body.get())
     }
 
-    /// The metadata of `key` (for packed kinds, the part the owner index reads).
-    pub fn meta(&self, key: &Key) -> Option<&ObjectMeta> {
-        self.live.get(key).and_then(|i| i.body.meta())
+    /// The uid and controller of `key`.
+    pub fn ident(&self, key: &Key) -> Option<&Ident> {
+        self.live.get(key).map(|i| &i.ident)
     }
 
     /// Names and resourceVersions, sorted (for comparing with a fresh list).
     pub fn versions(&self) -> Vec<(Key, String)> {
         self.live
             .iter()
-            .map(|(k, i)| (k.clone(), i.rv.clone()))
+            .map(|(k, i)| (k.clone(), i.rv.to_string()))
             .collect()
     }
 
@@ -250,7 +266,7 @@ pub trait Stored: Clone + Send + Sync + 'static {
     fn meta(&self) -> Option<&ObjectMeta>;
     /// How a table keeps it ([`Body`]): as it is, unless the kind packs.
     fn store(self) -> Body<Self> {
-        Body::Plain(self)
+        Body::Plain(Box::new(self))
     }
     /// A packed one, read back.
     fn load(_json: &[u8]) -> Option<Self> {
@@ -340,7 +356,7 @@ pub struct Tables {
     pub applications: Table<Application>,
     pub application_sets: Table<ApplicationSet>,
     /// Controller uid -> the objects whose `controller: true` reference names it.
-    owned: HashMap<String, BTreeSet<(Kind, Key)>>,
+    owned: HashMap<Box<str>, BTreeSet<(Kind, Key)>>,
 }
 
 impl Tables {
@@ -401,14 +417,9 @@ impl Tables {
 
     fn put<T: Stored>(&mut self, key: Key, item: Item<T>) {
         self.unindex::<T>(&key);
-        if let Some(uid) = item
-            .body
-            .meta()
-            .and_then(controller_of)
-            .map(|r| r.uid.clone())
-        {
+        if let Some(c) = &item.ident.controller {
             self.owned
-                .entry(uid)
+                .entry(c.uid.clone())
                 .or_default()
                 .insert((T::KIND, key.clone()));
         }
@@ -421,8 +432,11 @@ impl Tables {
     }
 
     fn unindex<T: Stored>(&mut self, key: &Key) {
-        let old = T::table(self).meta(key);
-        let Some(uid) = old.and_then(controller_of).map(|r| r.uid.clone()) else {
+        let old = T::table(self).ident(key);
+        let Some(uid) = old
+            .and_then(|i| i.controller.as_ref())
+            .map(|c| c.uid.clone())
+        else {
             return;
         };
         if let Some(set) = self.owned.get_mut(&uid) {
@@ -497,22 +511,22 @@ impl Tables {
         }
     }
 
-    fn meta(&self, kind: Kind, key: &Key) -> Option<&ObjectMeta> {
+    fn ident(&self, kind: Kind, key: &Key) -> Option<&Ident> {
         match kind {
-            Kind::Pod => self.pods.meta(key),
-            Kind::ReplicaSet => self.replica_sets.meta(key),
-            Kind::Deployment => self.deployments.meta(key),
-            Kind::StatefulSet => self.stateful_sets.meta(key),
-            Kind::DaemonSet => self.daemon_sets.meta(key),
-            Kind::Job => self.jobs.meta(key),
-            Kind::CronJob => self.cron_jobs.meta(key),
-            Kind::Rollout => self.rollouts.meta(key),
-            Kind::Node => self.nodes.meta(key),
-            Kind::Pvc => self.pvcs.meta(key),
-            Kind::LimitRange => self.limit_ranges.meta(key),
-            Kind::ResourceQuota => self.resource_quotas.meta(key),
-            Kind::Application => self.applications.meta(key),
-            Kind::ApplicationSet => self.application_sets.meta(key),
+            Kind::Pod => self.pods.ident(key),
+            Kind::ReplicaSet => self.replica_sets.ident(key),
+            Kind::Deployment => self.deployments.ident(key),
+            Kind::StatefulSet => self.stateful_sets.ident(key),
+            Kind::DaemonSet => self.daemon_sets.ident(key),
+            Kind::Job => self.jobs.ident(key),
+            Kind::CronJob => self.cron_jobs.ident(key),
+            Kind::Rollout => self.rollouts.ident(key),
+            Kind::Node => self.nodes.ident(key),
+            Kind::Pvc => self.pvcs.ident(key),
+            Kind::LimitRange => self.limit_ranges.ident(key),
+            Kind::ResourceQuota => self.resource_quotas.ident(key),
+            Kind::Application => self.applications.ident(key),
+            Kind::ApplicationSet => self.application_sets.ident(key),
             Kind::Event => None,
         }
     }
@@ -524,17 +538,17 @@ impl Tables {
         let mut current = Root { kind, key };
         for _ in 0..MAX_DEPTH {
             let Some(reference) = self
-                .meta(current.kind, &current.key)
-                .and_then(controller_of)
+                .ident(current.kind, &current.key)
+                .and_then(|i| i.controller.as_deref())
             else {
                 break;
             };
-            let Some(parent) = Kind::of_api(&reference.api_version, &reference.kind) else {
+            let Some(parent) = reference.kind else {
                 break;
             };
-            let key = (current.key.0.clone(), reference.name.clone());
-            match self.meta(parent, &key) {
-                Some(m) if m.uid.as_deref() == Some(reference.uid.as_str()) => {
+            let key = (current.key.0.clone(), reference.name.to_string());
+            match self.ident(parent, &key) {
+                Some(i) if i.uid.as_deref() == Some(&*reference.uid) => {
                     current = Root { kind: parent, key };
                 }
                 _ => break,
@@ -572,7 +586,7 @@ impl Tables {
                 continue;
             };
             members.insert((kind.name(), key.1.clone()));
-            if let Some(children) = uid.and_then(|u| self.owned.get(&u)) {
+            if let Some(children) = uid.and_then(|u| self.owned.get(u.as_str())) {
                 queue.extend(children.iter().cloned());
             }
         }
@@ -630,7 +644,9 @@ impl Tables {
     /// Copies the object into the slice; `Some(uid)` when it exists.
     fn push(&self, s: &mut ClusterState, kind: Kind, key: &Key) -> Option<Option<String>> {
         fn take<T: Stored>(table: &Table<T>, key: &Key, to: &mut Vec<T>) -> Option<Option<String>> {
-            let uid = table.meta(key).map(|m| m.uid.clone())?;
+            let uid = table
+                .ident(key)
+                .map(|i| i.uid.as_deref().map(str::to_string))?;
             to.push(table.get(key)?.into_owned());
             Some(uid)
         }
@@ -688,13 +704,31 @@ mod tests {
             obj: pod(),
         });
         let item = tables.pods.live.get(&key).unwrap();
-        assert!(matches!(item.body, Body::Packed { .. }), "pods are packed");
+        assert!(matches!(item.body, Body::Packed(_)), "pods are packed");
         assert_eq!(tables.pods.get(&key).unwrap().into_owned(), pod());
-        let meta = tables.pods.meta(&key).unwrap();
-        assert_eq!(meta.uid.as_deref(), Some("p-1"));
-        assert_eq!(meta.labels, None, "the index keeps only what it reads");
+        let ident = tables.pods.ident(&key).unwrap();
+        assert_eq!(ident.uid.as_deref(), Some("p-1"));
+        let controller = ident.controller.as_deref().unwrap();
+        assert_eq!(
+            (controller.kind, &*controller.name, &*controller.uid),
+            (Some(Kind::ReplicaSet), "web-5d8f7", "rs-1")
+        );
         assert!(tables.owned["rs-1"].contains(&(Kind::Pod, key.clone())));
         // Events and the other small kinds stay as they are.
-        assert!(!matches!(Node::default().store(), Body::Packed { .. }));
+        assert!(!matches!(Node::default().store(), Body::Packed(_)));
+    }
+
+    /// A table entry is a few words whatever its kind: 50,000 pods must not cost 50,000 inline
+    /// `Pod` structs of B-tree node space (they did: 200 MiB at 50,000 pods).
+    #[test]
+    fn a_table_entry_is_small_whatever_the_kind() {
+        let sizes = [
+            std::mem::size_of::<Item<Pod>>(),
+            std::mem::size_of::<Item<ReplicaSet>>(),
+            std::mem::size_of::<Item<Deployment>>(),
+            std::mem::size_of::<Item<Node>>(),
+            std::mem::size_of::<Item<Application>>(),
+        ];
+        assert!(sizes.iter().all(|&s| s <= 64), "{sizes:?}");
     }
 }
