@@ -85,20 +85,27 @@ pub struct DecodeError {
     pub reason: String,
 }
 
+/// A text that is neither JSON nor YAML (objects that parse but do not decode are
+/// [`DecodeError`]s instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid YAML: {0}")]
+    Yaml(#[from] serde_saphyr::Error),
+}
+
 /// Parse a text of Kubernetes objects: JSON, or YAML with any number of `---` documents.
 /// `kind: List` documents are flattened into their items.
-pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, String> {
+pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, ParseError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let docs: Vec<serde_json::Value> = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        serde_json::from_str::<serde_json::Value>(trimmed)
-            .map(|v| match v {
-                serde_json::Value::Array(items) => items,
-                other => vec![other],
-            })
-            .map_err(|e| format!("invalid JSON: {e}"))?
+        serde_json::from_str::<serde_json::Value>(trimmed).map(|v| match v {
+            serde_json::Value::Array(items) => items,
+            other => vec![other],
+        })?
     } else {
-        serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, yaml_options(text))
-            .map_err(|e| format!("invalid YAML: {e}"))?
+        serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, yaml_options(text))?
     };
     let mut out = Vec::new();
     for doc in docs {
@@ -353,7 +360,7 @@ impl ClusterState {
 
     /// The general path: a tree of the whole text, lists flattened, then each object decoded.
     fn add_values(&mut self, text: &str, problems: &mut Vec<String>) -> Result<(), String> {
-        for obj in parse_objects(text)? {
+        for obj in parse_objects(text).map_err(|e| e.to_string())? {
             if let Err(e) = self.add_object(obj) {
                 problems.push(e.to_string());
             }
@@ -999,7 +1006,7 @@ mod tests {
             bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         assert!(
-            parse_objects(&bomb).is_err(),
+            matches!(parse_objects(&bomb), Err(ParseError::Yaml(_))),
             "10^8 expanded nodes must be refused"
         );
         let refused = ClusterState::default().add_text("bomb.yaml", &bomb);
