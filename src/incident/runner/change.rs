@@ -7,6 +7,7 @@ use git2::Oid;
 use serde_json::json;
 
 use super::repos::{self, FixCommit, Push};
+use super::unplaceable::Unplaceable;
 use super::{RunError, Runner};
 use crate::detection::Finding;
 use crate::forge::body;
@@ -43,13 +44,13 @@ struct Checkout {
 
 impl Runner {
     /// Place `draft` on fresh checkouts of the repositories its Application reads (fetched on
-    /// demand, as placement asks for them). `Ok(Err(reason))`: Git cannot take it; escalate.
+    /// demand, as placement asks for them). `Ok(Err(_))`: Git cannot take it; escalate.
     pub(super) async fn place(
         &self,
         draft: Draft,
         group: &[&Finding],
         slice: &ClusterState,
-    ) -> Result<Result<Prepared, String>, RunError> {
+    ) -> Result<Result<Prepared, Unplaceable>, RunError> {
         let live = crate::plan::live_meta(slice, &draft.target.workload).unwrap_or_default();
         let mut checkouts: BTreeMap<String, Checkout> = BTreeMap::new();
         // Each round fetches one more repository; an app reads at most a few.
@@ -67,11 +68,13 @@ impl Runner {
             match outcome {
                 Ok(placed) => {
                     let Some(c) = checkouts.get(&normalize_repo_url(&placed.repo_url)) else {
-                        return Ok(Err(format!("{} was not fetched", placed.repo_url)));
+                        return Ok(Err(Unplaceable::NotFetched {
+                            url: placed.repo_url,
+                        }));
                     };
                     let finding = group.first().map(|f| (*f).clone());
                     let Some(finding) = finding else {
-                        return Ok(Err("no finding".into()));
+                        return Ok(Err(Unplaceable::NoFinding));
                     };
                     return Ok(Ok(Prepared {
                         base: c.tip,
@@ -86,9 +89,7 @@ impl Runner {
                 Err(PlaceError::NoCheckout { url, application }) => {
                     let revision = target_revision(slice, &application, &url);
                     let Some(entry) = self.forge_for(&url) else {
-                        return Ok(Err(format!(
-                            "no forge is configured for {url}: suture cannot open a pull request there"
-                        )));
+                        return Ok(Err(Unplaceable::NoForge { url }));
                     };
                     let branch = match revision.as_deref() {
                         None | Some("" | "HEAD") => {
@@ -107,21 +108,16 @@ impl Runner {
                     {
                         Ok(t) => t,
                         Err(RunError::Repo(crate::gitops::repo::RepoError::NotFound(_))) => {
-                            return Ok(Err(format!(
-                                "{url} has no branch {branch} (the Application's \
-                                     targetRevision): a pull request needs a branch to target"
-                            )));
+                            return Ok(Err(Unplaceable::NoBranch { url, branch }));
                         }
                         Err(e) => return Err(e),
                     };
                     checkouts.insert(normalize_repo_url(&url), Checkout { tip, branch, tree });
                 }
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => return Ok(Err(Unplaceable::Place(e))),
             }
         }
-        Ok(Err(
-            "the fix reads more repositories than suture fetches".into()
-        ))
+        Ok(Err(Unplaceable::TooManyRepositories))
     }
 
     /// How many pull requests for this incident are done (closed unmerged, or merged): a new
