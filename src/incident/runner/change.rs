@@ -9,7 +9,7 @@ use serde_json::json;
 use super::repos::{self, FixCommit, Push};
 use super::unplaceable::Unplaceable;
 use super::{RunError, Runner};
-use crate::detection::Finding;
+use crate::detection::{FaultId, Finding};
 use crate::forge::body;
 use crate::forge::{ChangeRequest, NewChange, RepoPath, RepoUrl};
 use crate::gitops::argocd::{ApplicationSet, normalize_repo_url};
@@ -139,18 +139,15 @@ impl Runner {
             .forge_for(&url)
             .ok_or_else(|| RunError::NoForge(url.clone()))?;
         let repo = RepoUrl::parse(&url)?.path;
-        // The next bounded step after a merged fix gets its own branch (`...-2`): the merged
-        // one's commit is already on the base, so its branch cannot carry a new change.
-        let branch = match self.prior_bumps(key).await? {
-            0 => p.draft.key.branch(),
-            merged => format!("{}-{}", p.draft.key.branch(), merged + 1),
-        };
+        // Each merged fix moves the incident one bounded step on.
+        let step = self.prior_bumps(key).await?.saturating_add(1);
+        let branch = p.draft.key.step_branch(step);
         let prefix = format!("{key}#{}", self.generation(key).await?);
         let now = self.now();
 
         // Look for the open pull request before any Git work: a recurrence never opens another.
         if let Some(found) = entry.forge.find_open(&repo, &branch).await? {
-            return self.opened(key, entry, &repo, &found).await;
+            return self.opened(key, p.draft.fault, entry, &repo, &found).await;
         }
         if self.cfg.dry_run {
             let hop = Hop::new(
@@ -255,7 +252,7 @@ impl Runner {
             body: self.templates.body(&view)?,
             head: branch.clone(),
             base: p.base_branch.clone(),
-            labels: body::labels(p.draft.fault.as_str()),
+            labels: p.draft.key.pr_labels(),
         };
         let pr_key = format!("pr:{prefix}");
         // Started-but-unfinished and fresh are the same here: `open` adopts an existing one.
@@ -268,13 +265,14 @@ impl Runner {
         self.ledger
             .finish_effect(&pr_key, &result, self.now())
             .await?;
-        self.opened(key, entry, &repo, &opened).await
+        self.opened(key, p.draft.fault, entry, &repo, &opened).await
     }
 
     /// The pull request exists: record it and move the incident to `pr_open`.
     async fn opened(
         &self,
         key: &str,
+        fault: FaultId,
         entry: &super::ForgeEntry,
         repo: &RepoPath,
         change: &ChangeRequest,
@@ -306,7 +304,6 @@ impl Runner {
         if step.moves(&ctx)
             && let Some(metrics) = &self.metrics
         {
-            let fault = key.rsplit('/').next().unwrap_or_default();
             metrics.pull_request_opened(entry.kind(), fault);
             if let Some(incident) = self.ledger.incident(key).await? {
                 let secs = now

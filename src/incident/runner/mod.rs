@@ -54,6 +54,9 @@ pub enum RunError {
     Body(#[from] crate::forge::body::BodyError),
     #[error("no forge configured for {0}")]
     NoForge(String),
+    /// A ledger key that is not an incident key (written by something other than suture).
+    #[error(transparent)]
+    Key(#[from] crate::incident::key::KeyParseError),
     #[error("git task failed: {0}")]
     Join(String),
 }
