@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::gitops::argocd::{Application, ApplicationSet};
+use crate::objref::WorkloadKind;
 
 /// An Argo Rollout (argoproj.io/v1alpha1). Only metadata and the raw spec are kept: suture
 /// reads its pod template like a Deployment's.
@@ -168,23 +169,24 @@ impl ClusterState {
         kind: Kind,
         de: D,
     ) -> Result<(), D::Error> {
+        use WorkloadKind as W;
         use serde::Deserialize as _;
         match kind {
-            Kind::Pod => self.pods.push(slim::pod(Pod::deserialize(de)?)),
-            Kind::ReplicaSet => self
+            Kind::Workload(W::Pod) => self.pods.push(slim::pod(Pod::deserialize(de)?)),
+            Kind::Workload(W::ReplicaSet) => self
                 .replica_sets
                 .push(slim::replica_set(ReplicaSet::deserialize(de)?)),
-            Kind::Deployment => self
+            Kind::Workload(W::Deployment) => self
                 .deployments
                 .push(slim::deployment(Deployment::deserialize(de)?)),
-            Kind::StatefulSet => self
+            Kind::Workload(W::StatefulSet) => self
                 .stateful_sets
                 .push(slim::stateful_set(StatefulSet::deserialize(de)?)),
-            Kind::DaemonSet => self
+            Kind::Workload(W::DaemonSet) => self
                 .daemon_sets
                 .push(slim::daemon_set(DaemonSet::deserialize(de)?)),
-            Kind::Job => self.jobs.push(slim::job(Job::deserialize(de)?)),
-            Kind::CronJob => self
+            Kind::Workload(W::Job) => self.jobs.push(slim::job(Job::deserialize(de)?)),
+            Kind::Workload(W::CronJob) => self
                 .cron_jobs
                 .push(slim::cron_job(CronJob::deserialize(de)?)),
             Kind::Node => self.nodes.push(slim::meta_of(Node::deserialize(de)?)),
@@ -203,7 +205,7 @@ impl ClusterState {
             }
             Kind::Application => self.applications.push(Application::deserialize(de)?),
             Kind::ApplicationSet => self.application_sets.push(ApplicationSet::deserialize(de)?),
-            Kind::Rollout => self.rollouts.push(Rollout::deserialize(de)?),
+            Kind::Workload(W::Rollout) => self.rollouts.push(Rollout::deserialize(de)?),
         }
         Ok(())
     }
@@ -382,13 +384,7 @@ impl ClusterState {
 /// The kinds suture reads, by `apiVersion` group and `kind`.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    Pod,
-    ReplicaSet,
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    Job,
-    CronJob,
+    Workload(WorkloadKind),
     Node,
     Pvc,
     LimitRange,
@@ -396,20 +392,17 @@ enum Kind {
     Event,
     Application,
     ApplicationSet,
-    Rollout,
 }
 
 impl Kind {
     fn of(api_version: &str, kind: &str) -> Option<Kind> {
         let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+        // Workloads in their own group only (unlike `WorkloadKind::from_api`): a legacy or a
+        // look-alike group is not decoded into the built-in type.
+        if let Some(w) = WorkloadKind::from_kind(kind).filter(|w| w.group() == group) {
+            return Some(Kind::Workload(w));
+        }
         Some(match (group, kind) {
-            ("", "Pod") => Kind::Pod,
-            ("apps", "ReplicaSet") => Kind::ReplicaSet,
-            ("apps", "Deployment") => Kind::Deployment,
-            ("apps", "StatefulSet") => Kind::StatefulSet,
-            ("apps", "DaemonSet") => Kind::DaemonSet,
-            ("batch", "Job") => Kind::Job,
-            ("batch", "CronJob") => Kind::CronJob,
             ("", "Node") => Kind::Node,
             ("", "PersistentVolumeClaim") => Kind::Pvc,
             ("", "LimitRange") => Kind::LimitRange,
@@ -417,7 +410,6 @@ impl Kind {
             ("", "Event") | ("events.k8s.io", "Event") => Kind::Event,
             ("argoproj.io", "Application") => Kind::Application,
             ("argoproj.io", "ApplicationSet") => Kind::ApplicationSet,
-            ("argoproj.io", "Rollout") => Kind::Rollout,
             _ => return None,
         })
     }
