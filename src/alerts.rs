@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::objref::WorkloadKind;
+
 /// Why a payload was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlertError {
@@ -79,7 +81,7 @@ pub fn parse(body: &[u8]) -> Result<Notification, AlertError> {
 pub struct AlertTarget {
     pub namespace: String,
     /// `Pod`, `Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob` or `ReplicaSet`.
-    pub kind: &'static str,
+    pub kind: WorkloadKind,
     pub name: String,
     /// The `container` label, when the alert names one.
     pub container: Option<String>,
@@ -87,14 +89,14 @@ pub struct AlertTarget {
 
 /// Labels that name an object, most specific first: a pod label wins over its workload's.
 /// These are the label names kube-state-metrics and the kubernetes-mixin alerts use.
-const OBJECT_LABELS: [(&str, &str); 7] = [
-    ("pod", "Pod"),
-    ("job_name", "Job"),
-    ("replicaset", "ReplicaSet"),
-    ("deployment", "Deployment"),
-    ("statefulset", "StatefulSet"),
-    ("daemonset", "DaemonSet"),
-    ("cronjob", "CronJob"),
+const OBJECT_LABELS: [(&str, WorkloadKind); 7] = [
+    ("pod", WorkloadKind::Pod),
+    ("job_name", WorkloadKind::Job),
+    ("replicaset", WorkloadKind::ReplicaSet),
+    ("deployment", WorkloadKind::Deployment),
+    ("statefulset", WorkloadKind::StatefulSet),
+    ("daemonset", WorkloadKind::DaemonSet),
+    ("cronjob", WorkloadKind::CronJob),
 ];
 
 impl Alert {
@@ -170,7 +172,7 @@ mod tests {
             alert.target(),
             Some(AlertTarget {
                 namespace: "payments".into(),
-                kind: "Pod",
+                kind: WorkloadKind::Pod,
                 name: "checkout-api-7d9f8c6b5d-x2k4p".into(),
                 container: Some("checkout-api".into()),
             })
@@ -201,7 +203,7 @@ mod tests {
             let t = a
                 .target()
                 .unwrap_or_else(|| panic!("no target in {:?}", a.labels));
-            assert_eq!(t.kind, "Pod");
+            assert_eq!(t.kind, WorkloadKind::Pod);
             assert!(
                 a.expression()
                     .is_some_and(|e| e.contains("CrashLoopBackOff"))
@@ -226,10 +228,10 @@ mod tests {
         let t = alert(&[("namespace", "shop"), ("deployment", "web")]).target();
         assert_eq!(
             t.map(|t| (t.kind, t.name)),
-            Some(("Deployment", "web".into()))
+            Some((WorkloadKind::Deployment, "web".into()))
         );
         let t = alert(&[("namespace", "batch"), ("job_name", "nightly-123")]).target();
-        assert_eq!(t.map(|t| t.kind), Some("Job"));
+        assert_eq!(t.map(|t| t.kind), Some(WorkloadKind::Job));
         // The pod is more specific than the workload it belongs to.
         let t = alert(&[
             ("namespace", "shop"),
@@ -237,7 +239,10 @@ mod tests {
             ("pod", "db-0"),
         ])
         .target();
-        assert_eq!(t.map(|t| (t.kind, t.name)), Some(("Pod", "db-0".into())));
+        assert_eq!(
+            t.map(|t| (t.kind, t.name)),
+            Some((WorkloadKind::Pod, "db-0".into()))
+        );
         // No namespace, or no object: nothing to look at.
         assert_eq!(alert(&[("pod", "x")]).target(), None);
         assert_eq!(

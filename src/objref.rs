@@ -83,6 +83,15 @@ impl WorkloadKind {
         }
     }
 
+    /// [`WorkloadKind::pod_spec_path`] as keys, for walking a manifest.
+    pub fn pod_spec_keys(self) -> &'static [&'static str] {
+        match self {
+            WorkloadKind::Pod => &["spec"],
+            WorkloadKind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+            _ => &["spec", "template", "spec"],
+        }
+    }
+
     /// Kinds whose revision history suture reads (ReplicaSets with a revision annotation).
     pub fn revision_annotation(self) -> Option<&'static str> {
         match self {
@@ -215,6 +224,13 @@ mod tests {
             assert_eq!(ObjectRef::workload(k, "ns", "n").workload_kind(), Some(k));
         }
         assert_eq!(WorkloadKind::from_kind("Service"), None);
+    }
+
+    #[test]
+    fn pod_spec_keys_spell_the_pod_spec_path() {
+        for k in WorkloadKind::ALL {
+            assert_eq!(k.pod_spec_keys().join("."), k.pod_spec_path(), "{k}");
+        }
     }
 
     #[test]

@@ -28,9 +28,9 @@ pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
 }
 
 /// True when `child`'s controller reference names `owner` (kind, name and uid all match).
-pub fn is_controlled_by(child: &ObjectMeta, kind: &str, owner: &ObjectMeta) -> bool {
+pub fn is_controlled_by(child: &ObjectMeta, kind: WorkloadKind, owner: &ObjectMeta) -> bool {
     controller_of(child).is_some_and(|r| {
-        r.kind == kind
+        r.kind == kind.kind()
             && Some(r.name.as_str()) == owner.name.as_deref()
             && owner.uid.as_deref() == Some(r.uid.as_str())
     })
@@ -197,9 +197,9 @@ impl<'a> Index<'a> {
 
     /// The workload controlling the object whose metadata is `meta` (same rules as
     /// [`resolve_workload`]).
-    pub fn resolve(&self, kind: &str, meta: &'a ObjectMeta) -> ObjectRef {
+    pub fn resolve(&self, kind: WorkloadKind, meta: &'a ObjectMeta) -> ObjectRef {
         let ns = meta.namespace.as_deref().unwrap_or("");
-        walk(kind, meta, |k, v, n| self.find(k, v, ns, n))
+        walk(kind.kind(), meta, |k, v, n| self.find(k, v, ns, n))
     }
 }
 
@@ -300,7 +300,7 @@ metadata:
             for pod in &s.pods {
                 let name = pod.metadata.name.as_deref().unwrap();
                 assert_eq!(
-                    index.resolve("Pod", &pod.metadata),
+                    index.resolve(WorkloadKind::Pod, &pod.metadata),
                     resolve_workload(&s, "Pod", "shop", name)
                 );
             }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::detection::{self, Finding};
 use crate::gitops;
 use crate::gitops::argocd::{self, ArgoSettings};
-use crate::gitops::place::{PlaceError, PlaceInput};
+use crate::gitops::place::{PlaceError, PlaceInput, Placed};
 use crate::gitops::tree::RepoTree;
 use crate::objref::ObjectRef;
 use crate::proposal::{self, Draft, Escalation, History, Outcome, Policy, Rail};
@@ -81,9 +81,9 @@ pub fn plan(
     let mut out = Plan::default();
     for (key, group) in proposal::group_findings(&findings, &settings.policy.cluster) {
         match proposal::propose(&key, &group, state, &settings.policy, History::default()) {
-            Outcome::Propose(draft) => match place(*draft, state, repos, settings) {
-                Ok(p) => out.proposals.push(p),
-                Err(e) => out.escalations.push(*e),
+            Outcome::Propose(draft) => match place(&draft, state, repos, settings) {
+                Ok(placed) => out.proposals.push(Proposal::placed(*draft, placed)),
+                Err(e) => out.unplaced(*draft, e),
             },
             Outcome::Escalate(e) => out.escalations.push(e),
         }
@@ -98,15 +98,13 @@ pub fn live_meta(state: &ClusterState, workload: &ObjectRef) -> Option<ObjectMet
     crate::owner::workload_meta(state, kind, &workload.namespace, &workload.name).cloned()
 }
 
-/// Place the draft in Git and turn the outcome into the plan's contract: a placed proposal; an
-/// escalate-only proposal with a `note` when suture lacks an input (no Application, no
-/// checkout); an escalation when Git cannot take the change.
+/// Place the draft in Git over the snapshot and the given checkouts.
 fn place(
-    draft: Draft,
+    draft: &Draft,
     state: &ClusterState,
     repos: &Repos,
     settings: &Settings,
-) -> Result<Proposal, Box<Escalation>> {
+) -> Result<Placed, PlaceError> {
     let live = live_meta(state, &draft.target.workload).unwrap_or_default();
     let repo_for = |url: &str| repos.get(url);
     let input = PlaceInput {
@@ -115,20 +113,12 @@ fn place(
         repo_for: &repo_for,
         argo: &settings.argo,
     };
-    let unplaced = |mut draft: Draft, application: Option<AppRef>, note: String| {
-        draft.rail = Rail::EscalateOnly;
+    gitops::place::place(draft, &input)
+}
+
+impl Proposal {
+    fn placed(draft: Draft, placed: Placed) -> Proposal {
         Proposal {
-            draft,
-            application,
-            file: None,
-            diff: None,
-            location: None,
-            note: Some(note),
-            files: Vec::new(),
-        }
-    };
-    match gitops::place::place(&draft, &input) {
-        Ok(placed) => Ok(Proposal {
             location: Some(placed.location),
             application: Some(placed.application),
             file: placed.files.first().map(|w| w.path.clone()),
@@ -136,27 +126,52 @@ fn place(
             note: None,
             files: placed.files.into_iter().map(|w| (w.path, w.new)).collect(),
             draft,
-        }),
-        Err(e @ PlaceError::NoApplication { .. }) => Ok(unplaced(draft, None, e.to_string())),
-        Err(PlaceError::NoCheckout { url, application }) => {
-            let note = format!("no checkout given for {url} (pass --repo {url}=DIR)");
-            Ok(unplaced(draft, Some(application), note))
         }
-        Err(e) => Err(escalation(&draft, e.to_string())),
     }
 }
 
-fn escalation(draft: &Draft, reason: String) -> Box<Escalation> {
+impl Plan {
+    /// The JSON view of a fix that cannot be placed, and the only place a [`PlaceError`]
+    /// becomes plan output. Placement has one answer (`Err`); the documented contract
+    /// (docs/plan.md) shows the two errors that mean "suture was not given an input" (no
+    /// Application, no checkout) as an `escalate-only` proposal whose `note` says what to pass,
+    /// so the draft stays visible; every other error is an escalation.
+    fn unplaced(&mut self, mut draft: Draft, e: PlaceError) {
+        let (application, note) = match e {
+            PlaceError::NoApplication { .. } => (None, e.to_string()),
+            PlaceError::NoCheckout { url, application } => (
+                Some(application),
+                format!("no checkout given for {url} (pass --repo {url}=DIR)"),
+            ),
+            e => {
+                self.escalations.push(escalation(&draft, e.to_string()));
+                return;
+            }
+        };
+        draft.rail = Rail::EscalateOnly;
+        self.proposals.push(Proposal {
+            draft,
+            application,
+            file: None,
+            diff: None,
+            location: None,
+            note: Some(note),
+            files: Vec::new(),
+        });
+    }
+}
+
+fn escalation(draft: &Draft, reason: String) -> Escalation {
     let mut evidence = serde_json::Map::new();
     evidence.insert(
         "proposed_change".into(),
         serde_json::to_value(&draft.change).unwrap_or_default(),
     );
     evidence.insert("basis".into(), draft.basis.clone().into());
-    Box::new(Escalation {
+    Escalation {
         key: draft.key.clone(),
         fault: draft.fault,
         reason,
         evidence,
-    })
+    }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::gitops::argocd::{Application, ApplicationSet};
+use crate::objref::WorkloadKind;
 
 /// An Argo Rollout (argoproj.io/v1alpha1). Only metadata and the raw spec are kept: suture
 /// reads its pod template like a Deployment's.
@@ -85,20 +86,27 @@ pub struct DecodeError {
     pub reason: String,
 }
 
+/// A text that is neither JSON nor YAML (objects that parse but do not decode are
+/// [`DecodeError`]s instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid YAML: {0}")]
+    Yaml(#[from] serde_saphyr::Error),
+}
+
 /// Parse a text of Kubernetes objects: JSON, or YAML with any number of `---` documents.
 /// `kind: List` documents are flattened into their items.
-pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, String> {
+pub fn parse_objects(text: &str) -> Result<Vec<serde_json::Value>, ParseError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let docs: Vec<serde_json::Value> = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        serde_json::from_str::<serde_json::Value>(trimmed)
-            .map(|v| match v {
-                serde_json::Value::Array(items) => items,
-                other => vec![other],
-            })
-            .map_err(|e| format!("invalid JSON: {e}"))?
+        serde_json::from_str::<serde_json::Value>(trimmed).map(|v| match v {
+            serde_json::Value::Array(items) => items,
+            other => vec![other],
+        })?
     } else {
-        serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, yaml_options(text))
-            .map_err(|e| format!("invalid YAML: {e}"))?
+        serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, yaml_options(text))?
     };
     let mut out = Vec::new();
     for doc in docs {
@@ -161,23 +169,24 @@ impl ClusterState {
         kind: Kind,
         de: D,
     ) -> Result<(), D::Error> {
+        use WorkloadKind as W;
         use serde::Deserialize as _;
         match kind {
-            Kind::Pod => self.pods.push(slim::pod(Pod::deserialize(de)?)),
-            Kind::ReplicaSet => self
+            Kind::Workload(W::Pod) => self.pods.push(slim::pod(Pod::deserialize(de)?)),
+            Kind::Workload(W::ReplicaSet) => self
                 .replica_sets
                 .push(slim::replica_set(ReplicaSet::deserialize(de)?)),
-            Kind::Deployment => self
+            Kind::Workload(W::Deployment) => self
                 .deployments
                 .push(slim::deployment(Deployment::deserialize(de)?)),
-            Kind::StatefulSet => self
+            Kind::Workload(W::StatefulSet) => self
                 .stateful_sets
                 .push(slim::stateful_set(StatefulSet::deserialize(de)?)),
-            Kind::DaemonSet => self
+            Kind::Workload(W::DaemonSet) => self
                 .daemon_sets
                 .push(slim::daemon_set(DaemonSet::deserialize(de)?)),
-            Kind::Job => self.jobs.push(slim::job(Job::deserialize(de)?)),
-            Kind::CronJob => self
+            Kind::Workload(W::Job) => self.jobs.push(slim::job(Job::deserialize(de)?)),
+            Kind::Workload(W::CronJob) => self
                 .cron_jobs
                 .push(slim::cron_job(CronJob::deserialize(de)?)),
             Kind::Node => self.nodes.push(slim::meta_of(Node::deserialize(de)?)),
@@ -196,7 +205,7 @@ impl ClusterState {
             }
             Kind::Application => self.applications.push(Application::deserialize(de)?),
             Kind::ApplicationSet => self.application_sets.push(ApplicationSet::deserialize(de)?),
-            Kind::Rollout => self.rollouts.push(Rollout::deserialize(de)?),
+            Kind::Workload(W::Rollout) => self.rollouts.push(Rollout::deserialize(de)?),
         }
         Ok(())
     }
@@ -353,7 +362,7 @@ impl ClusterState {
 
     /// The general path: a tree of the whole text, lists flattened, then each object decoded.
     fn add_values(&mut self, text: &str, problems: &mut Vec<String>) -> Result<(), String> {
-        for obj in parse_objects(text)? {
+        for obj in parse_objects(text).map_err(|e| e.to_string())? {
             if let Err(e) = self.add_object(obj) {
                 problems.push(e.to_string());
             }
@@ -375,13 +384,7 @@ impl ClusterState {
 /// The kinds suture reads, by `apiVersion` group and `kind`.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    Pod,
-    ReplicaSet,
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    Job,
-    CronJob,
+    Workload(WorkloadKind),
     Node,
     Pvc,
     LimitRange,
@@ -389,20 +392,17 @@ enum Kind {
     Event,
     Application,
     ApplicationSet,
-    Rollout,
 }
 
 impl Kind {
     fn of(api_version: &str, kind: &str) -> Option<Kind> {
         let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+        // Workloads in their own group only (unlike `WorkloadKind::from_api`): a legacy or a
+        // look-alike group is not decoded into the built-in type.
+        if let Some(w) = WorkloadKind::from_kind(kind).filter(|w| w.group() == group) {
+            return Some(Kind::Workload(w));
+        }
         Some(match (group, kind) {
-            ("", "Pod") => Kind::Pod,
-            ("apps", "ReplicaSet") => Kind::ReplicaSet,
-            ("apps", "Deployment") => Kind::Deployment,
-            ("apps", "StatefulSet") => Kind::StatefulSet,
-            ("apps", "DaemonSet") => Kind::DaemonSet,
-            ("batch", "Job") => Kind::Job,
-            ("batch", "CronJob") => Kind::CronJob,
             ("", "Node") => Kind::Node,
             ("", "PersistentVolumeClaim") => Kind::Pvc,
             ("", "LimitRange") => Kind::LimitRange,
@@ -410,7 +410,6 @@ impl Kind {
             ("", "Event") | ("events.k8s.io", "Event") => Kind::Event,
             ("argoproj.io", "Application") => Kind::Application,
             ("argoproj.io", "ApplicationSet") => Kind::ApplicationSet,
-            ("argoproj.io", "Rollout") => Kind::Rollout,
             _ => return None,
         })
     }
@@ -999,7 +998,7 @@ mod tests {
             bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         assert!(
-            parse_objects(&bomb).is_err(),
+            matches!(parse_objects(&bomb), Err(ParseError::Yaml(_))),
             "10^8 expanded nodes must be refused"
         );
         let refused = ClusterState::default().add_text("bomb.yaml", &bomb);

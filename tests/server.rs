@@ -702,7 +702,8 @@ async fn metrics_expose_webhook_statuses_incidents_and_runner_figures() {
         StatusCode::BAD_REQUEST
     );
     s.drain();
-    s.metrics.pull_request_opened("github", "oom-killed");
+    s.metrics
+        .pull_request_opened("github", suture::detection::FaultId::OomKilled);
     s.metrics
         .detection_to_pr(std::time::Duration::from_millis(400));
     s.metrics.set_forge_stats(|| {

@@ -50,9 +50,60 @@ pub enum Answer {
     Unreachable(String),
 }
 
+/// Why a change cannot be sent as a strategic merge patch: the dry run is skipped with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    #[error(
+        "Rollout is a custom resource (argoproj.io): the API server has no strategic merge \
+         patch for it, and a JSON merge patch would replace the whole containers list"
+    )]
+    Rollout,
+    #[error(
+        "a bare Pod's spec cannot be patched (the API server allows few pod updates); it is \
+         replaced, not patched"
+    )]
+    BarePod,
+    #[error(
+        "{kind} ({group}) is not a built-in workload kind: the API server has no strategic merge patch for it"
+    )]
+    NotBuiltIn { kind: String, group: String },
+    #[error("the draft changes nothing")]
+    NoChange,
+    #[error("{field} is outside the {kind} pod template ({})", .kind.pod_spec_path())]
+    OutsideTemplate { field: String, kind: WorkloadKind },
+    /// The field's path cannot be written into the patch.
+    #[error("{field}: {why}")]
+    Field { field: String, why: FieldError },
+}
+
+/// Why one field path cannot be written into a strategic merge patch.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("an empty path")]
+    EmptyPath,
+    #[error("an empty path segment")]
+    EmptySegment,
+    #[error("an unclosed [")]
+    Unclosed,
+    #[error(
+        "the list item {list}[{selector}] is positional; a strategic merge patch addresses list items by their merge key"
+    )]
+    Positional { list: String, selector: String },
+    #[error("{0} is not a list the API server merges by name")]
+    NotMergedByName(String),
+    #[error("{0} is both a value and a map")]
+    NotAMap(String),
+    #[error("{0} is both a value and a list")]
+    NotAList(String),
+    #[error("{0} holds a non-object")]
+    NotAnObject(String),
+    #[error("replacing the whole {list} item {name} is not a field change")]
+    WholeItem { list: String, name: String },
+}
+
 /// The patch for `draft` (its change and the changes that go with it), or why the dry run
 /// cannot be expressed for it (the check is then skipped with that reason).
-pub fn patch_for_draft(draft: &Draft) -> Result<DryRunPatch, String> {
+pub fn patch_for_draft(draft: &Draft) -> Result<DryRunPatch, PatchError> {
     let changes: Vec<&Change> = std::iter::once(&draft.change)
         .chain(draft.also.iter())
         .collect();
@@ -60,7 +111,7 @@ pub fn patch_for_draft(draft: &Draft) -> Result<DryRunPatch, String> {
 }
 
 /// The strategic merge patch that applies exactly `changes` to `workload`.
-pub fn patch_for(workload: &ObjectRef, changes: &[&Change]) -> Result<DryRunPatch, String> {
+pub fn patch_for(workload: &ObjectRef, changes: &[&Change]) -> Result<DryRunPatch, PatchError> {
     let kind = match workload.workload_kind() {
         Some(
             k @ (WorkloadKind::Deployment
@@ -70,47 +121,38 @@ pub fn patch_for(workload: &ObjectRef, changes: &[&Change]) -> Result<DryRunPatc
             | WorkloadKind::Job
             | WorkloadKind::CronJob),
         ) => k,
-        Some(WorkloadKind::Rollout) => {
-            return Err(
-                "Rollout is a custom resource (argoproj.io): the API server has no strategic \
-                 merge patch for it, and a JSON merge patch would replace the whole containers list"
-                    .into(),
-            );
-        }
-        Some(WorkloadKind::Pod) => {
-            return Err(
-                "a bare Pod's spec cannot be patched (the API server allows few pod updates); \
-                 it is replaced, not patched"
-                    .into(),
-            );
-        }
+        Some(WorkloadKind::Rollout) => return Err(PatchError::Rollout),
+        Some(WorkloadKind::Pod) => return Err(PatchError::BarePod),
         None => {
-            let group = if workload.group.is_empty() {
-                "core"
-            } else {
-                &workload.group
+            let group = match workload.group.as_str() {
+                "" => "core",
+                g => g,
             };
-            return Err(format!(
-                "{} ({group}) is not a built-in workload kind: the API server has no strategic merge patch for it",
-                workload.kind
-            ));
+            return Err(PatchError::NotBuiltIn {
+                kind: workload.kind.clone(),
+                group: group.to_string(),
+            });
         }
     };
     if changes.is_empty() {
-        return Err("the draft changes nothing".into());
+        return Err(PatchError::NoChange);
     }
     let prefix = format!("{}.", kind.pod_spec_path());
     let mut body = Map::new();
     for change in changes {
-        if !change.field.starts_with(&prefix) {
-            return Err(format!(
-                "{} is outside the {kind} pod template ({})",
-                change.field,
-                kind.pod_spec_path()
-            ));
+        let field = &change.field;
+        if !field.starts_with(&prefix) {
+            return Err(PatchError::OutsideTemplate {
+                field: field.clone(),
+                kind,
+            });
         }
-        let segments = parse(&change.field)?;
-        insert(&mut body, &segments, &change.to, &change.field)?;
+        let in_field = |why| PatchError::Field {
+            field: field.clone(),
+            why,
+        };
+        let segments = parse(field).map_err(in_field)?;
+        insert(&mut body, &segments, &change.to).map_err(in_field)?;
     }
     Ok(DryRunPatch {
         api_version: format!("{}/v1", kind.group()),
@@ -130,30 +172,27 @@ enum Segment<'a> {
 
 /// `spec.template.spec.containers[name=api].resources.limits.memory` as segments. Positional
 /// items (`args[1]`) cannot be addressed by a strategic merge patch.
-fn parse(field: &str) -> Result<Vec<Segment<'_>>, String> {
+fn parse(field: &str) -> Result<Vec<Segment<'_>>, FieldError> {
     let mut out = Vec::new();
     let mut rest = field;
     while !rest.is_empty() {
         let end = rest.find(['.', '[']).unwrap_or(rest.len());
         let key = &rest[..end];
         if key.is_empty() {
-            return Err(format!("{field}: an empty path segment"));
+            return Err(FieldError::EmptySegment);
         }
         rest = &rest[end..];
         if let Some(after) = rest.strip_prefix('[') {
-            let close = after
-                .find(']')
-                .ok_or_else(|| format!("{field}: an unclosed ["))?;
+            let close = after.find(']').ok_or(FieldError::Unclosed)?;
             let selector = &after[..close];
             let Some(name) = selector.strip_prefix("name=") else {
-                return Err(format!(
-                    "{field}: the list item {key}[{selector}] is positional; a strategic merge patch addresses list items by their merge key"
-                ));
+                return Err(FieldError::Positional {
+                    list: key.to_string(),
+                    selector: selector.to_string(),
+                });
             };
             if !merges_by_name(key) {
-                return Err(format!(
-                    "{field}: {key} is not a list the API server merges by name"
-                ));
+                return Err(FieldError::NotMergedByName(key.to_string()));
             }
             out.push(Segment::Named { list: key, name });
             rest = &after[close + 1..];
@@ -200,10 +239,9 @@ fn insert(
     body: &mut Map<String, Value>,
     segments: &[Segment<'_>],
     to: &Value,
-    field: &str,
-) -> Result<(), String> {
+) -> Result<(), FieldError> {
     let Some((last, path)) = segments.split_last() else {
-        return Err(format!("{field}: an empty path"));
+        return Err(FieldError::EmptyPath);
     };
     let mut at = body;
     for seg in path {
@@ -212,8 +250,8 @@ fn insert(
                 .entry(k.to_string())
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
-                .ok_or_else(|| format!("{field}: {k} is both a value and a map"))?,
-            Segment::Named { list, name } => named_item(at, list, name, field)?,
+                .ok_or_else(|| FieldError::NotAMap(k.to_string()))?,
+            Segment::Named { list, name } => named_item(at, list, name)?,
         };
     }
     match last {
@@ -222,13 +260,14 @@ fn insert(
         }
         // The whole item: only its removal is expressible (`$patch: delete`).
         Segment::Named { list, name } if to.is_null() => {
-            let item = named_item(at, list, name, field)?;
+            let item = named_item(at, list, name)?;
             item.insert("$patch".into(), json!("delete"));
         }
         Segment::Named { list, name } => {
-            return Err(format!(
-                "{field}: replacing the whole {list} item {name} is not a field change"
-            ));
+            return Err(FieldError::WholeItem {
+                list: list.to_string(),
+                name: name.to_string(),
+            });
         }
     }
     Ok(())
@@ -239,13 +278,12 @@ fn named_item<'m>(
     at: &'m mut Map<String, Value>,
     list: &str,
     name: &str,
-    field: &str,
-) -> Result<&'m mut Map<String, Value>, String> {
+) -> Result<&'m mut Map<String, Value>, FieldError> {
     let items = at
         .entry(list.to_string())
         .or_insert_with(|| json!([]))
         .as_array_mut()
-        .ok_or_else(|| format!("{field}: {list} is both a value and a list"))?;
+        .ok_or_else(|| FieldError::NotAList(list.to_string()))?;
     let pos = match items.iter().position(|i| i["name"] == name) {
         Some(p) => p,
         None => {
@@ -255,7 +293,7 @@ fn named_item<'m>(
     };
     items[pos]
         .as_object_mut()
-        .ok_or_else(|| format!("{field}: {list} holds a non-object"))
+        .ok_or_else(|| FieldError::NotAnObject(list.to_string()))
 }
 
 /// `to` as the patch must say it to set exactly `to`: a map replaces the old one (a probe
@@ -434,7 +472,11 @@ mod tests {
         // A Deployment-shaped field on a CronJob is not its template.
         let wrong = memory("spec.template.spec", "job", "limits", "256Mi", "320Mi");
         let e = patch_for(&workload(WorkloadKind::CronJob), &[&wrong]).unwrap_err();
-        assert!(e.contains("outside the CronJob pod template"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "spec.template.spec.containers[name=job].resources.limits.memory is outside the \
+             CronJob pod template (spec.jobTemplate.spec.template.spec)"
+        );
     }
 
     #[test]
@@ -496,18 +538,30 @@ mod tests {
             json!("b"),
         );
         let e = patch_for(&workload(WorkloadKind::Deployment), &[&positional]).unwrap_err();
-        assert!(e.contains("positional"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "spec.template.spec.containers[name=api].args[1]: the list item args[1] is \
+             positional; a strategic merge patch addresses list items by their merge key"
+        );
         let c = memory("spec.template.spec", "api", "limits", "512Mi", "640Mi");
         let e = patch_for(&workload(WorkloadKind::Rollout), &[&c]).unwrap_err();
-        assert!(e.starts_with("Rollout is a custom resource"), "{e}");
+        assert_eq!(e, PatchError::Rollout);
+        assert!(
+            e.to_string().starts_with("Rollout is a custom resource"),
+            "{e}"
+        );
         let crd = ObjectRef::new("example.com", "Widget", "payments", "w");
         let e = patch_for(&crd, &[&c]).unwrap_err();
         assert!(
-            e.contains("Widget (example.com) is not a built-in workload kind"),
+            e.to_string()
+                .contains("Widget (example.com) is not a built-in workload kind"),
             "{e}"
         );
         let pod = memory("spec", "api", "limits", "512Mi", "640Mi");
-        assert!(patch_for(&workload(WorkloadKind::Pod), &[&pod]).is_err());
+        assert_eq!(
+            patch_for(&workload(WorkloadKind::Pod), &[&pod]),
+            Err(PatchError::BarePod)
+        );
         let r = skipped(e);
         assert_eq!(r.outcome, CheckOutcome::Skipped);
         assert!(r.detail.starts_with("not run: Widget"), "{}", r.detail);

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use super::evidence::{EventSummary, Facts, ResourceValues};
 use super::{Evidence, FaultId, Finding};
-use crate::objref::ObjectRef;
+use crate::objref::{ObjectRef, WorkloadKind};
 use crate::owner::resolve_workload;
 use crate::state::{ClusterState, ObservedEvent};
 
@@ -69,7 +69,7 @@ impl<'a> PodCtx<'a> {
             pod,
             namespace,
             name,
-            owner: owners.resolve("Pod", &pod.metadata),
+            owner: owners.resolve(WorkloadKind::Pod, &pod.metadata),
             events: events_for(index, "Pod", &pod.metadata),
         }
     }

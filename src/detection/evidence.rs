@@ -141,6 +141,15 @@ impl Facts {
             _ => None,
         }
     }
+
+    /// The container's exit code of the termination that [`Facts::reason`] comes from.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            Facts::Container(c) => c.exit_code,
+            Facts::Probe(p) => p.exit_code,
+            _ => None,
+        }
+    }
 }
 
 /// Name, image (spec first: the status may show a resolved digest) and restarts of a container.

@@ -10,6 +10,7 @@ use super::evidence::{
     ConditionFacts, Facts, FailingPod, JobFacts, ProgressFacts, ReplicaSetFacts, Table,
 };
 use super::{FaultId, Finding};
+use crate::objref::WorkloadKind;
 use crate::owner::is_controlled_by;
 use crate::state::ClusterState;
 
@@ -66,7 +67,7 @@ fn failing_pods(
     for pod in state
         .pods
         .iter()
-        .filter(|p| is_controlled_by(&p.metadata, "Job", job))
+        .filter(|p| is_controlled_by(&p.metadata, WorkloadKind::Job, job))
     {
         let Some(status) = pod.status.as_ref() else {
             continue;
@@ -131,7 +132,7 @@ pub fn progress_deadline(state: &ClusterState, pod_findings: &[Finding]) -> Vec<
         let mut owned: Vec<&ReplicaSet> = state
             .replica_sets
             .iter()
-            .filter(|rs| is_controlled_by(&rs.metadata, "Deployment", &deploy.metadata))
+            .filter(|rs| is_controlled_by(&rs.metadata, WorkloadKind::Deployment, &deploy.metadata))
             .collect();
         owned.sort_by_key(|rs| std::cmp::Reverse(revision(rs)));
         match owned.first() {
@@ -190,7 +191,7 @@ fn replica_set(
     let pods: Vec<&str> = state
         .pods
         .iter()
-        .filter(|p| is_controlled_by(&p.metadata, "ReplicaSet", &rs.metadata))
+        .filter(|p| is_controlled_by(&p.metadata, WorkloadKind::ReplicaSet, &rs.metadata))
         .filter_map(|p| p.metadata.name.as_deref())
         .collect();
     let faults: Vec<Value> = pod_findings
@@ -253,7 +254,7 @@ pub fn replica_failure(state: &ClusterState, out: &mut Vec<Finding>) {
         if state
             .replica_sets
             .iter()
-            .any(|rs| is_controlled_by(&rs.metadata, "Deployment", &d.metadata))
+            .any(|rs| is_controlled_by(&rs.metadata, WorkloadKind::Deployment, &d.metadata))
         {
             continue;
         }

@@ -284,11 +284,6 @@ impl Templates {
     }
 }
 
-/// Labels: `suture` and `fault/<id>`.
-pub fn labels(fault: &str) -> Vec<String> {
-    vec!["suture".to_string(), format!("fault/{fault}")]
-}
-
 /// Read the machine-readable block back out of a body suture wrote.
 pub fn machine_block(body: &str) -> Option<serde_json::Value> {
     let start = body.find(MACHINE_OPEN)? + MACHINE_OPEN.len();

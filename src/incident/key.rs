@@ -1,6 +1,8 @@
 //! The incident key `cluster/namespace/kind/name/fault-id`: one incident, one open PR. It is the
-//! one source of the branch name, the ledger key, metric labels and PR metadata, so those can
-//! never disagree about which incident they belong to.
+//! one source of the branch names (each step's, the revert's), the ledger key, the metric
+//! label and PR metadata (titles, labels), so those can never disagree about which incident
+//! they belong to. Metrics are labelled by the key's fault only: a series per workload would
+//! grow without bound on a large cluster.
 
 use std::fmt;
 use std::str::FromStr;
@@ -64,20 +66,31 @@ impl IncidentKey {
         format!("suture/{}/{ns}/{}-{}", self.fault, self.name, self.hash8())
     }
 
+    /// The branch of the incident's `step`th fix (1-based). The next bounded step after a
+    /// merged fix needs its own branch (`...-2`): the merged one's commit is already on the
+    /// base, so its branch cannot carry a new change.
+    pub fn step_branch(&self, step: u32) -> String {
+        match step {
+            0 | 1 => self.branch(),
+            n => format!("{}-{n}", self.branch()),
+        }
+    }
+
+    /// The branch of the revert of the fix on `fix_branch` (one of [`IncidentKey::step_branch`]):
+    /// `suture/revert/` and the fix branch's name after `suture/`.
+    pub fn revert_branch(&self, fix_branch: &str) -> String {
+        let name = fix_branch.strip_prefix("suture/").unwrap_or(fix_branch);
+        format!("{REVERT_PREFIX}{name}")
+    }
+
+    /// Whether `branch` is a revert's (see [`IncidentKey::revert_branch`]).
+    pub fn is_revert_branch(branch: &str) -> bool {
+        branch.starts_with(REVERT_PREFIX)
+    }
+
     /// The ledger's primary key for the incident: the key's text.
     pub fn ledger_key(&self) -> String {
         self.to_string()
-    }
-
-    /// Labels for metrics. The object name is left out on purpose: one series per workload
-    /// would grow without bound on a large cluster.
-    pub fn metric_labels(&self) -> [(&'static str, String); 4] {
-        [
-            ("cluster", self.cluster.clone()),
-            ("namespace", self.namespace.clone()),
-            ("kind", self.kind.clone()),
-            ("fault", self.fault.as_str().to_string()),
-        ]
     }
 
     /// `fix(<namespace>/<name>): <summary>`.
@@ -85,25 +98,28 @@ impl IncidentKey {
         format!("fix({}/{}): {summary}", self.namespace, self.name)
     }
 
+    /// `revert(<namespace>/<name>): <the fix's change>`.
+    pub fn revert_title(&self, change: &str) -> String {
+        format!("revert({}/{}): {change}", self.namespace, self.name)
+    }
+
     /// PR/MR labels: `suture`, `fault/<id>`.
-    pub fn pr_labels(&self) -> [String; 2] {
-        ["suture".to_string(), format!("fault/{}", self.fault)]
+    pub fn pr_labels(&self) -> Vec<String> {
+        vec!["suture".to_string(), format!("fault/{}", self.fault)]
     }
 
-    /// The hidden line of a PR body that ties it back to the incident (parsed by [`from_marker`]).
-    ///
-    /// [`from_marker`]: IncidentKey::from_marker
-    pub fn pr_marker(&self) -> String {
-        format!("<!-- suture:incident-key {self} -->")
-    }
-
-    /// The key from a PR body that carries [`IncidentKey::pr_marker`].
-    pub fn from_marker(body: &str) -> Option<IncidentKey> {
-        let (_, rest) = body.split_once("<!-- suture:incident-key ")?;
-        let (key, _) = rest.split_once(" -->")?;
-        key.parse().ok()
+    /// A revert's PR/MR labels: `suture`, `revert`, `fault/<id>`.
+    pub fn revert_labels(&self) -> Vec<String> {
+        vec![
+            "suture".to_string(),
+            "revert".to_string(),
+            format!("fault/{}", self.fault),
+        ]
     }
 }
+
+/// Every revert branch starts so; the fix's branch name follows.
+const REVERT_PREFIX: &str = "suture/revert/";
 
 impl fmt::Display for IncidentKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -231,26 +247,31 @@ mod tests {
     }
 
     #[test]
-    fn ledger_labels_and_pr_metadata_come_from_the_key() {
+    fn step_and_revert_branches_extend_the_fix_branch() {
+        let k = key("default/shop/Deployment/web/oom-killed");
+        assert_eq!(k.step_branch(1), "suture/oom-killed/shop/web-3304f227");
+        assert_eq!(k.step_branch(2), "suture/oom-killed/shop/web-3304f227-2");
+        assert_eq!(k.step_branch(3), "suture/oom-killed/shop/web-3304f227-3");
+        let revert = k.revert_branch(&k.step_branch(2));
+        assert_eq!(revert, "suture/revert/oom-killed/shop/web-3304f227-2");
+        assert!(IncidentKey::is_revert_branch(&revert));
+        assert!(!IncidentKey::is_revert_branch(&k.step_branch(1)));
+        assert_eq!(
+            k.revert_title("raise memory limit 512Mi -> 640Mi"),
+            "revert(shop/web): raise memory limit 512Mi -> 640Mi"
+        );
+    }
+
+    #[test]
+    fn ledger_key_and_pr_metadata_come_from_the_key() {
         let k = key("default/shop/Deployment/web/oom-killed");
         assert_eq!(k.ledger_key(), "default/shop/Deployment/web/oom-killed");
-        assert_eq!(
-            k.metric_labels().map(|(n, v)| format!("{n}={v}")),
-            [
-                "cluster=default",
-                "namespace=shop",
-                "kind=Deployment",
-                "fault=oom-killed"
-            ]
-        );
         assert_eq!(
             k.pr_title("raise memory limit 512Mi -> 640Mi"),
             "fix(shop/web): raise memory limit 512Mi -> 640Mi"
         );
         assert_eq!(k.pr_labels(), ["suture", "fault/oom-killed"]);
-        let body = format!("## Root cause\n...\n{}\n", k.pr_marker());
-        assert_eq!(IncidentKey::from_marker(&body), Some(k.clone()));
-        assert_eq!(IncidentKey::from_marker("no marker here"), None);
+        assert_eq!(k.revert_labels(), ["suture", "revert", "fault/oom-killed"]);
         assert_eq!(
             serde_json::to_value(&k).unwrap(),
             "default/shop/Deployment/web/oom-killed"

@@ -59,9 +59,10 @@ fn change_view(c: &Change) -> ChangeView {
     }
 }
 
-/// One sentence on what happened, from the finding's own fields.
+/// One sentence on what happened, from the finding's typed facts (a renamed field breaks the
+/// build, not the PR body).
 pub fn root_cause(finding: &Finding) -> String {
-    let row = |name: &str| finding.evidence.get(name).map(text);
+    let facts = finding.evidence.facts();
     let mut out = match (&finding.pod, &finding.container) {
         (Some(pod), Some(c)) => format!("Container {c} of pod {pod}: {}", finding.fault),
         (Some(pod), None) => format!("Pod {pod}: {}", finding.fault),
@@ -70,14 +71,14 @@ pub fn root_cause(finding: &Finding) -> String {
             finding.subject.kind, finding.subject.name, finding.fault
         ),
     };
-    if let Some(reason) = row("reason") {
+    if let Some(reason) = facts.reason() {
         out.push_str(&format!(" (reason {reason}"));
-        if let Some(code) = row("exit_code") {
+        if let Some(code) = facts.exit_code() {
             out.push_str(&format!(", exit code {code}"));
         }
         out.push(')');
     }
-    if let Some(n) = finding.evidence.facts().restart_count() {
+    if let Some(n) = facts.restart_count() {
         out.push_str(&format!(", {n} restarts"));
     }
     out
@@ -143,5 +144,62 @@ pub fn pull_request(
             "also": draft.also,
             "rollback": draft.rollback,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detection::FaultId;
+    use crate::detection::evidence::{ContainerBase, ContainerFacts, Evidence, Facts, JobFacts};
+    use crate::objref::{ObjectRef, WorkloadKind};
+
+    fn finding(fault: FaultId, pod: Option<&str>, facts: Facts) -> Finding {
+        Finding {
+            fault,
+            namespace: "shop".into(),
+            pod: pod.map(str::to_string),
+            container: pod.map(|_| "api".to_string()),
+            init_container: false,
+            cause: None,
+            subject: ObjectRef::workload(WorkloadKind::Job, "shop", "nightly"),
+            owner: ObjectRef::workload(WorkloadKind::Job, "shop", "nightly"),
+            evidence: Evidence::from(facts),
+        }
+    }
+
+    #[test]
+    fn the_root_cause_reads_reason_exit_code_and_restarts_from_the_facts() {
+        let oom = Facts::Container(ContainerFacts {
+            base: ContainerBase {
+                container: "api".into(),
+                image: None,
+                restart_count: 4,
+            },
+            exit_code: Some(137),
+            reason: Some("OOMKilled".into()),
+            ..ContainerFacts::default()
+        });
+        assert_eq!(
+            root_cause(&finding(FaultId::OomKilled, Some("web-1"), oom)),
+            "Container api of pod web-1: oom-killed (reason OOMKilled, exit code 137), 4 restarts"
+        );
+        let job = Facts::Job(JobFacts {
+            reason: Some("BackoffLimitExceeded".into()),
+            ..JobFacts::default()
+        });
+        assert_eq!(
+            root_cause(&finding(FaultId::JobBackoffLimitExceeded, None, job)),
+            "Job nightly: job-backoff-limit-exceeded (reason BackoffLimitExceeded)"
+        );
+        // No reason stated: no parenthesis, and an exit code alone is not shown.
+        let bare = Facts::Container(ContainerFacts {
+            exit_code: Some(1),
+            ..ContainerFacts::default()
+        });
+        assert_eq!(
+            root_cause(&finding(FaultId::CrashLoopBackOff, Some("web-1"), bare)),
+            "Container api of pod web-1: crash-loop-back-off, 0 restarts"
+        );
     }
 }

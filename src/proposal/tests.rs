@@ -554,3 +554,5 @@ fn a_back_off_only_pull_says_the_cause_was_not_reported_whatever_the_history() {
     let r = reason_for(&reasons, FaultId::ImagePullBackOff);
     assert!(r.contains("a bare Pod has no earlier revision"), "{r}");
 }
+
+mod guards;

@@ -18,6 +18,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::AppState;
+use crate::detection::FaultId;
 use crate::ledger::{Ledger, LedgerError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -182,13 +183,14 @@ impl Metrics {
         }
     }
 
-    /// The runner opened a PR/MR for an incident of `fault`.
-    pub fn pull_request_opened(&self, forge: &str, fault: &str) {
+    /// The runner opened a PR/MR for an incident of `fault` (the incident key's fault: per
+    /// fault, not per key, so the series stay few however many workloads fail).
+    pub fn pull_request_opened(&self, forge: &str, fault: FaultId) {
         self.inner
             .pull_requests_opened
             .get_or_create(&PullRequestLabels {
                 forge: forge.to_string(),
-                fault: fault.to_string(),
+                fault: fault.as_str().to_string(),
             })
             .inc();
     }

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{FieldTarget, LocateRequest};
 use crate::gitops::edit::PathSeg;
-use crate::objref::ObjectRef;
+use crate::objref::{ObjectRef, WorkloadKind};
 
 /// Documents of a YAML stream, indexed as the edit module counts them: every document of the
 /// stream, an empty one (`---` with nothing after it) included as `null`. serde-saphyr skips
@@ -131,13 +131,13 @@ pub(crate) fn same_kind(v: &Value, w: &ObjectRef) -> bool {
     kind(v) == Some(w.kind.as_str()) && group(v).is_none_or(|g| g == w.group)
 }
 
-/// Keys from the object root to its pod spec.
-pub(crate) fn pod_spec_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "Pod" => &["spec"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
-        _ => &["spec", "template", "spec"],
-    }
+/// Keys from the object root to the workload's pod spec. A kind suture does not edit has
+/// none it knows; the common `spec.template.spec` is tried.
+pub(crate) fn pod_spec_keys(workload: &ObjectRef) -> &'static [&'static str] {
+    workload
+        .workload_kind()
+        .unwrap_or(WorkloadKind::Deployment)
+        .pod_spec_keys()
 }
 
 pub(crate) fn keys(keys: &[&str]) -> Vec<PathSeg> {
@@ -146,7 +146,7 @@ pub(crate) fn keys(keys: &[&str]) -> Vec<PathSeg> {
 
 /// Path from the object root to the requested container (`containers[name=c]`).
 pub(crate) fn container_path(req: &LocateRequest) -> Vec<PathSeg> {
-    let mut path = keys(pod_spec_keys(&req.workload.kind));
+    let mut path = keys(pod_spec_keys(&req.workload));
     let list = if req.init_container {
         "initContainers"
     } else {

@@ -31,7 +31,7 @@ impl Runner {
                 )
                 .await;
         };
-        let object = ObjectRef::of_kind(target.kind, &target.namespace, &target.name);
+        let object = ObjectRef::workload(target.kind, &target.namespace, &target.name);
         let Some(slice_of) = self.slice.clone() else {
             return self
                 .escalate_alert(

@@ -7,8 +7,9 @@ use git2::Oid;
 use serde_json::json;
 
 use super::repos::{self, FixCommit, Push};
+use super::unplaceable::Unplaceable;
 use super::{RunError, Runner};
-use crate::detection::Finding;
+use crate::detection::{FaultId, Finding};
 use crate::forge::body;
 use crate::forge::{ChangeRequest, NewChange, RepoPath, RepoUrl};
 use crate::gitops::argocd::{ApplicationSet, normalize_repo_url};
@@ -43,13 +44,13 @@ struct Checkout {
 
 impl Runner {
     /// Place `draft` on fresh checkouts of the repositories its Application reads (fetched on
-    /// demand, as placement asks for them). `Ok(Err(reason))`: Git cannot take it; escalate.
+    /// demand, as placement asks for them). `Ok(Err(_))`: Git cannot take it; escalate.
     pub(super) async fn place(
         &self,
         draft: Draft,
         group: &[&Finding],
         slice: &ClusterState,
-    ) -> Result<Result<Prepared, String>, RunError> {
+    ) -> Result<Result<Prepared, Unplaceable>, RunError> {
         let live = crate::plan::live_meta(slice, &draft.target.workload).unwrap_or_default();
         let mut checkouts: BTreeMap<String, Checkout> = BTreeMap::new();
         // Each round fetches one more repository; an app reads at most a few.
@@ -67,11 +68,13 @@ impl Runner {
             match outcome {
                 Ok(placed) => {
                     let Some(c) = checkouts.get(&normalize_repo_url(&placed.repo_url)) else {
-                        return Ok(Err(format!("{} was not fetched", placed.repo_url)));
+                        return Ok(Err(Unplaceable::NotFetched {
+                            url: placed.repo_url,
+                        }));
                     };
                     let finding = group.first().map(|f| (*f).clone());
                     let Some(finding) = finding else {
-                        return Ok(Err("no finding".into()));
+                        return Ok(Err(Unplaceable::NoFinding));
                     };
                     return Ok(Ok(Prepared {
                         base: c.tip,
@@ -86,9 +89,7 @@ impl Runner {
                 Err(PlaceError::NoCheckout { url, application }) => {
                     let revision = target_revision(slice, &application, &url);
                     let Some(entry) = self.forge_for(&url) else {
-                        return Ok(Err(format!(
-                            "no forge is configured for {url}: suture cannot open a pull request there"
-                        )));
+                        return Ok(Err(Unplaceable::NoForge { url }));
                     };
                     let branch = match revision.as_deref() {
                         None | Some("" | "HEAD") => {
@@ -107,21 +108,16 @@ impl Runner {
                     {
                         Ok(t) => t,
                         Err(RunError::Repo(crate::gitops::repo::RepoError::NotFound(_))) => {
-                            return Ok(Err(format!(
-                                "{url} has no branch {branch} (the Application's \
-                                     targetRevision): a pull request needs a branch to target"
-                            )));
+                            return Ok(Err(Unplaceable::NoBranch { url, branch }));
                         }
                         Err(e) => return Err(e),
                     };
                     checkouts.insert(normalize_repo_url(&url), Checkout { tip, branch, tree });
                 }
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => return Ok(Err(Unplaceable::Place(e))),
             }
         }
-        Ok(Err(
-            "the fix reads more repositories than suture fetches".into()
-        ))
+        Ok(Err(Unplaceable::TooManyRepositories))
     }
 
     /// How many pull requests for this incident are done (closed unmerged, or merged): a new
@@ -143,18 +139,15 @@ impl Runner {
             .forge_for(&url)
             .ok_or_else(|| RunError::NoForge(url.clone()))?;
         let repo = RepoUrl::parse(&url)?.path;
-        // The next bounded step after a merged fix gets its own branch (`...-2`): the merged
-        // one's commit is already on the base, so its branch cannot carry a new change.
-        let branch = match self.prior_bumps(key).await? {
-            0 => p.draft.key.branch(),
-            merged => format!("{}-{}", p.draft.key.branch(), merged + 1),
-        };
+        // Each merged fix moves the incident one bounded step on.
+        let step = self.prior_bumps(key).await?.saturating_add(1);
+        let branch = p.draft.key.step_branch(step);
         let prefix = format!("{key}#{}", self.generation(key).await?);
         let now = self.now();
 
         // Look for the open pull request before any Git work: a recurrence never opens another.
         if let Some(found) = entry.forge.find_open(&repo, &branch).await? {
-            return self.opened(key, entry, &repo, &found).await;
+            return self.opened(key, p.draft.fault, entry, &repo, &found).await;
         }
         if self.cfg.dry_run {
             let hop = Hop::new(
@@ -259,7 +252,7 @@ impl Runner {
             body: self.templates.body(&view)?,
             head: branch.clone(),
             base: p.base_branch.clone(),
-            labels: body::labels(p.draft.fault.as_str()),
+            labels: p.draft.key.pr_labels(),
         };
         let pr_key = format!("pr:{prefix}");
         // Started-but-unfinished and fresh are the same here: `open` adopts an existing one.
@@ -272,13 +265,14 @@ impl Runner {
         self.ledger
             .finish_effect(&pr_key, &result, self.now())
             .await?;
-        self.opened(key, entry, &repo, &opened).await
+        self.opened(key, p.draft.fault, entry, &repo, &opened).await
     }
 
     /// The pull request exists: record it and move the incident to `pr_open`.
     async fn opened(
         &self,
         key: &str,
+        fault: FaultId,
         entry: &super::ForgeEntry,
         repo: &RepoPath,
         change: &ChangeRequest,
@@ -310,7 +304,6 @@ impl Runner {
         if step.moves(&ctx)
             && let Some(metrics) = &self.metrics
         {
-            let fault = key.rsplit('/').next().unwrap_or_default();
             metrics.pull_request_opened(entry.kind(), fault);
             if let Some(incident) = self.ledger.incident(key).await? {
                 let secs = now

@@ -11,6 +11,7 @@ mod forge_events;
 mod rebase;
 mod repos;
 mod revert;
+mod unplaceable;
 mod verification;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use crate::state::ClusterState;
 
 pub use change::Prepared;
 pub use repos::{ForgeEntry, GitIdentity};
+pub use unplaceable::Unplaceable;
 
 /// What the runner's work can fail on. Each variant says whether to retry.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum RunError {
     Body(#[from] crate::forge::body::BodyError),
     #[error("no forge configured for {0}")]
     NoForge(String),
+    /// A ledger key that is not an incident key (written by something other than suture).
+    #[error(transparent)]
+    Key(#[from] crate::incident::key::KeyParseError),
     #[error("git task failed: {0}")]
     Join(String),
 }
@@ -253,7 +258,8 @@ impl Runner {
         let (observation, prepared) = if needs_fix {
             match self.prepare(key, group, slice, &ctx).await? {
                 Ok(p) => (Observation::Fix, Some(p)),
-                Err(reason) => (Observation::Escalate(reason), None),
+                // The edge: the reason becomes the escalated hop's text here.
+                Err(why) => (Observation::Escalate(why.to_string()), None),
             }
         } else {
             (Observation::Fix, None)
@@ -276,36 +282,35 @@ impl Runner {
         .await
     }
 
-    /// The fix for this sighting, placed in Git; `Ok(Err(reason))` when it must escalate.
+    /// The fix for this sighting, placed in Git; `Ok(Err(_))` when it must escalate.
     async fn prepare(
         &self,
         key: &IncidentKey,
         group: &[&Finding],
         slice: &ClusterState,
         ctx: &Context,
-    ) -> Result<Result<Prepared, String>, RunError> {
+    ) -> Result<Result<Prepared, Unplaceable>, RunError> {
         if self
             .cfg
             .forbidden_kinds
             .iter()
             .any(|k| k.eq_ignore_ascii_case(&key.kind))
         {
-            return Ok(Err(format!(
-                "{} is a forbidden kind (policy.forbidden_kinds): suture does not change it",
-                key.kind
-            )));
+            return Ok(Err(Unplaceable::ForbiddenKind {
+                kind: key.kind.clone(),
+            }));
         }
         let history = History {
             prior_bumps: self.prior_bumps(&key.ledger_key()).await?,
         };
         let draft = match proposal::propose(key, group, slice, &self.cfg.proposal, history) {
             Outcome::Propose(draft) => *draft,
-            Outcome::Escalate(e) => return Ok(Err(e.reason)),
+            Outcome::Escalate(e) => return Ok(Err(Unplaceable::Refused(e.reason))),
         };
         let _ = ctx;
         let mut prepared = match self.place(draft, group, slice).await? {
             Ok(p) => p,
-            Err(reason) => return Ok(Err(reason)),
+            Err(why) => return Ok(Err(why)),
         };
         // Predict before the PR (design.md §7): a check that fails escalates with its result.
         // Whether some node has room is asked of every node, not only those the pods run on.
@@ -328,7 +333,7 @@ impl Runner {
             "Git holds the value that runs (checked when the fix was placed)",
         ));
         if let Some(reason) = crate::checks::failure(&results) {
-            return Ok(Err(reason));
+            return Ok(Err(Unplaceable::CheckFailed(reason)));
         }
         prepared.checks = results;
         Ok(Ok(prepared))

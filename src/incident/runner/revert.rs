@@ -26,11 +26,8 @@ use crate::incident::verify::{DeployMark, DeployStatus, revision};
 use crate::ledger::{Effect, Hop, HopRecord, PullRequest};
 use crate::objref::ObjectRef;
 
-/// Every revert branch starts so; the fix's branch name follows.
-pub(super) const BRANCH_PREFIX: &str = "suture/revert/";
-
 pub(super) fn is_revert(pr: &PullRequest) -> bool {
-    pr.head_branch.starts_with(BRANCH_PREFIX)
+    IncidentKey::is_revert_branch(&pr.head_branch)
 }
 
 /// Whether a revert can go out now.
@@ -82,7 +79,7 @@ impl Runner {
         }
         let gate = match self.fix_of(&hops, &prs) {
             Ok(fix) => match self.gate(&hops, &fix).await? {
-                None => return self.send_revert(key, &incident, &hops, &fix).await,
+                None => return self.send_revert(key, &hops, &fix).await,
                 Some(gate) => gate,
             },
             Err(why) => Gate::Refuse(why),
@@ -197,13 +194,8 @@ impl Runner {
     }
 
     /// Build the revert on the base branch's tip, push it, open the pull request.
-    async fn send_revert(
-        &self,
-        key: &str,
-        incident: &crate::ledger::Incident,
-        hops: &[HopRecord],
-        fix: &Fix,
-    ) -> Result<(), RunError> {
+    async fn send_revert(&self, key: &str, hops: &[HopRecord], fix: &Fix) -> Result<(), RunError> {
+        let incident: IncidentKey = key.parse()?;
         let entry = self
             .forge_for(&fix.pr.url)
             .ok_or_else(|| RunError::NoForge(fix.pr.url.clone()))?;
@@ -217,17 +209,8 @@ impl Runner {
             "" => entry.forge.default_branch(&repo).await?,
             b => b.to_string(),
         };
-        let branch = format!(
-            "{BRANCH_PREFIX}{}",
-            fix.pr
-                .head_branch
-                .strip_prefix("suture/")
-                .unwrap_or(&fix.pr.head_branch)
-        );
-        let title = format!(
-            "revert({}/{}): {}",
-            incident.namespace, incident.name, fix.change
-        );
+        let branch = incident.revert_branch(&fix.pr.head_branch);
+        let title = incident.revert_title(&fix.change);
         if self.cfg.dry_run {
             let hop = Hop::new(
                 "dry_run",
@@ -307,11 +290,7 @@ impl Runner {
             body,
             head: branch.clone(),
             base,
-            labels: vec![
-                "suture".to_string(),
-                "revert".to_string(),
-                format!("fault/{}", incident.fault),
-            ],
+            labels: incident.revert_labels(),
         };
         let pr_key = format!("revert_pr:{key}");
         let _ = self

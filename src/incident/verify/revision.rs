@@ -35,7 +35,11 @@ pub fn workload_pods<'a>(state: &'a ClusterState, workload: &ObjectRef) -> Vec<&
         .pods
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some(workload.namespace.as_str()))
-        .filter(|p| owners.resolve("Pod", &p.metadata).same_object(workload))
+        .filter(|p| {
+            owners
+                .resolve(WorkloadKind::Pod, &p.metadata)
+                .same_object(workload)
+        })
         .collect()
 }
 
@@ -125,7 +129,7 @@ fn newer_replica_sets(state: &ClusterState, workload: &ObjectRef, deployed: &str
         .iter()
         .filter(|rs| {
             owners
-                .resolve("ReplicaSet", &rs.metadata)
+                .resolve(WorkloadKind::ReplicaSet, &rs.metadata)
                 .same_object(workload)
         })
         .filter_map(|rs| {

@@ -8,6 +8,7 @@ use super::super::manifest::{self, objects, parse_docs};
 use super::super::testutil::*;
 use super::super::*;
 use super::{RepoIndex, scanning};
+use crate::objref::WorkloadKind;
 
 /// Every directory holding a file (and the root), as an Application found by Argo CD's own
 /// detection (Helm, Kustomize or plain) and as a recursive plain directory.
@@ -53,16 +54,16 @@ fn workloads_in(tree: &RepoTree) -> BTreeSet<(String, String, String, String, St
             else {
                 continue;
             };
-            if !matches!(
-                kind,
-                "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" | "Pod" | "Rollout"
-            ) {
+            // The kinds the generator declares (ReplicaSets are not kept in Git).
+            let Some(workload) =
+                WorkloadKind::from_kind(kind).filter(|k| *k != WorkloadKind::ReplicaSet)
+            else {
                 continue;
-            }
+            };
             let ns = manifest::namespace(obj.value)
                 .unwrap_or("default")
                 .to_string();
-            let spec = manifest::pod_spec_keys(kind);
+            let spec = workload.pod_spec_keys();
             let container = spec
                 .iter()
                 .try_fold(obj.value, |v, k| v.get(k))

@@ -124,7 +124,7 @@ impl Plan<'_, '_, '_> {
             res: self.res,
             names: self.names,
             field,
-            pointer: patches::pointer(self.res, &req.workload.kind, list, &req.container, &keys),
+            pointer: patches::pointer(self.res, &req.workload, list, &req.container, &keys),
         };
         let argo_path = [
             PathSeg::Key("kustomize".into()),

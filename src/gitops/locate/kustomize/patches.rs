@@ -10,6 +10,7 @@ use super::super::{LocateError, paths};
 use super::build::{Build, Layer, Res, is_path_like};
 use crate::gitops::edit::PathSeg;
 use crate::gitops::tree::RepoTree;
+use crate::objref::ObjectRef;
 
 /// Where a setting patch lives.
 #[derive(Clone, Debug, PartialEq)]
@@ -231,12 +232,12 @@ fn target_matches(t: &Value, q: &Query<'_>) -> bool {
 /// The JSON pointer of the field, with the container's index in the base resource.
 pub(crate) fn pointer(
     res: &Res,
-    kind: &str,
+    workload: &ObjectRef,
     list: &str,
     container: &str,
     field: &[String],
 ) -> Option<String> {
-    let spec = manifest::pod_spec_keys(kind);
+    let spec = manifest::pod_spec_keys(workload);
     let mut v = &res.obj;
     for k in spec {
         v = v.get(k)?;
