@@ -1236,3 +1236,24 @@ async fn every_ping_payload_matches_every_ping_fixture() {
     assert_eq!(seen, [false, true]);
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// A fault after the effect: the handler runs (the hook exists) but the client gets the 5xx,
+/// with the rate headers every response carries; a request refused at auth never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_after_effect_answers_5xx_once_the_change_took_effect() {
+    let sim = sim();
+    let (url, _hooks) = receiver().await;
+    let hooks = "/repos/acme/gitops/hooks";
+    let body = serde_json::json!({"config": {"url": url, "content_type": "json"}}).to_string();
+    sim.faults()
+        .inject_for("POST", Fault::StatusAfterEffect(502), 2, Some(hooks));
+    let (status, _) = raw(&sim, "POST", hooks, Some("ghp_unknown"), &body).await;
+    assert_eq!(status, 401);
+    let (status, headers, _) = raw_full(&sim, "POST", hooks, Some(TOKEN), body.into()).await;
+    assert_eq!(status, 502);
+    assert!(headers.contains_key("x-ratelimit-remaining"));
+    assert_eq!(sim.faults().pending(), 0);
+    let (status, list) = raw(&sim, "GET", hooks, Some(TOKEN), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "the create took effect");
+}
