@@ -1170,3 +1170,90 @@ async fn commit_statuses_created_listed_newest_first_and_combined_per_context() 
     .await;
     assert_eq!(status, 404);
 }
+
+/// The `ping` GitHub sends a new hook, against every ping fixture: one hook a user created and
+/// one an App's installation created (GitHub then names the App in `hook.app_id`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ping_payload_matches_every_ping_fixture() {
+    const APP_ID: u64 = 29310;
+    const APP_TOKEN: &str = "ghs_installation";
+    let sim = sim();
+    let pem = std::fs::read_to_string(format!(
+        "{}/../tests/fixtures/github-app/app.public-key.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let bot = sim.register_app(APP_ID, 9001, "acme", &pem).unwrap();
+    // Stands in for an installation token: those act as the App's bot login.
+    sim.add_token(APP_TOKEN, &bot);
+    let (url, mut hooks) = receiver().await;
+    let by_app = format!("{url}?by=app");
+    for (token, hook_url) in [(TOKEN, &url), (APP_TOKEN, &by_app)] {
+        let body = serde_json::json!({
+            "name": "web",
+            "events": ["*"],
+            "config": {"url": hook_url, "content_type": "json", "secret": SECRET, "insecure_ssl": "0"},
+        })
+        .to_string();
+        let (status, hook) =
+            raw(&sim, "POST", "/repos/acme/gitops/hooks", Some(token), &body).await;
+        assert_eq!(status, 201, "{hook}");
+    }
+    assert!(sim.wait_for_deliveries(Duration::from_secs(10)).await);
+
+    let names = ["ping.payload.json", "ping.with-app_id.payload.json"];
+    let all: Vec<Value> = names.iter().map(|n| fixture(n)).collect();
+    let mut nullable = payload_support::nullable_paths(&all);
+    // A repository without a detected language (the simulated ones hold YAML only); null in the
+    // captures of other events (pull_request.opened), just not in the ping ones.
+    nullable.insert(".repository.language".to_owned());
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    // What the receiver got, byte for byte, not what the simulator recorded.
+    while let Ok(ping) = hooks.try_recv() {
+        assert_eq!(ping.header("x-github-event"), "ping");
+        assert!(valid_signature(&ping));
+        let payload = ping.json();
+        let app_made = payload["hook"]["config"]["url"] == by_app.as_str();
+        if app_made {
+            assert_eq!(payload["hook"]["app_id"], APP_ID);
+        } else {
+            assert!(payload["hook"].get("app_id").is_none(), "{payload}");
+        }
+        for (name, want) in names.iter().zip(&all) {
+            let mut want = want.clone();
+            if !app_made {
+                // Only a hook an App created names one.
+                want["hook"].as_object_mut().unwrap().remove("app_id");
+            }
+            for e in payload_support::shape_mismatches(&want, &payload, &nullable) {
+                errors.push(format!("ping (app: {app_made}) vs {name}: {e}"));
+            }
+        }
+        seen.push(app_made);
+    }
+    seen.sort();
+    assert_eq!(seen, [false, true]);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// A fault after the effect: the handler runs (the hook exists) but the client gets the 5xx,
+/// with the rate headers every response carries; a request refused at auth never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_after_effect_answers_5xx_once_the_change_took_effect() {
+    let sim = sim();
+    let (url, _hooks) = receiver().await;
+    let hooks = "/repos/acme/gitops/hooks";
+    let body = serde_json::json!({"config": {"url": url, "content_type": "json"}}).to_string();
+    sim.faults()
+        .inject_for("POST", Fault::StatusAfterEffect(502), 2, Some(hooks));
+    let (status, _) = raw(&sim, "POST", hooks, Some("ghp_unknown"), &body).await;
+    assert_eq!(status, 401);
+    let (status, headers, _) = raw_full(&sim, "POST", hooks, Some(TOKEN), body.into()).await;
+    assert_eq!(status, 502);
+    assert!(headers.contains_key("x-ratelimit-remaining"));
+    assert_eq!(sim.faults().pending(), 0);
+    let (status, list) = raw(&sim, "GET", hooks, Some(TOKEN), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "the create took effect");
+}

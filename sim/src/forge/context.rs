@@ -2,8 +2,9 @@
 //! faults, the rate limit, its URLs and the webhook outbox.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use super::{Faults, RateLimit};
+use super::{Delivery, Dialect, Faults, RateLimit, SimError};
 use crate::forge::webhook::Outbox;
 use crate::git::{RepoStore, Tokens};
 
@@ -31,5 +32,22 @@ pub(crate) struct Ctx<S> {
 impl<S> Ctx<S> {
     pub fn lock(&self) -> MutexGuard<'_, S> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Redelivery and waiting, as both simulators offer them; their own methods only forward here.
+impl<S> Ctx<S> {
+    /// Send a past delivery again (same id, headers and bytes); the new attempt once it
+    /// finished, or the forge's `UnknownDelivery`.
+    pub async fn redeliver<D: Dialect>(&self, id: &str) -> Result<Delivery, SimError<D>> {
+        self.outbox
+            .redeliver(id)
+            .await
+            .ok_or_else(|| SimError::UnknownDelivery(id.to_owned()))
+    }
+
+    /// Wait until every delivery so far has finished (up to `timeout`); true if they all did.
+    pub async fn wait_for_deliveries(&self, timeout: Duration) -> bool {
+        self.outbox.wait_all(timeout).await
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod context;
 pub mod error;
 pub mod faults;
+pub(crate) mod gate;
 pub mod rate;
 pub mod webhook;
 

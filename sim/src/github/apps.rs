@@ -160,11 +160,11 @@ pub(crate) async fn create_token(
         )
     };
     let now = jiff::Timestamp::now();
-    let expires_at = jiff::Timestamp::from_second(now.as_second())
-        .unwrap_or(now)
-        .saturating_add(ttl)
-        .unwrap_or(now);
+    // The token lives its whole TTL; only the rendering is in whole seconds, as GitHub's is
+    // (truncating the expiry itself left a 1 s token well under a second at times).
+    let expires_at = now.saturating_add(ttl).unwrap_or(now);
     ctx.tokens.insert_until(token.clone(), login, expires_at);
+    let expires_at = jiff::Timestamp::from_second(expires_at.as_second()).unwrap_or(expires_at);
     Ok(reply(
         StatusCode::CREATED,
         json!({

@@ -160,10 +160,15 @@ pub(crate) async fn create(
     if rec.active
         && let Ok(r) = st.repo(&full)
     {
+        let mut hook = out.clone();
+        // A hook an App's installation created names the App in its ping.
+        if let Some(app) = st.apps.values().find(|a| a.bot_login() == login) {
+            hook["app_id"] = json!(app.id);
+        }
         let ping = json!({
             "zen": "Design for failure.",
             "hook_id": rec.id,
-            "hook": out,
+            "hook": hook,
             "repository": render::repo(&ctx.urls, &st, r, &default_branch(&ctx, &full)),
             "sender": render::user(&ctx.urls, &st, &login),
         });

@@ -404,16 +404,12 @@ impl GitHubSim {
     /// Send a past delivery again with the same id, body and signature; returns the new
     /// attempt once it finished.
     pub async fn redeliver(&self, delivery_id: &str) -> Result<Delivery, SimError> {
-        self.ctx
-            .outbox
-            .redeliver(delivery_id)
-            .await
-            .ok_or_else(|| SimError::UnknownDelivery(delivery_id.to_owned()))
+        self.ctx.redeliver(delivery_id).await
     }
 
     /// Wait until every delivery so far has finished (up to `timeout`); true if they all did.
     pub async fn wait_for_deliveries(&self, timeout: std::time::Duration) -> bool {
-        self.ctx.outbox.wait_all(timeout).await
+        self.ctx.wait_for_deliveries(timeout).await
     }
 }
 

@@ -1,4 +1,5 @@
-//! The router, GitHub's error bodies, auth, rate-limit headers and fault injection.
+//! The router, GitHub's error bodies, and its auth, rate-limit headers and fault answers for
+//! the shared request gate.
 
 use std::sync::Arc;
 
@@ -6,16 +7,18 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State as AxState};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
 use super::render;
 use super::state::State;
 use super::{apps, hooks, issues, pulls, refs, statuses};
-use crate::forge::{Dialect, Fault};
+use crate::forge::Dialect;
+use crate::forge::gate::{Gate, gate};
+use crate::forge::rate::Window;
 
 /// Bodies above this are refused (GitHub's own limits are far higher; suture sends small ones).
 pub(crate) const MAX_BODY: usize = 1024 * 1024;
@@ -27,9 +30,7 @@ pub(crate) type Ctx = crate::forge::context::Ctx<State>;
 /// GitHub's primary ("core") rate limit is counted per hour.
 pub(crate) const RATE_WINDOW_SECS: i64 = 3600;
 
-/// The login a request authenticated as.
-#[derive(Debug, Clone)]
-pub(crate) struct Login(pub String);
+pub(crate) use crate::forge::gate::Login;
 
 /// GitHub's error dialect: `{"message", "documentation_url", "status"}`.
 #[derive(Debug, Clone)]
@@ -218,7 +219,7 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
         .route(&format!("{repo}/commits/{{*rest}}"), get(statuses::for_ref))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
-        .layer(middleware::from_fn_with_state(ctx.clone(), github))
+        .layer(middleware::from_fn_with_state(ctx.clone(), gate::<GitHub>))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(ctx)
 }
@@ -227,63 +228,64 @@ async fn not_found() -> ApiError {
     ApiError::not_found()
 }
 
-/// Faults, then auth, then the rate limit; rate-limit headers on every response.
-async fn github(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -> Response {
-    let fault = ctx.faults.take(req.method().as_str(), req.uri().path());
-    let mut resp = match fault {
-        Some(Fault::Status(code)) => server_error(code),
-        Some(Fault::RateLimit { retry_after_secs }) => ApiError::new(
+/// GitHub's words at each step of the shared request gate.
+impl Gate for GitHub {
+    type State = State;
+
+    fn server_error(code: u16) -> ApiError {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, "Server Error")
+    }
+
+    fn throttled(retry_after_secs: u64) -> ApiError {
+        ApiError::new(
             StatusCode::FORBIDDEN,
             "You have exceeded a secondary rate limit. Please wait a few minutes before you try \
              again. If you reach out to GitHub Support for help, please include the request ID.",
         )
         .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
-        .into_response(),
-        other => {
-            if let Some(Fault::Hang(d)) = other {
-                tokio::time::sleep(d).await;
-            }
-            // The `/app` endpoints take the App's JWT, everything else a token.
-            let auth = if is_app_path(req.uri().path()) {
-                let header = req
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok());
-                apps::authenticate(&ctx, header).map(|app| {
-                    req.extensions_mut().insert(apps::AppCaller(app));
-                    format!("app/{app}")
-                })
-            } else {
-                authenticate(&ctx, req.headers())
-            };
-            match auth {
-                Err(e) => e.into_response(),
-                Ok(login) => {
-                    if let Some(e) = count_request(&ctx, &login) {
-                        e.into_response()
-                    } else {
-                        req.extensions_mut().insert(Login(login));
-                        let resp = next.run(req).await;
-                        match other {
-                            Some(Fault::StatusAfterEffect(code)) => server_error(code),
-                            _ => resp,
-                        }
-                    }
-                }
-            }
+    }
+
+    /// The `/app` endpoints take the App's JWT, everything else a token.
+    fn authenticate(ctx: &Ctx, req: &mut Request) -> Result<String, ApiError> {
+        if is_app_path(req.uri().path()) {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            apps::authenticate(ctx, header).map(|app| {
+                req.extensions_mut().insert(apps::AppCaller(app));
+                format!("app/{app}")
+            })
+        } else {
+            authenticate(ctx, req.headers())
         }
-    };
-    add_rate_headers(&ctx, resp.headers_mut());
-    resp
+    }
+
+    /// GitHub's primary rate-limit 403.
+    fn over_limit(ctx: &Ctx, login: &str, _: Window) -> ApiError {
+        let id = ctx.lock().users.get(login).copied().unwrap_or(0);
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("API rate limit exceeded for user ID {id}."),
+        )
+    }
+
+    fn rate_headers(rate: Window) -> Vec<(&'static str, String)> {
+        vec![
+            ("x-ratelimit-limit", rate.limit.to_string()),
+            ("x-ratelimit-remaining", rate.remaining().to_string()),
+            ("x-ratelimit-reset", rate.reset.to_string()),
+            ("x-ratelimit-used", rate.used.to_string()),
+            ("x-ratelimit-resource", "core".to_owned()),
+            ("x-github-api-version-selected", "2022-11-28".to_owned()),
+            ("x-github-request-id", uuid::Uuid::new_v4().to_string()),
+        ]
+    }
 }
 
 fn is_app_path(path: &str) -> bool {
     path == "/app" || path.starts_with("/app/")
-}
-
-fn server_error(code: u16) -> Response {
-    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    ApiError::new(status, "Server Error").into_response()
 }
 
 fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<String, ApiError> {
@@ -298,34 +300,6 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<String, ApiError> {
         .ok()
         .and_then(|h| ctx.tokens.authenticate(h))
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "Bad credentials"))
-}
-
-/// Count one request; past the limit, GitHub's primary rate-limit 403.
-fn count_request(ctx: &Ctx, login: &str) -> Option<ApiError> {
-    ctx.rate.take().err()?;
-    let id = ctx.lock().users.get(login).copied().unwrap_or(0);
-    Some(ApiError::new(
-        StatusCode::FORBIDDEN,
-        format!("API rate limit exceeded for user ID {id}."),
-    ))
-}
-
-fn add_rate_headers(ctx: &Ctx, headers: &mut HeaderMap) {
-    let rate = ctx.rate.window();
-    let pairs = [
-        ("x-ratelimit-limit", rate.limit.to_string()),
-        ("x-ratelimit-remaining", rate.remaining().to_string()),
-        ("x-ratelimit-reset", rate.reset.to_string()),
-        ("x-ratelimit-used", rate.used.to_string()),
-        ("x-ratelimit-resource", "core".to_owned()),
-        ("x-github-api-version-selected", "2022-11-28".to_owned()),
-        ("x-github-request-id", uuid::Uuid::new_v4().to_string()),
-    ];
-    for (name, value) in pairs {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), v);
-        }
-    }
 }
 
 async fn current_user(

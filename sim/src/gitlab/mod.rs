@@ -393,16 +393,12 @@ impl GitLabSim {
     /// Send a past delivery again with the same `Idempotency-Key`, uuids, token and body;
     /// returns the new attempt once it finished.
     pub async fn redeliver(&self, idempotency_key: &str) -> Result<Delivery, SimError> {
-        self.ctx
-            .outbox
-            .redeliver(idempotency_key)
-            .await
-            .ok_or_else(|| SimError::UnknownDelivery(idempotency_key.to_owned()))
+        self.ctx.redeliver(idempotency_key).await
     }
 
     /// Wait until every delivery so far has finished (up to `timeout`); true if they all did.
     pub async fn wait_for_deliveries(&self, timeout: std::time::Duration) -> bool {
-        self.ctx.outbox.wait_all(timeout).await
+        self.ctx.wait_for_deliveries(timeout).await
     }
 }
 

@@ -1,19 +1,21 @@
-//! The router, GitLab's error bodies, `PRIVATE-TOKEN` auth, `RateLimit-*` headers and fault
-//! injection.
+//! The router, GitLab's error bodies, and its `PRIVATE-TOKEN` auth, `RateLimit-*` headers and
+//! fault answers for the shared request gate.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State as AxState};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
+use axum::response::Response;
 use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 use super::state::State;
 use super::{branches, commits, hooks, labels, merge_requests, notes, projects, statuses};
-use crate::forge::{Dialect, Fault};
+use crate::forge::Dialect;
+use crate::forge::gate::{Gate, gate};
+use crate::forge::rate::Window;
 
 /// Bodies above this are refused; suture sends small ones (a commit of a few manifests).
 pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -25,9 +27,7 @@ pub(crate) use crate::forge::context::Urls;
 /// Everything a request handler needs.
 pub(crate) type Ctx = crate::forge::context::Ctx<State>;
 
-/// The username a request authenticated as.
-#[derive(Debug, Clone)]
-pub(crate) struct Login(pub String);
+pub(crate) use crate::forge::gate::Login;
 
 /// GitLab's error dialect: `{"message": ...}` (a string, a list or an object of field errors)
 /// or Grape's `{"error": "..."}`.
@@ -165,7 +165,7 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> Router {
         )
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(ctx.clone(), gitlab))
+        .layer(middleware::from_fn_with_state(ctx.clone(), gate::<GitLab>))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(ctx)
 }
@@ -178,41 +178,46 @@ async fn method_not_allowed() -> ApiError {
     ApiError::error(StatusCode::METHOD_NOT_ALLOWED, "405 Not Allowed")
 }
 
-/// Faults, then auth, then the throttle; `RateLimit-*` headers on every response.
-async fn gitlab(AxState(ctx): AxState<Arc<Ctx>>, mut req: Request, next: Next) -> Response {
-    let mut resp = match ctx.faults.take(req.method().as_str(), req.uri().path()) {
-        Some(Fault::Status(code)) => server_error(code),
-        Some(Fault::RateLimit { retry_after_secs }) => throttled(retry_after_secs).into_response(),
-        other => {
-            if let Some(Fault::Hang(d)) = other {
-                tokio::time::sleep(d).await;
-            }
-            match authenticate(&ctx, req.headers()) {
-                None => {
-                    ApiError::message(StatusCode::UNAUTHORIZED, "401 Unauthorized").into_response()
-                }
-                Some(login) => match count_request(&ctx) {
-                    Some(e) => e.into_response(),
-                    None => {
-                        req.extensions_mut().insert(Login(login));
-                        let resp = next.run(req).await;
-                        match other {
-                            Some(Fault::StatusAfterEffect(code)) => server_error(code),
-                            _ => resp,
-                        }
-                    }
-                },
-            }
-        }
-    };
-    add_rate_headers(&ctx, resp.headers_mut());
-    resp
-}
+/// GitLab's words at each step of the shared request gate.
+impl Gate for GitLab {
+    type State = State;
 
-fn server_error(code: u16) -> Response {
-    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let reason = status.canonical_reason().unwrap_or("Error");
-    ApiError::message(status, format!("{} {reason}", status.as_u16())).into_response()
+    fn server_error(code: u16) -> ApiError {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let reason = status.canonical_reason().unwrap_or("Error");
+        ApiError::message(status, format!("{} {reason}", status.as_u16()))
+    }
+
+    fn throttled(retry_after_secs: u64) -> ApiError {
+        throttled(retry_after_secs)
+    }
+
+    fn authenticate(ctx: &Ctx, req: &mut Request) -> Result<String, ApiError> {
+        authenticate(ctx, req.headers())
+            .ok_or_else(|| ApiError::message(StatusCode::UNAUTHORIZED, "401 Unauthorized"))
+    }
+
+    /// The throttle's 429, waiting out the window.
+    fn over_limit(_: &Ctx, _: &str, window: Window) -> ApiError {
+        let wait = (window.reset - jiff::Timestamp::now().as_second()).max(1);
+        throttled(wait.unsigned_abs())
+    }
+
+    fn rate_headers(rate: Window) -> Vec<(&'static str, String)> {
+        let reset_time = jiff::Timestamp::from_second(rate.reset)
+            .map(|t| format!("{}", t.strftime("%a, %d %b %Y %H:%M:%S GMT")))
+            .unwrap_or_default();
+        vec![
+            ("ratelimit-name", "throttle_authenticated_api".to_owned()),
+            ("ratelimit-limit", rate.limit.to_string()),
+            ("ratelimit-observed", rate.used.to_string()),
+            ("ratelimit-remaining", rate.remaining().to_string()),
+            ("ratelimit-reset", rate.reset.to_string()),
+            ("ratelimit-resettime", reset_time),
+            ("x-request-id", uuid::Uuid::new_v4().simple().to_string()),
+            ("x-gitlab-meta", r#"{"correlation_id":"sim"}"#.to_owned()),
+        ]
+    }
 }
 
 /// `PRIVATE-TOKEN: <t>`, or `Authorization: Bearer <t>` (OAuth2 and the newer token form).
@@ -229,13 +234,6 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Option<String> {
     }
 }
 
-/// Count one request; past the limit, the throttle's 429.
-fn count_request(ctx: &Ctx) -> Option<ApiError> {
-    let window = ctx.rate.take().err()?;
-    let wait = (window.reset - jiff::Timestamp::now().as_second()).max(1);
-    Some(throttled(wait.unsigned_abs()))
-}
-
 /// GitLab's Rack::Attack answer: 429 "Retry later" with `Retry-After`.
 fn throttled(retry_after_secs: u64) -> ApiError {
     ApiError::with_body(
@@ -243,26 +241,4 @@ fn throttled(retry_after_secs: u64) -> ApiError {
         json!({"message": "Retry later"}),
     )
     .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
-}
-
-fn add_rate_headers(ctx: &Ctx, headers: &mut HeaderMap) {
-    let rate = ctx.rate.window();
-    let reset_time = jiff::Timestamp::from_second(rate.reset)
-        .map(|t| format!("{}", t.strftime("%a, %d %b %Y %H:%M:%S GMT")))
-        .unwrap_or_default();
-    let pairs = [
-        ("ratelimit-name", "throttle_authenticated_api".to_owned()),
-        ("ratelimit-limit", rate.limit.to_string()),
-        ("ratelimit-observed", rate.used.to_string()),
-        ("ratelimit-remaining", rate.remaining().to_string()),
-        ("ratelimit-reset", rate.reset.to_string()),
-        ("ratelimit-resettime", reset_time),
-        ("x-request-id", uuid::Uuid::new_v4().simple().to_string()),
-        ("x-gitlab-meta", r#"{"correlation_id":"sim"}"#.to_owned()),
-    ];
-    for (name, value) in pairs {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), v);
-        }
-    }
 }
