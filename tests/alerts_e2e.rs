@@ -7,7 +7,6 @@
 //! in that Prometheus over the window's end, and must be false for `healthy`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use suture::demo::world_config;
@@ -15,6 +14,10 @@ use suture::incident::IncidentState;
 use suture::ledger::{HopRecord, Incident, Ledger};
 use suture::serve::Service;
 use suture_sim::world::{Options, World};
+
+#[path = "support/daemon.rs"]
+mod daemon;
+use daemon::{Daemon, require};
 
 const PROMETHEUS: &str = "prometheus";
 const ALERTMANAGER: &str = "prometheus-alertmanager";
@@ -24,68 +27,6 @@ const ALERT: &str = "PodOOMKilled";
 /// is what Prometheus' wall-clock `increase(...[1m])` sees.
 const SPEED: f64 = 20.0;
 const WAIT: Duration = Duration::from_secs(45);
-
-/// The binary's path on PATH, or a failure that says how to get it.
-fn require(bin: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{bin}` is not on PATH: the alert-path test needs the real Prometheus and \
-                 Alertmanager (Debian packages prometheus, prometheus-alertmanager); \
-                 `scripts/test` installs them"
-            )
-        })
-}
-
-/// A child process killed (and reaped) when the test ends, however it ends.
-struct Proc {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn start(name: &'static str, bin: &Path, args: &[String], dir: &Path) -> Proc {
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        Proc { name, child, log }
-    }
-
-    /// The end of its log, for a failure message.
-    fn tail(&mut self) -> String {
-        let exited = match self.child.try_wait() {
-            Ok(Some(status)) => format!(" (exited: {status})"),
-            _ => String::new(),
-        };
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-        format!("--- {}{exited}:\n{tail}", self.name)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn port() -> u16 {
-    world_config::free_addr().unwrap().port()
-}
 
 /// Prometheus: scrape kube-state-metrics every second, evaluate the OOM rule every second
 /// (`for: 0s`), send to Alertmanager.
@@ -171,15 +112,44 @@ async fn an_alertmanager_alert_is_tied_to_the_incident_read_from_live_objects() 
     .unwrap();
     let e = world.endpoints().clone();
 
-    // suture serve, in process, on the config `suture sim` writes (alertmanager token included).
+    // The config `suture sim` writes (alertmanager token included), for suture at `listen`.
     let listen = world_config::free_addr().unwrap();
     let config = world_config::write(&world, dir.path(), listen, SPEED).unwrap();
     let text = std::fs::read_to_string(&config.path).unwrap();
-    let (prom_port, am_port) = (port(), port());
+    // Bound before the daemons start: what Alertmanager posts early waits in the backlog.
+    let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+
+    let am_config = alertmanager_config(dir.path(), &config.url, &e.webhook_secret);
+    let mut am = Daemon::start("alertmanager", &alertmanager, dir.path(), |port| {
+        vec![
+            format!("--config.file={}", am_config.display()),
+            format!(
+                "--storage.path={}",
+                dir.path().join(format!("am-data-{port}")).display()
+            ),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--cluster.listen-address=".into(),
+        ]
+    })
+    .await;
+    let prom_config = prometheus_config(dir.path(), &e.metrics_url, am.port);
+    let mut prom = Daemon::start("prometheus", &prometheus, dir.path(), |port| {
+        vec![
+            format!("--config.file={}", prom_config.display()),
+            format!(
+                "--storage.tsdb.path={}",
+                dir.path().join(format!("prom-data-{port}")).display()
+            ),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ]
+    })
+    .await;
+
+    // suture serve, in process, on the config `suture sim` writes (alertmanager token included).
     let env = [
         (
             "SUTURE_PROMETHEUS__URL".to_string(),
-            format!("http://127.0.0.1:{prom_port}"),
+            format!("http://127.0.0.1:{}", prom.port),
         ),
         (
             "SUTURE_POLICY__VERIFICATION_WINDOW".to_string(),
@@ -189,37 +159,9 @@ async fn an_alertmanager_alert_is_tied_to_the_incident_read_from_live_objects() 
     let settings = suture::config::load(Some(&text), env, dir.path()).unwrap();
     let controllers = world.kube.controllers().unwrap().clone();
     let clock = suture::clock::Clock::external_at(SPEED, move || controllers.now());
-    let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
     let service = Service::start(&settings, dir.path(), Some(clock), listener)
         .await
         .unwrap();
-
-    let am_config = alertmanager_config(dir.path(), &config.url, &e.webhook_secret);
-    let prom_config = prometheus_config(dir.path(), &e.metrics_url, am_port);
-    let mut am = Proc::start(
-        "alertmanager",
-        &alertmanager,
-        &[
-            format!("--config.file={}", am_config.display()),
-            format!("--storage.path={}", dir.path().join("am-data").display()),
-            format!("--web.listen-address=127.0.0.1:{am_port}"),
-            "--cluster.listen-address=".into(),
-        ],
-        dir.path(),
-    );
-    let mut prom = Proc::start(
-        "prometheus",
-        &prometheus,
-        &[
-            format!("--config.file={}", prom_config.display()),
-            format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("prom-data").display()
-            ),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        dir.path(),
-    );
 
     let ledger = &service.ledger;
     let deadline = tokio::time::Instant::now() + WAIT;

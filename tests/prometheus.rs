@@ -2,8 +2,6 @@
 //! PATH; `scripts/test` installs it; this test fails, never skips, without it). Prometheus
 //! scrapes a gauge this test serves and controls, every second.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,72 +10,12 @@ use jiff::Timestamp;
 use reqwest::Url;
 use suture::prometheus::{Condition, PromError, Prometheus};
 
+#[path = "support/daemon.rs"]
+mod daemon;
+use daemon::{Daemon, require};
+
 const PROMETHEUS: &str = "prometheus";
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The binary's path on PATH, or a failure that says how to get it.
-fn require(bin: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{bin}` is not on PATH: this test needs the real Prometheus (Debian package \
-                 prometheus); `scripts/test` installs it"
-            )
-        })
-}
-
-/// Prometheus, killed (and reaped) when the test ends, however it ends.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn start(bin: &Path, args: &[String], dir: &Path) -> Proc {
-        let log = dir.join("prometheus.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting prometheus: {e}"));
-        Proc { child, log }
-    }
-
-    /// The end of its log, for a failure message.
-    fn tail(&mut self) -> String {
-        let exited = match self.child.try_wait() {
-            Ok(Some(status)) => format!(" (exited: {status})"),
-            _ => String::new(),
-        };
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-        format!("--- prometheus{exited}:\n{tail}")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Serve `demo_gauge <value>` in the Prometheus text format on `/metrics`.
 async fn serve_gauge(gauge: Arc<AtomicU64>) -> std::net::SocketAddr {
@@ -113,7 +51,7 @@ fn set(gauge: &AtomicU64, value: f64) {
 }
 
 /// Poll until `expr` was true in the last two seconds, or fail with Prometheus' log.
-async fn wait_firing(prom: &Prometheus, proc: &mut Proc, expr: &str) {
+async fn wait_firing(prom: &Prometheus, proc: &mut Daemon, expr: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let now = Timestamp::now();
@@ -153,38 +91,17 @@ async fn an_alert_expression_is_evaluated_by_the_real_prometheus() {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let mut proc = Proc::start(
-        &bin,
-        &[
+    // A data directory per attempt: one that exited may leave its lock behind.
+    let data = |port: u16| dir.path().join(format!("prom-data-{port}"));
+    let mut proc = Daemon::start("prometheus", &bin, dir.path(), |port| {
+        vec![
             format!("--config.file={}", config.display()),
-            format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("prom-data").display()
-            ),
+            format!("--storage.tsdb.path={}", data(port).display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
-        ],
-        dir.path(),
-    );
-    let base = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-
-    // Ready: `/-/ready` answers 200 once the TSDB is open.
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ready = http
-            .get(base.join("-/ready").unwrap())
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            break;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("prometheus not ready within {WAIT:?}\n{}", proc.tail());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        ]
+    })
+    .await;
+    let base = Url::parse(&format!("http://127.0.0.1:{}", proc.port)).unwrap();
 
     let prom = Prometheus::new(base, None, Duration::from_secs(5)).unwrap();
 
