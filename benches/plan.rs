@@ -9,18 +9,22 @@
 //! memory printed (VmHWM) is that of one plan: parse, detect, locate, edit. Two shapes of the
 //! same objects: lean (what suture reads) and as kubectl prints them (managed fields and all).
 //!
-//! Run with `cargo bench --bench plan`; `SUTURE_BENCH_PODS=5000` for a quicker, smaller run.
+//! Run with `cargo bench --bench plan`; `SUTURE_BENCH_PODS=5000` for a quicker, smaller run;
+//! `SUTURE_BENCH_CHILD=json:<file>` measures one snapshot (kept with `SUTURE_BENCH_DIR`).
 
 use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use serde_json::{Value, json};
+use suture::cluster::{Ready, Tables};
 use suture::detection::detect;
 use suture::gitops::argocd::Application;
 use suture::gitops::edit;
 use suture::gitops::locate::{FileChange, LocateRequest, locate};
 use suture::gitops::tree::RepoTree;
+use suture::inputs;
 use suture::plan::{self, Repos, Settings};
 use suture::state::ClusterState;
 
@@ -45,7 +49,10 @@ fn main() {
         return;
     }
     let pods = pods();
-    let dir = tempfile::tempdir().expect("tempdir");
+    // `SUTURE_BENCH_DIR=<dir>` keeps the snapshots there (to run one child under a profiler).
+    let temp = tempfile::tempdir().expect("tempdir");
+    let kept = std::env::var_os("SUTURE_BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(temp.path());
     println!(
         "machine: {} cores, load average {}; snapshot: {pods} pods; repo: {MANIFESTS} manifests",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -53,8 +60,8 @@ fn main() {
     );
     for shape in [Shape::Lean, Shape::Kubectl] {
         let objects = snapshot_objects(pods, shape);
-        let json_file = dir.path().join(format!("{shape:?}.json"));
-        let yaml_file = dir.path().join(format!("{shape:?}.yaml"));
+        let json_file = dir.join(format!("{shape:?}.json"));
+        let yaml_file = dir.join(format!("{shape:?}.yaml"));
         write_json(&objects, &json_file);
         write_yaml(&objects, &yaml_file);
         drop(objects);
@@ -67,7 +74,7 @@ fn main() {
         );
         for (format, file) in [
             ("json", &json_file),
-            ("json-stream", &json_file),
+            ("json-whole", &json_file),
             ("yaml", &yaml_file),
         ] {
             let status = std::process::Command::new(std::env::current_exe().expect("own path"))
@@ -107,32 +114,45 @@ fn child(format: &str, file: &Path) {
     let repos_for_phases = repos(MANIFESTS);
     let repos_for_plan = repos(MANIFESTS);
 
-    // As `suture plan` loads it (read whole, then decoded), or streamed from the file.
+    // As `suture plan` loads it (JSON streamed and decoded on every core, YAML read whole),
+    // or, for "json-whole", the text read whole and decoded the general way.
     let t = Instant::now();
-    let mut state = ClusterState::default();
     let name = file.display().to_string();
-    let problems = if format == "json-stream" {
-        let reader = std::fs::File::open(file).expect("snapshot");
-        state.add_reader(&name, reader).unwrap()
-    } else {
+    let (tables, problems) = if format == "json-whole" {
+        let mut state = ClusterState::default();
         let text = std::fs::read_to_string(file).expect("snapshot");
-        state.add_text(&name, &text).unwrap()
+        let problems = state.add_text(&name, &text).unwrap();
+        (Tables::of_snapshot([Ready::of(state)]), problems)
+    } else {
+        let (tables, errors, problems) = inputs::load_snapshot(&[file.to_path_buf()]);
+        assert!(errors.is_empty(), "{errors:?}");
+        (tables, problems)
     };
     let parse = t.elapsed();
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(state.pods.len(), pods);
     let peak_parse = status_kib("VmHWM");
     // Reset the peak (Linux: clear_refs 5), so the plan's own peak shows apart.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let rss_parsed = status_kib("VmRSS");
 
+    // Detection as the plan runs it: every root's slice on its own, on every core.
     let t = Instant::now();
-    let findings = detect(&state, now);
+    let findings: usize = tables
+        .roots()
+        .par_iter()
+        .map(|root| {
+            let slice = tables.slice_without_argo(root);
+            detect(&slice, now)
+                .iter()
+                .filter(|f| suture::cluster::belongs(root, f))
+                .count()
+        })
+        .sum();
     let detect_time = t.elapsed();
 
     // The plan as `suture plan` runs it: detect, propose, find the app, locate, edit, diff.
     let t = Instant::now();
-    let plan = plan::plan(&state, &repos_for_plan, &Settings::default(), now);
+    let plan = plan::plan_snapshot(&tables, &repos_for_plan, &Settings::default(), now);
     let plan_time = t.elapsed();
     let expected = pods.div_ceil(100);
     assert_eq!(
@@ -143,13 +163,17 @@ fn child(format: &str, file: &Path) {
     );
 
     // The same locates and edits on their own, on a checkout nothing has searched yet.
+    let applications: Vec<Application> = tables
+        .applications
+        .all()
+        .map(std::borrow::Cow::into_owned)
+        .collect();
     let requests: Vec<(&Application, LocateRequest)> = plan
         .proposals
         .iter()
         .flat_map(|p| {
             let t = &p.draft.target;
-            let app = state
-                .applications
+            let app = applications
                 .iter()
                 .find(|a| p.application.as_ref().map(|r| &r.name) == a.metadata.name.as_ref())
                 .expect("the proposal's application");
@@ -168,7 +192,7 @@ fn child(format: &str, file: &Path) {
     let t = Instant::now();
     let located: Vec<_> = requests
         .iter()
-        .map(|(app, req)| locate(app, &state.applications, &repo_for, req).expect("located"))
+        .map(|(app, req)| locate(app, &applications, &repo_for, req).expect("located"))
         .collect();
     let locate_time = t.elapsed();
     let t = Instant::now();
@@ -189,7 +213,7 @@ fn child(format: &str, file: &Path) {
     let ms = |d: Duration| format!("{:>8.1} ms", d.as_secs_f64() * 1000.0);
     println!(
         "{format}: {} findings, {} proposals, {} escalations; load average {}",
-        findings.len(),
+        findings,
         plan.proposals.len(),
         plan.escalations.len(),
         loadavg()

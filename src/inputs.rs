@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cluster::{Ready, Tables};
 use crate::gitops::argocd::normalize_repo_url;
 use crate::gitops::tree::RepoTree;
 use crate::plan::Repos;
+use crate::snapshot::{self, Streamed};
 use crate::state::{ClusterState, StateError};
 
 /// The state files under `path`: the file itself, or every `.yaml`/`.yml`/`.json` below a
@@ -39,10 +41,10 @@ fn state_files(path: &Path) -> Result<Vec<PathBuf>, StateError> {
     Ok(out)
 }
 
-/// Load every state path. Unreadable files are returned as errors (the rest still loads);
-/// objects that do not decode are returned as warnings.
-pub fn load_state(paths: &[PathBuf]) -> (ClusterState, Vec<StateError>, Vec<String>) {
-    let mut state = ClusterState::default();
+/// Load every state path into the tables `plan` reads. Unreadable files are returned as
+/// errors (the rest still loads); objects that do not decode are returned as warnings.
+pub fn load_snapshot(paths: &[PathBuf]) -> (Tables, Vec<StateError>, Vec<String>) {
+    let mut parts = Vec::new();
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
     for path in paths {
         let files = match state_files(path) {
@@ -53,20 +55,34 @@ pub fn load_state(paths: &[PathBuf]) -> (ClusterState, Vec<StateError>, Vec<Stri
             }
         };
         for file in files {
-            let name = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(text) => match state.add_text(&name, &text) {
-                    Ok(w) => warnings.extend(w),
-                    Err(e) => errors.push(e),
-                },
-                Err(e) => errors.push(StateError::Unreadable {
-                    file: name,
-                    reason: e.to_string(),
-                }),
+            match load_file(&file) {
+                Ok((p, w)) => {
+                    parts.extend(p);
+                    warnings.extend(w);
+                }
+                Err(e) => errors.push(e),
             }
         }
     }
-    (state, errors, warnings)
+    (Tables::of_snapshot(parts), errors, warnings)
+}
+
+/// One state file: a JSON List streamed and decoded on every core, anything else read whole.
+fn load_file(file: &Path) -> Result<(Vec<Ready>, Vec<String>), StateError> {
+    let name = file.display().to_string();
+    let unreadable = |e: std::io::Error| StateError::Unreadable {
+        file: name.clone(),
+        reason: e.to_string(),
+    };
+    let reader = std::fs::File::open(file).map_err(unreadable)?;
+    if let Streamed::List { parts, problems } = snapshot::read_json(reader).map_err(unreadable)? {
+        let problems = problems.into_iter().map(|p| format!("{name}: {p}"));
+        return Ok((parts, problems.collect()));
+    }
+    let text = std::fs::read_to_string(file).map_err(unreadable)?;
+    let mut state = ClusterState::default();
+    let problems = state.add_text(&name, &text)?;
+    Ok((vec![Ready::of(state)], problems))
 }
 
 /// A `--repo` argument whose checkout cannot be read.

@@ -29,4 +29,5 @@ pub mod record;
 pub mod render;
 pub mod serve;
 pub mod server;
+pub mod snapshot;
 pub mod state;

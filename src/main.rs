@@ -221,8 +221,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let (cluster, errors, warnings) = inputs::load_state(&state);
-            let mut result = plan::plan(&cluster, &repos, &plan::Settings::default(), now);
+            let (cluster, errors, warnings) = inputs::load_snapshot(&state);
+            let settings = plan::Settings::default();
+            let mut result = plan::plan_snapshot(&cluster, &repos, &settings, now);
             result.warnings.extend(warnings);
             print(&result, format);
             for e in &errors {

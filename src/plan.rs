@@ -2,14 +2,16 @@
 //! Pure: the snapshot and repo trees come in, the plan goes out; nothing is written anywhere.
 //! Placement itself is `gitops::place`; this module is the offline wiring and the JSON contract.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::cluster::{self, Ready, Tables};
 use crate::detection::{self, Finding};
 use crate::gitops;
-use crate::gitops::argocd::{self, ArgoSettings};
+use crate::gitops::argocd::{self, Application, ArgoSettings};
 use crate::gitops::place::{PlaceError, PlaceInput, Placed};
 use crate::gitops::tree::RepoTree;
 use crate::objref::ObjectRef;
@@ -70,26 +72,92 @@ pub struct Settings {
     pub argo: ArgoSettings,
 }
 
-/// Compute the plan for `state` at `now`.
+/// Compute the plan for `state` at `now` (a state built in memory; `suture plan` loads its
+/// snapshot straight into tables and calls [`plan_snapshot`]).
 pub fn plan(
     state: &ClusterState,
     repos: &Repos,
     settings: &Settings,
     now: jiff::Timestamp,
 ) -> Plan {
-    let findings = detection::detect(state, now);
+    let tables = Tables::of_snapshot([Ready::of(state.clone())]);
+    plan_snapshot(&tables, repos, settings, now)
+}
+
+/// The plan over a snapshot's tables. Each root (a workload and everything it controls, a
+/// node, a PVC) is sliced and detected alone, as `serve` does, and each incident is proposed
+/// and placed over its root's slice: the work grows with the cluster, not with its square,
+/// and runs on every core. The output is that of detecting the whole snapshot at once.
+pub fn plan_snapshot(
+    tables: &Tables,
+    repos: &Repos,
+    settings: &Settings,
+    now: jiff::Timestamp,
+) -> Plan {
+    let detected: Vec<(ClusterState, Vec<Finding>)> = tables
+        .roots()
+        .par_iter()
+        .filter_map(|root| {
+            let slice = tables.slice_without_argo(root);
+            let findings: Vec<Finding> = detection::detect(&slice, now)
+                .into_iter()
+                .filter(|f| cluster::belongs(root, f))
+                .collect();
+            (!findings.is_empty()).then_some((slice, findings))
+        })
+        .collect();
+    let mut findings: Vec<(Finding, usize)> = Vec::new();
+    let mut slices = Vec::with_capacity(detected.len());
+    for (i, (slice, found)) in detected.into_iter().enumerate() {
+        findings.extend(found.into_iter().map(|f| (f, i)));
+        slices.push(slice);
+    }
+    findings.sort_by(|a, b| detection::order(&a.0, &b.0));
+    // An incident's findings share an owner, and so a root and its slice.
+    let slice_of: HashMap<ObjectRef, usize> = findings
+        .iter()
+        .map(|(f, i)| (f.owner.clone(), *i))
+        .collect();
+    let findings: Vec<Finding> = findings.into_iter().map(|(f, _)| f).collect();
+    let applications: Vec<Application> = tables
+        .applications
+        .all()
+        .map(std::borrow::Cow::into_owned)
+        .collect();
+    let groups = proposal::group_findings(&findings, &settings.policy.cluster);
+    let decided: Vec<Decided> = groups
+        .par_iter()
+        .map(|(key, group)| {
+            let state = &slices[slice_of[&group[0].owner]];
+            match proposal::propose(key, group, state, &settings.policy, History::default()) {
+                Outcome::Propose(draft) => {
+                    match place(&draft, state, &applications, repos, settings) {
+                        Ok(placed) => Decided::Placed(Box::new(Proposal::placed(*draft, placed))),
+                        Err(e) => Decided::Unplaced(draft, e),
+                    }
+                }
+                Outcome::Escalate(e) => Decided::Escalated(e),
+            }
+        })
+        .collect();
     let mut out = Plan::default();
-    for (key, group) in proposal::group_findings(&findings, &settings.policy.cluster) {
-        match proposal::propose(&key, &group, state, &settings.policy, History::default()) {
-            Outcome::Propose(draft) => match place(&draft, state, repos, settings) {
-                Ok(placed) => out.proposals.push(Proposal::placed(*draft, placed)),
-                Err(e) => out.unplaced(*draft, e),
-            },
-            Outcome::Escalate(e) => out.escalations.push(e),
+    for d in decided {
+        match d {
+            Decided::Placed(p) => out.proposals.push(*p),
+            Decided::Unplaced(draft, e) => out.unplaced(*draft, e),
+            Decided::Escalated(e) => out.escalations.push(e),
         }
     }
+    drop(groups);
     out.findings = findings;
     out
+}
+
+/// What became of one incident.
+enum Decided {
+    Placed(Box<Proposal>),
+    Unplaced(Box<Draft>, PlaceError),
+    Escalated(Escalation),
 }
 
 /// The live metadata of a workload, for its Argo CD tracking annotation or label.
@@ -102,6 +170,7 @@ pub fn live_meta(state: &ClusterState, workload: &ObjectRef) -> Option<ObjectMet
 fn place(
     draft: &Draft,
     state: &ClusterState,
+    applications: &[Application],
     repos: &Repos,
     settings: &Settings,
 ) -> Result<Placed, PlaceError> {
@@ -109,7 +178,7 @@ fn place(
     let repo_for = |url: &str| repos.get(url);
     let input = PlaceInput {
         live: &live,
-        applications: &state.applications,
+        applications,
         repo_for: &repo_for,
         argo: &settings.argo,
     };

@@ -25,13 +25,13 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use detect::belongs;
-pub use store::{Key, Kind, Root};
+pub use store::{Key, Kind, Ready, Root, Tables};
 
 use crate::clock::Clock;
 use crate::incident::event::Inbound;
 use crate::objref::ObjectRef;
 use crate::state::{ClusterState, slim};
-use store::{Change, Stored, Tables, Touched};
+use store::{Change, Stored, Touched};
 
 /// What to watch and how.
 #[derive(Clone, Debug)]

@@ -252,7 +252,7 @@ impl<T: Stored> Table<T> {
             .filter_map(|(_, i)| i.body.get())
     }
 
-    pub(super) fn all(&self) -> impl Iterator<Item = Cow<'_, T>> {
+    pub fn all(&self) -> impl Iterator<Item = Cow<'_, T>> {
         self.live.values().filter_map(|i| i.body.get())
     }
 }
@@ -327,6 +327,58 @@ impl Stored for ObservedEvent {
     }
     fn meta(&self) -> Option<&ObjectMeta> {
         None
+    }
+}
+
+/// Objects decoded from a snapshot, made ready for a table on the thread that decoded them:
+/// packing is the costly part of storing a pod, and loading a large snapshot does it on every
+/// core while the tables stay with one owner. Applied in order by [`Tables::load`].
+pub struct Ready(Vec<Put>);
+
+/// Stores one object.
+type Put = Box<dyn FnOnce(&mut Tables) + Send>;
+
+impl Ready {
+    /// Every object of `state`, in its order within each kind.
+    pub fn of(state: ClusterState) -> Ready {
+        fn add<T: Stored>(out: &mut Vec<Put>, objects: Vec<T>) {
+            for obj in objects {
+                let meta = obj.meta();
+                let key = (
+                    meta.and_then(|m| m.namespace.clone()).unwrap_or_default(),
+                    meta.and_then(|m| m.name.clone()).unwrap_or_default(),
+                );
+                let item = Item::new(String::new(), obj);
+                out.push(Box::new(move |t: &mut Tables| {
+                    let key = t.free_key::<T>(key);
+                    t.put(key, item);
+                }));
+            }
+        }
+        let mut out = Vec::new();
+        add(&mut out, state.pods);
+        add(&mut out, state.replica_sets);
+        add(&mut out, state.deployments);
+        add(&mut out, state.stateful_sets);
+        add(&mut out, state.daemon_sets);
+        add(&mut out, state.jobs);
+        add(&mut out, state.cron_jobs);
+        add(&mut out, state.rollouts);
+        add(&mut out, state.nodes);
+        add(&mut out, state.pvcs);
+        add(&mut out, state.limit_ranges);
+        add(&mut out, state.resource_quotas);
+        add(&mut out, state.applications);
+        add(&mut out, state.application_sets);
+        // A snapshot's events carry no name of their own here: each gets the next number, so
+        // a namespace's events keep their order in the snapshot.
+        for e in state.events {
+            out.push(Box::new(move |t: &mut Tables| {
+                let key = (e.namespace.clone(), format!("{:012}", t.events.live.len()));
+                t.put(key, Item::new(String::new(), e));
+            }));
+        }
+        Ready(out)
     }
 }
 
@@ -413,6 +465,57 @@ impl Tables {
         roots.sort();
         roots.dedup();
         roots
+    }
+
+    /// The tables of a snapshot (`suture plan`). A snapshot may hold one object twice (files
+    /// captured at different times): each is kept, as detecting the files would see them.
+    pub fn of_snapshot(parts: impl IntoIterator<Item = Ready>) -> Tables {
+        let mut tables = Tables::default();
+        for part in parts {
+            tables.load(part);
+        }
+        tables
+    }
+
+    /// `key`, or for a second object of that kind and name a key of its own (the name, a NUL
+    /// and a number: no object name holds a NUL, and [`name_of`] reads the name back).
+    fn free_key<T: Stored>(&self, key: Key) -> Key {
+        let live = &T::table(self).live;
+        if !live.contains_key(&key) {
+            return key;
+        }
+        (1..)
+            .map(|n| (key.0.clone(), format!("{}\0{n}", key.1)))
+            .find(|k| !live.contains_key(k))
+            .unwrap_or(key)
+    }
+
+    /// Store every object of `ready`, in order.
+    pub fn load(&mut self, ready: Ready) {
+        for put in ready.0 {
+            put(self);
+        }
+    }
+
+    /// Every root: the top of each stored object's owner chain, each once, sorted.
+    pub fn roots(&self) -> Vec<Root> {
+        fn keys<T>(kind: Kind, t: &Table<T>) -> impl Iterator<Item = (Kind, &Key)> {
+            t.live.keys().map(move |k| (kind, k))
+        }
+        let all = keys(Kind::Pod, &self.pods)
+            .chain(keys(Kind::ReplicaSet, &self.replica_sets))
+            .chain(keys(Kind::Deployment, &self.deployments))
+            .chain(keys(Kind::StatefulSet, &self.stateful_sets))
+            .chain(keys(Kind::DaemonSet, &self.daemon_sets))
+            .chain(keys(Kind::Job, &self.jobs))
+            .chain(keys(Kind::CronJob, &self.cron_jobs))
+            .chain(keys(Kind::Rollout, &self.rollouts))
+            .chain(keys(Kind::Node, &self.nodes))
+            .chain(keys(Kind::Pvc, &self.pvcs));
+        let roots: BTreeSet<Root> = all
+            .map(|(kind, key)| self.root(kind, key.clone()))
+            .collect();
+        roots.into_iter().collect()
     }
 
     fn put<T: Stored>(&mut self, key: Key, item: Item<T>) {
@@ -572,6 +675,17 @@ impl Tables {
     /// the nodes its pods run on, the namespace's PVCs, LimitRanges and ResourceQuotas, and every Application,
     /// ApplicationSet and Rollout.
     pub fn slice(&self, root: &Root) -> ClusterState {
+        let mut s = self.slice_without_argo(root);
+        s.applications
+            .extend(self.applications.all().map(Cow::into_owned));
+        s.application_sets
+            .extend(self.application_sets.all().map(Cow::into_owned));
+        s
+    }
+
+    /// [`Tables::slice`] without the Applications and ApplicationSets, which detection and
+    /// proposals do not read (a plan places fixes with the snapshot's own list).
+    pub fn slice_without_argo(&self, root: &Root) -> ClusterState {
         let mut s = ClusterState::default();
         let ns = root.key.0.as_str();
         // Kind and name of each member, for picking its events.
@@ -585,7 +699,7 @@ impl Tables {
             let Some(uid) = self.push(&mut s, kind, &key) else {
                 continue;
             };
-            members.insert((kind.name(), key.1.clone()));
+            members.insert((kind.name(), name_of(&key).to_string()));
             if let Some(children) = uid.and_then(|u| self.owned.get(u.as_str())) {
                 queue.extend(children.iter().cloned());
             }
@@ -631,10 +745,6 @@ impl Tables {
                     .map(Cow::into_owned),
             );
         }
-        s.applications
-            .extend(self.applications.all().map(Cow::into_owned));
-        s.application_sets
-            .extend(self.application_sets.all().map(Cow::into_owned));
         if root.kind != Kind::Rollout {
             s.rollouts.extend(self.rollouts.all().map(Cow::into_owned));
         }
@@ -668,6 +778,11 @@ impl Tables {
             | Kind::ApplicationSet => None,
         }
     }
+}
+
+/// The object name in a key (a snapshot's second copy of an object has a suffixed key).
+fn name_of(key: &Key) -> &str {
+    key.1.split('\0').next().unwrap_or_default()
 }
 
 /// An Event subject's kind as the static string [`Kind::name`] uses (others never match).

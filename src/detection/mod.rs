@@ -192,8 +192,13 @@ pub fn detect(state: &ClusterState, now: jiff::Timestamp) -> Vec<Finding> {
     workloads::replica_failure(state, &mut out);
     out.extend(volumes::pvc_pending(state, &events));
     nodes::detect(state, &mut out);
-    out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    out.sort_by(order);
     out
+}
+
+/// The order of [`detect`]'s findings, for findings detected apart (slice by slice).
+pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    sort_key(a).cmp(&sort_key(b))
 }
 
 fn sort_key(f: &Finding) -> impl Ord + '_ {

@@ -74,10 +74,11 @@ impl Snapshot {
 pub fn run_plan(state: &Path, repo: Option<&Path>) -> Value {
     let repo_args: Vec<String> = repo.iter().map(|r| r.display().to_string()).collect();
     let repos = suture::inputs::load_repos(&repo_args).expect("the checkout loads");
-    let (cluster, errors, warnings) = suture::inputs::load_state(&[PathBuf::from(state)]);
+    let (cluster, errors, warnings) = suture::inputs::load_snapshot(&[PathBuf::from(state)]);
     assert!(errors.is_empty(), "unreadable input: {errors:?}");
     let now: jiff::Timestamp = NOW.parse().unwrap();
-    let mut plan = suture::plan::plan(&cluster, &repos, &suture::plan::Settings::default(), now);
+    let settings = suture::plan::Settings::default();
+    let mut plan = suture::plan::plan_snapshot(&cluster, &repos, &settings, now);
     plan.warnings.extend(warnings);
     let text = serde_json::to_string_pretty(&plan).expect("the plan encodes");
     serde_json::from_str(&text).unwrap()

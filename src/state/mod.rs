@@ -12,6 +12,8 @@ use serde_json::value::RawValue;
 use crate::gitops::argocd::{Application, ApplicationSet};
 use crate::objref::WorkloadKind;
 
+mod lean;
+
 /// An Argo Rollout (argoproj.io/v1alpha1). Only metadata and the raw spec are kept: suture
 /// reads its pod template like a Deployment's.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -146,6 +148,17 @@ fn flatten_lists(doc: serde_json::Value, out: &mut Vec<serde_json::Value>) {
     }
 }
 
+/// A workload of type `$ty` (metadata, spec, status) decoded by [`lean::decode`].
+macro_rules! lean {
+    ($de:expr, $ty:ident) => {
+        lean::decode($de, |metadata, spec, status| $ty {
+            metadata,
+            spec,
+            status,
+        })
+    };
+}
+
 impl ClusterState {
     /// Add one decoded object by its `apiVersion` and `kind`. Unknown kinds are ignored
     /// (`Ok(false)`); an object of a known kind that does not decode is an error naming it.
@@ -164,6 +177,7 @@ impl ClusterState {
     }
 
     /// Decode one object of `kind` from `de` (a whole object), slim it and keep it.
+    /// Workloads skip their managed fields as they are read ([`lean`]).
     fn add_decoded<'de, D: serde::Deserializer<'de>>(
         &mut self,
         kind: Kind,
@@ -172,23 +186,21 @@ impl ClusterState {
         use WorkloadKind as W;
         use serde::Deserialize as _;
         match kind {
-            Kind::Workload(W::Pod) => self.pods.push(slim::pod(Pod::deserialize(de)?)),
+            Kind::Workload(W::Pod) => self.pods.push(slim::pod(lean!(de, Pod)?)),
             Kind::Workload(W::ReplicaSet) => self
                 .replica_sets
-                .push(slim::replica_set(ReplicaSet::deserialize(de)?)),
+                .push(slim::replica_set(lean!(de, ReplicaSet)?)),
             Kind::Workload(W::Deployment) => self
                 .deployments
-                .push(slim::deployment(Deployment::deserialize(de)?)),
+                .push(slim::deployment(lean!(de, Deployment)?)),
             Kind::Workload(W::StatefulSet) => self
                 .stateful_sets
-                .push(slim::stateful_set(StatefulSet::deserialize(de)?)),
+                .push(slim::stateful_set(lean!(de, StatefulSet)?)),
             Kind::Workload(W::DaemonSet) => self
                 .daemon_sets
-                .push(slim::daemon_set(DaemonSet::deserialize(de)?)),
-            Kind::Workload(W::Job) => self.jobs.push(slim::job(Job::deserialize(de)?)),
-            Kind::Workload(W::CronJob) => self
-                .cron_jobs
-                .push(slim::cron_job(CronJob::deserialize(de)?)),
+                .push(slim::daemon_set(lean!(de, DaemonSet)?)),
+            Kind::Workload(W::Job) => self.jobs.push(slim::job(lean!(de, Job)?)),
+            Kind::Workload(W::CronJob) => self.cron_jobs.push(slim::cron_job(lean!(de, CronJob)?)),
             Kind::Node => self.nodes.push(slim::meta_of(Node::deserialize(de)?)),
             Kind::Pvc => self
                 .pvcs
@@ -324,18 +336,33 @@ impl ClusterState {
     }
 
     fn add_raw(&mut self, raw: &str, problems: &mut Vec<String>) {
+        if let Err(e) = self.add_item(raw, problems) {
+            problems.push(e);
+        }
+    }
+
+    /// One item of a list, from its raw text. Problems with its objects go to `problems`;
+    /// `Err` is a text that is not JSON at all.
+    pub(crate) fn add_item(&mut self, raw: &str, problems: &mut Vec<String>) -> Result<(), String> {
         // Items that are not objects (null, numbers, nested arrays) hold no objects.
         if !raw.starts_with('{') {
-            return;
+            return Ok(());
+        }
+        // As kubectl prints it, the type comes first: an object of a kind suture reads is
+        // decoded in one pass. Lists and other kinds are peeked whole (which checks the JSON).
+        if let Some(k) = leading_type(raw)
+            .filter(|(_, kind)| !is_list_kind(kind))
+            .and_then(|(api, kind)| Kind::of(api, kind))
+        {
+            return self.add_known(raw, k, problems);
         }
         match serde_json::from_str::<Peek<'_>>(raw) {
-            Ok(peek) => self.add_peeked(raw, peek, problems),
-            // A `kind` that is not a string, say: the Value path decides.
-            Err(_) => {
-                if let Err(e) = self.add_values(raw, problems) {
-                    problems.push(e);
-                }
+            Ok(peek) => {
+                self.add_peeked(raw, peek, problems);
+                Ok(())
             }
+            // A `kind` that is not a string, say: the Value path decides.
+            Err(_) => self.add_values(raw, problems),
         }
     }
 
@@ -347,16 +374,21 @@ impl ClusterState {
             }
             return;
         }
-        let Some(k) = Kind::of(peek.api_version.as_deref().unwrap_or_default(), kind) else {
-            return;
-        };
+        if let Some(k) = Kind::of(peek.api_version.as_deref().unwrap_or_default(), kind)
+            && let Err(e) = self.add_known(raw, k, problems)
+        {
+            problems.push(e);
+        }
+    }
+
+    /// An object of a kind suture reads, from its raw text; `Err` when the text is not JSON.
+    fn add_known(&mut self, raw: &str, k: Kind, problems: &mut Vec<String>) -> Result<(), String> {
         let mut de = serde_json::Deserializer::from_str(raw);
-        if self.add_decoded(k, &mut de).is_err() {
+        match self.add_decoded(k, &mut de) {
+            Ok(()) => Ok(()),
             // Decode it again through a tree: the same result (duplicate keys, say, are
             // accepted there) or the same message as before, without a position inside the item.
-            if let Err(e) = self.add_values(raw, problems) {
-                problems.push(e);
-            }
+            Err(_) => self.add_values(raw, problems),
         }
     }
 
@@ -427,6 +459,32 @@ fn object_label(obj: &serde_json::Value) -> String {
         .and_then(|n| n.as_str())
         .unwrap_or("<unnamed>");
     format!("{kind} {name}")
+}
+
+/// `apiVersion` and `kind` when an object's text starts with them (in either order) as plain
+/// strings, read without parsing the rest; `None` for any other start.
+fn leading_type(raw: &str) -> Option<(&str, &str)> {
+    fn ws(s: &str) -> &str {
+        s.trim_start_matches([' ', '\t', '\n', '\r'])
+    }
+    fn string(s: &str) -> Option<(&str, &str)> {
+        let s = s.strip_prefix('"')?;
+        let end = s.find(['"', '\\'])?;
+        (s.as_bytes()[end] == b'"').then(|| (&s[..end], &s[end + 1..]))
+    }
+    let mut rest = raw.strip_prefix('{')?;
+    let (mut api, mut kind) = (None, None);
+    for _ in 0..2 {
+        let (key, r) = string(ws(rest))?;
+        let (value, r) = string(ws(ws(r).strip_prefix(':')?))?;
+        match key {
+            "apiVersion" if api.is_none() => api = Some(value),
+            "kind" if kind.is_none() => kind = Some(value),
+            _ => return None,
+        }
+        rest = ws(r).strip_prefix(',')?;
+    }
+    Some((api?, kind?))
 }
 
 /// What is read of an object before decoding it: its type, and the items of a list.
